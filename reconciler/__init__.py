@@ -1,0 +1,3 @@
+"""Agent Oven: a GitOps reconciler that runs scheduled jobs in containers and records results in git."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,112 @@
+"""Every adapter interface in one place: the config source, the executor and the ledger.
+
+The pure core (model, schedule, decide, planner, status) imports none of the adapters; the
+reconcile cycle talks to adapters only through these protocols. Each protocol has a real
+implementation (dulwich, the Docker engine) and an in-memory one for unit tests, and a shared
+contract test runs against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+ContainerState = Literal["created", "running", "exited", "dead"]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything an executor needs to start one attempt of one job."""
+
+    run_id: str
+    job_id: str
+    trigger: str
+    image: str
+    command: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    volumes: tuple[str, ...] = ()  # "host:container[:ro|rw]", already checked against the allow-list
+    memory: str | None = None
+    cpus: float | None = None
+    scheduled_for: datetime | None = None
+    attempt: int = 1
+    retry_of: str | None = None
+    config_revision: str = ""
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedRun:
+    """What the engine says about one container the reconciler started (found by its labels)."""
+
+    run_id: str
+    job_id: str
+    state: ContainerState
+    trigger: str = "schedule"
+    image: str = ""
+    exit_code: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    scheduled_for: datetime | None = None
+    attempt: int = 1
+    retry_of: str | None = None
+    config_revision: str = ""
+    idempotency_key: str | None = None
+    oom_killed: bool = False
+
+    @property
+    def is_running(self) -> bool:
+        return self.state in ("created", "running")
+
+
+class Executor(Protocol):
+    """Runs containers. Container identity is the run id, so a run can never start twice."""
+
+    def start(self, request: RunRequest) -> ObservedRun:
+        """Create and start the container; RunAlreadyExists if one with this run id exists."""
+        ...
+
+    def observe(self) -> list[ObservedRun]:
+        """Every container (running or finished) that carries the reconciler's labels."""
+        ...
+
+    def stop(self, run_id: str) -> None:
+        """Kill the container if it runs; no error if it already stopped or is gone."""
+        ...
+
+    def logs(self, run_id: str) -> bytes:
+        """The container's whole output (stdout and stderr interleaved)."""
+        ...
+
+    def remove(self, run_id: str) -> None:
+        """Remove the container; only called after its result is recorded."""
+        ...
+
+
+class Ledger(Protocol):
+    """Status files on the status branch of the config repo."""
+
+    def read(self) -> dict[str, bytes]:
+        """Every file under status/ at the tip of the status branch (path -> content)."""
+        ...
+
+    def write(self, files: Mapping[str, bytes | None], message: str) -> str | None:
+        """Commit the files (None deletes) on top of the tip and push; returns the new commit.
+
+        A rejected push re-reads the remote tip and writes the same files on top again,
+        so no record is ever lost. Returns None when nothing changed.
+        """
+        ...
+
+
+class ConfigSource(Protocol):
+    """Where manifests come from."""
+
+    def fetch(self) -> str:
+        """Bring the config branch up to date; return its head revision."""
+        ...
+
+    def files(self, revision: str) -> dict[str, bytes]:
+        """Every file of the revision that matters: oven.yaml and jobs/**/*.y(a)ml."""
+        ...

@@ -1,0 +1,32 @@
+"""Run identity: ids derived from what a run *is*, so the same run can never be started twice.
+
+A scheduled run's id is the job id plus its nominal time (second precision, UTC); a backfill run
+for the same nominal time gets the same id, so a window is only ever run once. A manual or
+webhook run with an idempotency key gets an id derived from the key. Retries append ``-a<N>``.
+Ids are valid Docker container names, which the engine keeps unique for us.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+
+
+def scheduled_run_id(job_id: str, nominal: datetime) -> str:
+    return f"{job_id}-{nominal.astimezone(UTC):%Y%m%d-%H%M%S}"
+
+
+def manual_run_id(job_id: str, idempotency_key: str | None, now: datetime) -> str:
+    if idempotency_key:
+        digest = hashlib.sha256(f"{job_id}\0{idempotency_key}".encode()).hexdigest()[:12]
+        return f"{job_id}-m{digest}"
+    return f"{job_id}-m{now.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def retry_run_id(first_run_id: str, attempt: int) -> str:
+    return f"{first_run_id}-a{attempt}"
+
+
+def container_name(run_id: str) -> str:
+    return f"oven-{run_id}"
