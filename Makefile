@@ -1,0 +1,46 @@
+# Agent Oven — every command a developer or CI needs. `make help` lists them.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= .demo
+DEMO_LISTEN ?= 127.0.0.1:8080
+PYTEST_ARGS ?=
+
+.PHONY: help setup engine images browser test demo lint bench clean
+
+help:
+	@echo "make demo   - run the reconciler on config-example/ with the status page on $(DEMO_LISTEN)"
+	@echo "make test   - install everything needed (engine, images, browser) and run the tests"
+	@echo "make lint   - ruff and mypy"
+	@echo "make images - build the example and test images locally"
+	@echo "make bench  - run the benchmarks in bench/"
+
+$(VENV)/.installed: pyproject.toml scripts/bootstrap-venv.sh
+	bash scripts/bootstrap-venv.sh $(VENV)
+	touch $@
+
+setup: $(VENV)/.installed
+
+engine:
+	bash scripts/ensure-docker.sh
+
+images: engine
+	bash scripts/build-images.sh
+
+browser:
+	bash scripts/ensure-browser.sh
+
+test: setup engine images browser
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+demo: setup engine images
+	bash scripts/demo.sh $(VENV) $(DEMO_DIR) $(DEMO_LISTEN)
+
+lint: setup
+	$(VENV)/bin/ruff check reconciler tests bench
+	$(VENV)/bin/mypy reconciler
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(DEMO_DIR) .oven-state

@@ -1,0 +1,107 @@
+"""The reconciler's memory: every known run and, per job, what scheduling has accounted for.
+
+The book is rebuilt at start from the status branch and from the containers that carry the
+reconciler's labels, so nothing in it depends on the process having lived long. It does no
+I/O itself; the reconcile cycle feeds it and writes out what it marks dirty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconciler.interfaces import ObservedRun
+from reconciler.model import RunRecord
+from reconciler.runids import retry_run_id
+
+RETRYABLE = frozenset({"failed", "timed_out"})
+
+
+@dataclass
+class JobTrack:
+    """Scheduling bookkeeping of one job (persisted in status/jobs/<id>.yaml)."""
+
+    created_at: datetime
+    last_scheduled: datetime | None = None
+    missed_total: int = 0
+    next_run: datetime | None = None
+    reason: str = ""
+
+
+class RunBook:
+    def __init__(self) -> None:
+        self.runs: dict[str, RunRecord] = {}
+        self.tracks: dict[str, JobTrack] = {}
+        self.dirty: set[str] = set()
+
+    # -- runs -------------------------------------------------------------------------------
+    def put(self, record: RunRecord) -> RunRecord:
+        if self.runs.get(record.run_id) != record:
+            self.runs[record.run_id] = record
+            self.dirty.add(record.run_id)
+        return record
+
+    def forget(self, run_id: str) -> None:
+        self.runs.pop(run_id, None)
+        self.dirty.discard(run_id)
+
+    def for_job(self, job_id: str) -> list[RunRecord]:
+        runs = [r for r in self.runs.values() if r.job_id == job_id]
+        return sorted(runs, key=_sort_key)
+
+    def active(self, job_id: str | None = None) -> list[RunRecord]:
+        return [
+            r
+            for r in self.runs.values()
+            if not r.is_final and (job_id is None or r.job_id == job_id)
+        ]
+
+    def due_retries(self, now: datetime) -> list[RunRecord]:
+        """Failed attempts whose next attempt is due and not yet started."""
+        due = []
+        for record in self.runs.values():
+            if record.status not in RETRYABLE or record.next_retry_at is None:
+                continue
+            if record.next_retry_at > now:
+                continue
+            root = record.retry_of or record.run_id
+            if retry_run_id(root, record.attempt + 1) not in self.runs:
+                due.append(record)
+        return sorted(due, key=lambda r: r.next_retry_at or now)
+
+    # -- jobs -------------------------------------------------------------------------------
+    def track(self, job_id: str, now: datetime) -> JobTrack:
+        if job_id not in self.tracks:
+            self.tracks[job_id] = JobTrack(created_at=now)
+        return self.tracks[job_id]
+
+    def adopt(self, observed: ObservedRun, now: datetime) -> RunRecord:
+        """A container we have no record of (started just before a crash): record it as running."""
+        record = RunRecord(
+            run_id=observed.run_id,
+            job_id=observed.job_id,
+            trigger=observed.trigger,  # type: ignore[arg-type]
+            status="running",
+            scheduled_for=observed.scheduled_for,
+            started_at=observed.started_at or now,
+            config_revision=observed.config_revision,
+            image=observed.image,
+            attempt=observed.attempt,
+            retry_of=observed.retry_of,
+            idempotency_key=observed.idempotency_key,
+        )
+        self.note_scheduled(record)
+        return self.put(record)
+
+    def note_scheduled(self, record: RunRecord) -> None:
+        """A scheduled run moves the job's last scheduled time forward (never back)."""
+        if record.trigger != "schedule" or record.scheduled_for is None:
+            return
+        track = self.track(record.job_id, record.scheduled_for)
+        if track.last_scheduled is None or record.scheduled_for > track.last_scheduled:
+            track.last_scheduled = record.scheduled_for
+
+
+def _sort_key(record: RunRecord) -> tuple[datetime | str, str]:
+    when = record.started_at or record.scheduled_for or record.finished_at
+    return (when.isoformat() if when else "", record.run_id)

@@ -1,0 +1,195 @@
+"""The schedule step: ask ``decide`` about every job, then start, stop and retry runs.
+
+Also where a run ends: its log is saved (redacted), the tail goes into the run record, and a
+failed attempt gets the time of its retry. Every start goes through ``_launch``, which derives
+nothing itself: run ids come from ``runids``, decisions from ``decide``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from reconciler.book import RunBook
+from reconciler.decide import decide, retry_delay
+from reconciler.errors import ExecutorError, RunAlreadyExists
+from reconciler.interfaces import Executor
+from reconciler.launch import NotRunnable, build_request
+from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord
+from reconciler.requests import RequestSpool, RunRequestFile
+from reconciler.runlogs import save_log, tail
+from reconciler.runids import manual_run_id, retry_run_id, scheduled_run_id
+from reconciler.schedule import fires_between, next_fire
+from reconciler.secrets import MissingSecret, Redactor, SecretStore
+
+log = logging.getLogger("oven")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        book: RunBook,
+        executor: Executor,
+        secrets: SecretStore,
+        spool: RequestSpool | None,
+        state_dir: Path,
+    ) -> None:
+        self.book, self.executor, self.secrets, self.spool = book, executor, secrets, spool
+        self.state_dir = state_dir
+        self.tail_lines = 40
+        self.secret_names: set[str] = set()
+        self.just_started: set[str] = set()
+        self.wakeups: list[datetime] = []
+        self.revision = ""
+
+    def run(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
+        self.revision, self.wakeups = desired.revision, []
+        self.secret_names = {name for job in desired.jobs.values() for name in job.secrets}
+        for job in desired.jobs.values():
+            self._schedule(job, now, warnings)
+        self._retries(desired, now)
+        self._requests(desired, now, warnings)
+
+    # -- scheduled runs ---------------------------------------------------------------------
+    def _schedule(self, job: JobSpec, now: datetime, warnings: list[str]) -> None:
+        track = self.book.track(job.id, now)
+        active = self.book.active(job.id)
+        decision = decide(job, track.last_scheduled, track.created_at, len(active), now)
+        if decision.stop_active:
+            for record in active:
+                self.cancel(record, now, "ReplacedByNewerRun", "concurrency is replace")
+        for nominal in decision.starts:
+            self._launch(job, scheduled_run_id(job.id, nominal), "schedule", now, nominal)
+        track.last_scheduled = decision.record_until
+        track.missed_total += decision.missed
+        track.next_run = next_fire(job.schedule, now) if job.enabled else None
+        track.reason = decision.reason
+        warnings.extend(f"{job.id}: {w}" for w in decision.warnings)
+        if decision.next_wakeup is not None:
+            self.wakeups.append(decision.next_wakeup)
+
+    def _retries(self, desired: DesiredState, now: datetime) -> None:
+        for failed in self.book.due_retries(now):
+            job = desired.jobs.get(failed.job_id)
+            if job is None or not job.enabled or self._blocked(job):
+                continue
+            root = failed.retry_of or failed.run_id
+            attempt = failed.attempt + 1
+            self._launch(
+                job, retry_run_id(root, attempt), "retry", now, failed.scheduled_for,
+                attempt=attempt, retry_of=root,
+            )
+
+    def _requests(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
+        for request in self.spool.pending() if self.spool else []:
+            job = desired.jobs.get(request.job_id)
+            if job is None:
+                warnings.append(f"request for unknown job {request.job_id} dropped")
+                self.spool.done(request)  # type: ignore[union-attr]
+            elif self._serve(request, job, now):
+                self.spool.done(request)  # type: ignore[union-attr]
+
+    def _serve(self, request: RunRequestFile, job: JobSpec, now: datetime) -> bool:
+        """Start what the request still needs; True once every run it asks for exists."""
+        if request.kind == "manual":
+            run_id = manual_run_id(job.id, request.idempotency_key, now)
+            if run_id not in self.book.runs:
+                if self._blocked(job):
+                    return False
+                self._launch(job, run_id, "manual", now, None, key=request.idempotency_key)
+            return True
+        assert request.window is not None
+        start, end = request.window
+        for nominal in fires_between(job.schedule, start - timedelta(microseconds=1), end):
+            run_id = scheduled_run_id(job.id, nominal)
+            if run_id in self.book.runs:
+                continue
+            if self._blocked(job):
+                return False
+            self._launch(job, run_id, "backfill", now, nominal)
+        return True
+
+    def _blocked(self, job: JobSpec) -> bool:
+        return job.policy.concurrency != "allow" and bool(self.book.active(job.id))
+
+    # -- starting and ending runs -----------------------------------------------------------
+    def _launch(
+        self, job: JobSpec, run_id: str, trigger: str, now: datetime, nominal: datetime | None,
+        *, attempt: int = 1, retry_of: str | None = None, key: str | None = None,
+    ) -> None:
+        if run_id in self.book.runs:
+            return  # this run already happened: run ids make starts idempotent
+        record = RunRecord(
+            run_id=run_id, job_id=job.id, trigger=trigger, status="running",  # type: ignore[arg-type]
+            scheduled_for=nominal, started_at=now, config_revision=self.revision,
+            image=job.image or "", attempt=attempt, retry_of=retry_of, idempotency_key=key,
+        )
+        try:
+            request = build_request(
+                job, run_id=run_id, trigger=trigger, secrets=self.secrets.resolve(job.secrets),
+                revision=self.revision, scheduled_for=nominal, attempt=attempt,
+                retry_of=retry_of, idempotency_key=key,
+            )
+            started = self.executor.start(request)
+        except RunAlreadyExists:
+            log.info("run %s: container exists already, adopting it", run_id)
+            return
+        except NotRunnable as exc:
+            return self._fail_to_start(record, job, now, exc.error)
+        except MissingSecret as exc:
+            return self._fail_to_start(record, job, now, _error("MissingSecret", exc))
+        except ExecutorError as exc:
+            if type(exc).__name__ == "EngineUnavailable":
+                raise
+            return self._fail_to_start(record, job, now, _error("ExecutorError", exc))
+        self.just_started.add(run_id)
+        self.book.put(record.with_changes(started_at=started.started_at or now))
+        self.book.note_scheduled(record)
+        log.info("run %s: started (%s)", run_id, trigger)
+
+    def _fail_to_start(self, record: RunRecord, job: JobSpec, now: datetime, error: ErrorInfo) -> None:
+        log.error("run %s: cannot start: %s", record.run_id, error.message)
+        failed = record.with_changes(status="failed", finished_at=now, error=error)
+        self.finish(record, failed, job, capture_log=False)
+
+    def cancel(self, record: RunRecord, now: datetime, cls: str, why: str) -> None:
+        self.executor.stop(record.run_id)
+        error = ErrorInfo(cls, f"cancelled: {why}", "")
+        self.finish(record, record.with_changes(status="cancelled", finished_at=now, error=error), None)
+
+    def finish(
+        self, before: RunRecord, after: RunRecord, job: JobSpec | None, capture_log: bool = True
+    ) -> None:
+        """Save the log, put its redacted tail in the record, and plan a retry if one is due."""
+        redact = self.secrets.redactor(self.secret_names | set(job.secrets if job else ()))
+        if capture_log:
+            after = after.with_changes(log_tail=self._log_tail(before, redact))
+        if after.error is not None:
+            error = after.error
+            after = after.with_changes(
+                error=ErrorInfo(error.cls, redact(error.message), redact(error.hint))
+            )
+        if job and after.status in ("failed", "timed_out") and after.attempt <= job.retries.limit:
+            root = after.retry_of or after.run_id
+            delay = retry_delay(job.retries.backoff, after.attempt + 1, root)
+            after = after.with_changes(
+                next_retry_at=(after.finished_at or before.started_at) + timedelta(seconds=delay)
+            )
+        self.book.put(after)
+        log.info("run %s: %s (exit code %s)", after.run_id, after.status, after.exit_code)
+
+    def _log_tail(self, record: RunRecord, redact: Redactor) -> str:
+        try:
+            output = self.executor.logs(record.run_id)
+        except ExecutorError as exc:
+            return f"(log unavailable: {exc.message})"
+        text = save_log(self.state_dir, record.job_id, record.run_id, output, redact)
+        return tail(text, self.tail_lines)
+
+
+def _error(cls: str, exc: Exception) -> ErrorInfo:
+    return ErrorInfo(cls, str(exc), getattr(exc, "hint", None) or "")
+
+
+__all__ = ["Dispatcher"]

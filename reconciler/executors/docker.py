@@ -1,0 +1,242 @@
+"""The default executor: one container per run on the local Docker engine (docker SDK).
+
+The container name is derived from the run id, so the engine itself refuses a second start of
+the same run (409 -> ``RunAlreadyExists``). Containers carry labels (``executors.labels``) and
+are kept after they exit until the reconciler has recorded the result and calls ``remove``;
+``observe`` rebuilds the whole picture from the engine, which is how a restarted reconciler
+adopts runs still going. Every docker/requests exception is translated here into
+``reconciler.errors`` with a hint. Calls block; the reconcile loop runs them in worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import Mount
+
+from reconciler.clock import utc
+from reconciler.errors import ExecutorError
+from reconciler.executors import labels, limits, logfiles, messages, volumes
+from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
+from reconciler.runids import container_name
+
+STATES: dict[str, ContainerState] = {
+    "created": "created",
+    "running": "running",
+    "paused": "running",
+    "restarting": "running",
+    "removing": "exited",
+    "exited": "exited",
+    "dead": "dead",
+}
+
+
+class DockerExecutor:
+    """``interfaces.Executor`` on a Docker engine; ``instance`` separates reconcilers sharing it."""
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        state_dir: Path | str,
+        instance: str = "default",
+        stop_timeout: float = 30.0,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.instance = instance
+        self.stop_timeout = stop_timeout
+        self._client = client
+        self._owns_client = client is None
+        self._lock = threading.Lock()
+
+    # -- the Executor protocol -------------------------------------------------------------
+
+    def start(self, request: RunRequest) -> ObservedRun:
+        """Create and start the run's container; RunAlreadyExists if its name is taken."""
+        options = self._create_options(request)
+        with _translated(f"start run {request.run_id}"):
+            container = self._create(request, options)
+            self._start(container, request.run_id)
+            container.reload()
+            return observed_from(container.attrs)
+
+    def observe(self) -> list[ObservedRun]:
+        """Every container of this instance, running or finished."""
+        with _translated("list the reconciler's containers"):
+            found = self._docker().containers.list(
+                all=True, filters={"label": labels.selector(self.instance)}, ignore_removed=True
+            )
+            return [observed_from(container.attrs) for container in found]
+
+    def stop(self, run_id: str) -> None:
+        """SIGKILL the container and wait until it stopped; quiet if it stopped or is gone."""
+        name = container_name(run_id)
+        with _translated(f"stop run {run_id}"):
+            api = self._docker().api
+            try:
+                api.kill(name, signal="SIGKILL")
+            except NotFound:
+                return
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: the container is not running
+                    raise
+            try:
+                api.wait(name, timeout=self.stop_timeout)
+            except NotFound:
+                return
+
+    def logs(self, run_id: str) -> bytes:
+        """Everything the container wrote to stdout and stderr, interleaved, without timestamps."""
+        with _translated(f"read the log of run {run_id}"):
+            try:
+                output = self._docker().api.logs(
+                    container_name(run_id), stdout=True, stderr=True, timestamps=False
+                )
+            except NotFound as exc:
+                raise messages.no_container(run_id) from exc
+            return bytes(output)
+
+    def remove(self, run_id: str) -> None:
+        """Force-remove the container; quiet if it is already gone."""
+        with _translated(f"remove run {run_id}"):
+            try:
+                self._docker().api.remove_container(container_name(run_id), force=True)
+            except NotFound:
+                return
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: removal already in progress
+                    raise
+
+    # -- beyond the protocol ---------------------------------------------------------------
+
+    def write_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> Path:
+        """Save the run's whole log under ``<state_dir>/logs/<job_id>/<run_id>.log``."""
+        return logfiles.save(self.state_dir, job_id, run_id, self.logs(run_id), redact)
+
+    def engine_version(self) -> str:
+        """The engine's version; EngineUnavailable if none answers (for ``oven doctor``)."""
+        with _translated("ask the engine for its version"):
+            return str(self._docker().version().get("Version", "unknown"))
+
+    def close(self) -> None:
+        """Close the connection if this executor opened it."""
+        with self._lock:
+            if self._owns_client and self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _docker(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = _connect()
+            return self._client
+
+    def _create_options(self, request: RunRequest) -> dict[str, Any]:
+        env = {"OVEN_JOB_ID": request.job_id, "OVEN_RUN_ID": request.run_id, **request.env}
+        options: dict[str, Any] = {
+            "name": container_name(request.run_id),
+            "command": list(request.command) or None,
+            "environment": env,
+            "mounts": [_mount(spec) for spec in volumes.parse_all(request.volumes)],
+            "labels": labels.for_request(request, self.instance),
+            "privileged": False,
+            "security_opt": ["no-new-privileges"],
+        }
+        if request.memory:
+            options["mem_limit"] = limits.memory_bytes(request.memory)
+        if request.cpus is not None:
+            options["nano_cpus"] = limits.nano_cpus(request.cpus)
+        return options
+
+    def _create(self, request: RunRequest, options: dict[str, Any]) -> Any:
+        try:
+            return self._docker().containers.create(request.image, **options)
+        except ImageNotFound as exc:
+            raise messages.missing_image(request.image, request.job_id) from exc
+        except APIError as exc:
+            if exc.status_code == 409:
+                raise messages.already_exists(request.run_id) from exc
+            raise ExecutorError(
+                f"the engine refused to create run {request.run_id}: {_explain(exc)}",
+                hint="check the job's image, command, volumes and resources",
+            ) from exc
+
+    def _start(self, container: Any, run_id: str) -> None:
+        try:
+            container.start()
+        except APIError as exc:
+            # The container exists but never ran: remove it so it is not taken for a live run.
+            self.remove(run_id)
+            raise ExecutorError(
+                f"the engine could not start run {run_id}: {_explain(exc)}",
+                hint="check that the command exists in the image and the volumes are valid",
+            ) from exc
+
+
+def observed_from(attrs: dict[str, Any]) -> ObservedRun:
+    """Map ``docker inspect`` output of one labelled container to an ``ObservedRun``."""
+    state = attrs.get("State") or {}
+    config = attrs.get("Config") or {}
+    status = STATES.get(str(state.get("Status", "")), "dead")
+    if status == "created" and state.get("Error"):
+        status = "dead"  # a start that failed: it will never run
+    finished = status in ("exited", "dead")
+    fields: dict[str, Any] = labels.run_fields(config.get("Labels") or {})
+    return ObservedRun(
+        state=status,
+        image=str(config.get("Image", "")),
+        exit_code=int(state.get("ExitCode", 0)) if finished else None,
+        started_at=_time(state.get("StartedAt")),
+        finished_at=_time(state.get("FinishedAt")) if finished else None,
+        oom_killed=bool(state.get("OOMKilled", False)),
+        **fields,
+    )
+
+
+def _time(text: Any) -> datetime | None:
+    if not text or str(text).startswith("0001-01-01"):
+        return None
+    return utc(str(text))
+
+
+def _mount(spec: volumes.VolumeSpec) -> Mount:
+    return Mount(target=spec.target, source=spec.source, type=spec.kind, read_only=spec.read_only)
+
+
+def _connect() -> docker.DockerClient:
+    try:
+        return docker.from_env()
+    except DockerException as exc:
+        raise messages.engine_unavailable("connect to Docker", str(exc)) from exc
+
+
+def _explain(exc: APIError) -> str:
+    return str(exc.explanation or exc)
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Turn docker and requests exceptions raised while doing ``action`` into ours."""
+    try:
+        yield
+    except requests.exceptions.ConnectionError as exc:
+        raise messages.engine_unavailable(action) from exc
+    except requests.exceptions.Timeout as exc:
+        raise ExecutorError(
+            f"cannot {action}: the Docker engine did not answer in time",
+            hint="the engine may be overloaded; `docker info` shows whether it responds",
+        ) from exc
+    except APIError as exc:
+        raise ExecutorError(f"cannot {action}: {_explain(exc)}") from exc
+    except DockerException as exc:
+        raise ExecutorError(f"cannot {action}: {exc}") from exc

@@ -1,0 +1,38 @@
+"""Resource limits from manifests (``memory: 512m``, ``cpus: 1.5``) in the units engines take.
+
+Memory follows Docker's notation: a number with an optional unit b, k, m or g (powers of
+1024, case-insensitive). Pure functions, shared by every executor so all of them accept and
+refuse exactly the same values.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reconciler.errors import ExecutorError
+
+MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*$", re.IGNORECASE)
+UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+MIN_MEMORY = 6 * 1024**2  # the Docker engine refuses limits below 6 MiB
+
+
+def memory_bytes(text: str) -> int:
+    """``"512m"`` -> 536870912; ExecutorError for anything else or below the engine's minimum."""
+    match = MEMORY.match(text)
+    if not match:
+        raise ExecutorError(
+            f"memory limit {text!r} is not understood", hint="write it like 512m or 2g"
+        )
+    size = int(float(match.group(1)) * UNITS[match.group(2).lower()])
+    if size < MIN_MEMORY:
+        raise ExecutorError(
+            f"memory limit {text!r} is below the minimum of 6m", hint="use 6m or more"
+        )
+    return size
+
+
+def nano_cpus(cpus: float) -> int:
+    """``1.5`` -> 1500000000 (the engine's NanoCpus); ExecutorError for zero or less."""
+    if cpus <= 0:
+        raise ExecutorError(f"cpus {cpus} must be more than 0", hint="write it like 0.5 or 2")
+    return int(round(cpus * 1e9))

@@ -1,0 +1,198 @@
+"""Schema validation that speaks to people: one short ``FILE:LINE: FIELD: message`` per mistake.
+
+jsonschema's own messages dump whole sub-documents and, for ``oneOf``, every branch that did
+not match. Here each error becomes a ``Problem`` with the dotted path of the failing field, the
+line of that field in the file (from ``safe_yaml.Document``) and a one-line message. For a
+``oneOf`` (the schedule kinds, the two forms of ``command``) we report only the branch the
+author meant: the one whose ``type`` matches, or the one whose shape matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from reconciler.manifests.safe_yaml import Document, Path, dotted
+from reconciler.model import Problem
+
+Finding = tuple[Path, str]
+
+PATTERN_MESSAGES = {
+    "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$": "must be 1-63 lowercase letters, digits and hyphens, "
+    "starting and ending with a letter or digit",
+    "^[A-Z_][A-Z0-9_]*$": "must be uppercase letters, digits and underscores, "
+    "not starting with a digit",
+    "^[0-9]+[smhd]$": "must be a whole number followed by s, m, h or d (e.g. 30s, 5m, 2h, 1d)",
+    "^[0-9]+(\\.[0-9]+)?([kmgKMG][bB]?|[bB])?$": "must be a size like 512m or 2g "
+    "(a number with an optional unit b, k, m or g)",
+    "^[^:]+:[^:]+(:(ro|rw))?$": "must be SOURCE:TARGET, SOURCE:TARGET:ro or SOURCE:TARGET:rw",
+    "^[^\\s]{1,255}$": "must be an image reference without spaces",
+    "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$": "must be a pipeline name "
+    "(letters, digits, '.', '_' and '-')",
+}
+TYPE_WORDS = {
+    "object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
+    "number": "a number", "boolean": "true or false", "null": "empty",
+}
+
+
+def schema_problems(path: str, doc: Document, validator: Draft202012Validator) -> list[Problem]:
+    """Every schema violation in ``doc`` as a Problem, in line order, without repeats."""
+    found: dict[tuple[int, str, str], Problem] = {}
+    for error in validator.iter_errors(doc.data):
+        for location, message in explain(error, doc.data):
+            problem = Problem(path, doc.line_of(location), dotted(location), message)
+            found.setdefault((problem.line, problem.field, problem.message), problem)
+    return sorted(found.values(), key=lambda p: (p.line, p.field))
+
+
+def explain(error: ValidationError, root: Any) -> list[Finding]:
+    """One error as ``(path, message)`` findings; most errors give exactly one."""
+    where: Path = tuple(error.absolute_path)
+    kind = error.validator
+    if kind == "oneOf":
+        return _one_of(error, where, root)
+    if kind == "additionalProperties":
+        return [((*where, key), _unknown(key, error.schema)) for key in _extra_keys(error)]
+    if kind == "required":
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return [((*where, name), _required(error, root)) for name in missing]
+    if "propertyNames" in error.relative_schema_path:
+        return [((*where, str(error.instance)), _name_message(error, root))]
+    return [(where, _message(error))]
+
+
+def _message(error: ValidationError) -> str:
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    simple = {
+        "minimum": f"must be at least {expected}",
+        "maximum": f"must be at most {expected}",
+        "exclusiveMinimum": f"must be greater than {expected}",
+        "exclusiveMaximum": f"must be less than {expected}",
+        "maxLength": f"must be at most {expected} characters",
+        "maxItems": f"must have at most {expected} items",
+        "uniqueItems": "must not repeat an item",
+        "const": f"must be {expected!r}",
+        "format": "must be an RFC 3339 time with an offset, e.g. 2026-12-01T09:00:00Z",
+    }
+    if kind == "type":
+        return _type_message(expected, value)
+    if kind == "enum":
+        return f"must be one of: {', '.join(map(str, expected))} (got {_show(value)})"
+    if kind == "pattern":
+        return f"{PATTERN_MESSAGES.get(expected, 'must match ' + expected)} (got {_show(value)})"
+    if kind in ("minLength", "minItems"):
+        return "must not be empty" if expected == 1 else f"must have at least {expected} items"
+    if kind in simple:
+        return f"{simple[kind]} (got {_show(value)})"
+    return str(error.message)[:200]
+
+
+def _type_message(expected: str | list[str], value: Any) -> str:
+    kinds = [expected] if isinstance(expected, str) else list(expected)
+    words = " or ".join(TYPE_WORDS.get(kind, kind) for kind in kinds)
+    text = f"must be {words}, not {_kind_of(value)}"
+    if "string" in kinds and isinstance(value, bool | int | float):
+        text += " (put the value in quotes)"
+    return text
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a string ({_show(value)})"
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _extra_keys(error: ValidationError) -> list[str]:
+    known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    return [key for key in error.instance if key not in known]
+
+
+def _unknown(key: str, schema: Any) -> str:
+    known = list(schema.get("properties", {})) if isinstance(schema, dict) else []
+    close = difflib.get_close_matches(key, known, n=1)
+    return "unknown field" + (f" (did you mean '{close[0]}'?)" if close else "")
+
+
+def _job_type(root: Any) -> str:
+    return str(root.get("type")) if isinstance(root, dict) else "this kind of"
+
+
+def _required(error: ValidationError, root: Any) -> str:
+    if "then" in error.relative_schema_path:
+        return f"required for {_job_type(root)} jobs"
+    return "required field is missing"
+
+
+def _name_message(error: ValidationError, root: Any) -> str:
+    if error.validator == "not":
+        return f"not allowed in {_job_type(root)} jobs"
+    if error.validator == "pattern":
+        return PATTERN_MESSAGES.get(error.validator_value, f"must match {error.validator_value}")
+    return _message(error)
+
+
+def _one_of(error: ValidationError, where: Path, root: Any) -> list[Finding]:
+    branches = _branches(error.context or [])
+    chosen = [errors for errors in branches.values() if not _mismatch(errors, where)]
+    if chosen:
+        return [finding for sub in chosen[0] for finding in explain(sub, root)]
+    if isinstance(error.instance, dict):
+        kinds = _consts(error.context or [], where)
+        if "type" not in error.instance:
+            return [((*where, "type"), f"required field is missing (one of: {', '.join(kinds)})")]
+        got = _show(error.instance["type"])
+        return [((*where, "type"), f"must be one of: {', '.join(kinds)} (got {got})")]
+    shapes = sorted({str(sub.validator_value) for sub in error.context or [] if sub.validator == "type"})
+    words = " or ".join(TYPE_WORDS.get(shape, shape) for shape in shapes)
+    return [(where, f"must be {words}, not {_kind_of(error.instance)}")]
+
+
+def _branches(errors: Iterable[ValidationError]) -> dict[int, list[ValidationError]]:
+    grouped: dict[int, list[ValidationError]] = {}
+    for sub in errors:
+        grouped.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    return dict(sorted(grouped.items()))
+
+
+def _mismatch(errors: list[ValidationError], where: Path) -> bool:
+    """A branch the author did not mean: wrong shape, or a different ``type`` value."""
+    for sub in errors:
+        at = tuple(sub.absolute_path)
+        if at == where and sub.validator == "type":
+            return True
+        if at == (*where, "type") and sub.validator == "const":
+            return True
+        if at == where and sub.validator == "required" and "type" not in sub.instance:
+            return True
+    return False
+
+
+def _consts(errors: Iterable[ValidationError], where: Path) -> list[str]:
+    """The ``type`` values the branches accept, read from the branch errors."""
+    kinds: list[str] = []
+    for sub in errors:
+        at = tuple(sub.absolute_path)
+        if sub.validator == "const" and at == (*where, "type"):
+            kinds.append(str(sub.validator_value))
+        elif at == where and isinstance(sub.schema, dict):
+            const = sub.schema.get("properties", {}).get("type", {}).get("const")
+            if const is not None:
+                kinds.append(str(const))
+    return list(dict.fromkeys(kinds))

@@ -1,0 +1,182 @@
+"""One reconcile cycle as ordered steps: fetch, load, observe, settle, schedule, record.
+
+``Reconciler.tick`` runs the steps in order and stops at the first failure, but status is
+written in ``finally`` whatever happens, and containers are removed only after the status
+commit that records their result went through. All adapter calls block; the daemon runs
+``tick`` in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from reconciler.book import RunBook
+from reconciler.clock import Clock, iso
+from reconciler.dispatch import Dispatcher
+from reconciler.errors import OvenError
+from reconciler.interfaces import ConfigSource, Executor, Ledger, ObservedRun
+from reconciler.launch import is_timed_out, outcome, timed_out_record, vanished_record
+from reconciler.manifests import keep_last_good, load_tree
+from reconciler.model import DesiredState, RunRecord
+from reconciler.planner import format_plan, plan
+from reconciler.recorder import Recorder
+from reconciler.requests import RequestSpool
+from reconciler.secrets import SecretStore
+from reconciler.settings import Settings
+from reconciler.status import parse_status_tree
+
+log = logging.getLogger("oven")
+
+
+@dataclass
+class Condition:
+    """Flux-style readiness: Ready, or Stalled with a reason and message."""
+
+    ready: bool = False
+    reason: str = "Starting"
+    message: str = "the reconciler is starting"
+    warnings: list[str] = field(default_factory=list)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        source: ConfigSource,
+        executor: Executor,
+        ledger: Ledger,
+        clock: Clock,
+        secrets: SecretStore | None = None,
+        spool: RequestSpool | None = None,
+    ) -> None:
+        self.settings = settings
+        self.source, self.executor, self.clock = source, executor, clock
+        self.book = RunBook()
+        self.desired: DesiredState | None = None
+        self.attempted_revision = ""
+        self.applied_revision = ""
+        self.condition = Condition()
+        self.started_at = clock.now()
+        self.dispatch = Dispatcher(
+            self.book, executor, secrets or SecretStore({}), spool, settings.state_dir
+        )
+        self.recorder = Recorder(self, ledger)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Rebuild the book from the status branch (containers are adopted by the first tick)."""
+        tree = parse_status_tree(self.recorder.ledger.read())
+        self.book.runs.update(tree.runs)
+        self.recorder.restore(tree)
+        for record in tree.runs.values():
+            self.book.note_scheduled(record)
+        self.applied_revision = str(tree.reconciler.get("applied_revision") or "")
+        log.info("restored %d runs and %d jobs from the status branch", len(tree.runs), len(tree.jobs))
+
+    def tick(self, fetch: bool = False) -> datetime:
+        """Run one cycle; return when the next one is due."""
+        now = self.clock.now()
+        self.condition.warnings = []
+        try:
+            if fetch or self.desired is None:
+                self._fetch_and_load(now)
+            observed = self.executor.observe()
+            self._settle(observed, now)
+            if self.desired is not None:
+                self.dispatch.run(self.desired, now, self.condition.warnings)
+        except OvenError as exc:
+            self._stall(exc)
+        finally:
+            self.recorder.record(now)
+        return self._next_tick(now)
+
+    # -- steps ------------------------------------------------------------------------------
+    def _fetch_and_load(self, now: datetime) -> None:
+        revision = self.source.fetch()
+        self.attempted_revision = revision
+        if self.desired is not None and revision == self.desired.revision:
+            return
+        loaded = load_tree(
+            self.source.files(revision), revision, self.settings.volume_allowlist
+        )
+        desired = keep_last_good(loaded, self.desired)
+        result = plan(self.desired, desired, now)
+        if result.has_changes or self.desired is None:
+            log.info("%s", format_plan(result))
+        self.desired = desired
+        if not loaded.problems:
+            self.applied_revision = revision
+        self._set_condition(loaded)
+
+    def _set_condition(self, loaded: DesiredState) -> None:
+        if loaded.problems:
+            files = sorted({p.path for p in loaded.problems})
+            self.condition.ready, self.condition.reason = False, "ManifestProblems"
+            self.condition.message = (
+                f"{len(loaded.problems)} problem(s) in {', '.join(files)}; those jobs keep their "
+                f"last good definition, the others are applied from {loaded.revision[:12]}"
+            )
+        else:
+            self.condition.ready, self.condition.reason = True, "Succeeded"
+            self.condition.message = f"applied revision {loaded.revision[:12]}"
+
+    def _settle(self, observed: list[ObservedRun], now: datetime) -> None:
+        """Record what containers did: finished, timed out, adopted after a restart, vanished."""
+        seen = {o.run_id for o in observed}
+        for container in observed:
+            self._settle_one(container, now)
+        for record in self.book.active():
+            if record.run_id not in seen and record.run_id not in self.dispatch.just_started:
+                log.warning("run %s: container vanished", record.run_id)
+                self.book.put(vanished_record(record, now))
+        self.dispatch.just_started.clear()
+
+    def _settle_one(self, container: ObservedRun, now: datetime) -> None:
+        record = self.book.runs.get(container.run_id)
+        if record is None:
+            log.info("run %s: adopting its container", container.run_id)
+            record = self.book.adopt(container, now)
+        job = self.desired.jobs.get(container.job_id) if self.desired else None
+        if container.state == "running":
+            if not record.is_final and is_timed_out(job, container, now):
+                log.warning("run %s: timed out, killing its container", record.run_id)
+                self.executor.stop(record.run_id)
+                self.dispatch.finish(record, timed_out_record(record, job, now), job)
+            return
+        if record.is_final:
+            if record.exit_code is None and container.exit_code is not None:
+                self.book.put(record.with_changes(exit_code=container.exit_code))
+            self.recorder.removable.add(record.run_id)
+            return
+        status, error = outcome(job, container)
+        finished = record.with_changes(
+            status=status,
+            error=error,
+            exit_code=container.exit_code,
+            started_at=container.started_at or record.started_at,
+            finished_at=container.finished_at or now,
+        )
+        self.dispatch.finish(record, finished, job)
+        self.recorder.removable.add(record.run_id)
+
+    def _stall(self, exc: OvenError) -> None:
+        self.condition.ready, self.condition.reason = False, type(exc).__name__
+        self.condition.message = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        log.error("cycle failed: %s", self.condition.message)
+
+    def _next_tick(self, now: datetime) -> datetime:
+        wakeups = [t for t in self.dispatch.wakeups if t > now]
+        soonest = min(wakeups, default=now + timedelta(seconds=self.settings.interval))
+        return min(soonest, now + timedelta(seconds=self.settings.tick))
+
+    # -- read model -------------------------------------------------------------------------
+    def run_records(self) -> list[RunRecord]:
+        return list(self.book.runs.values())
+
+    def describe(self) -> str:
+        active = len(self.book.active())
+        jobs = len(self.desired.jobs) if self.desired else 0
+        return f"{jobs} jobs, {active} active runs, applied {iso(self.clock.now())}"

@@ -1,0 +1,180 @@
+"""The record step: status files written to the ledger, batched into one commit per cycle.
+
+Only files whose content changed are written; the heartbeat alone causes a commit at most every
+``settings.heartbeat`` seconds. Containers are removed only after the commit that records their
+result went through, so a crash can never lose a result. The same pass builds the read model the
+status page serves.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from reconciler import __version__
+from reconciler.clock import iso, utc
+from reconciler.errors import OvenError
+from reconciler.interfaces import Ledger
+from reconciler.status import (
+    RECONCILER_PATH,
+    StatusTree,
+    dump_yaml,
+    job_path,
+    job_summary,
+    prune_runs,
+    run_path,
+)
+from reconciler.web.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from reconciler.reconcile import Reconciler
+
+log = logging.getLogger("oven")
+
+
+class Recorder:
+    def __init__(self, reconciler: Reconciler, ledger: Ledger) -> None:
+        self.owner, self.ledger = reconciler, ledger
+        self.written: dict[str, bytes] = {}
+        self.removable: set[str] = set()
+        self.last_commit: datetime | None = None
+        self.snapshot = Snapshot(reconciler={}, jobs={}, runs={})
+        self._run_dicts: dict[str, dict[str, object]] = {}
+        self.summaries: dict[str, dict[str, object]] = {}
+
+    def restore(self, tree: StatusTree) -> None:
+        """Take over job bookkeeping (creation, last scheduled, missed) from the status branch."""
+        book = self.owner.book
+        for job_id, summary in tree.jobs.items():
+            track = book.track(job_id, _time(summary.get("created_at")) or self.owner.clock.now())
+            track.last_scheduled = _time(summary.get("last_scheduled"))
+            track.missed_total = int(summary.get("missed_total") or 0)
+
+    def record(self, now: datetime) -> None:
+        files = self._run_files() | self._job_files(now)
+        heartbeat_due = self.last_commit is None or now - self.last_commit >= timedelta(
+            seconds=self.owner.settings.heartbeat
+        )
+        reconciler = self._reconciler_status(now)
+        if files or heartbeat_due:
+            files[RECONCILER_PATH] = dump_yaml(reconciler)
+        self._refresh_snapshot(reconciler)
+        if not files:
+            return
+        try:
+            self.ledger.write(files, self._message(files))
+        except OvenError as exc:
+            self.owner._stall(exc)
+            return
+        self.last_commit = now
+        self.owner.book.dirty.clear()
+        self.written.update({p: c for p, c in files.items() if c is not None})
+        for path, content in files.items():
+            if content is None:
+                self.written.pop(path, None)
+        self._remove_recorded_containers()
+
+    # -- files ------------------------------------------------------------------------------
+    def _run_files(self) -> dict[str, bytes | None]:
+        book = self.owner.book
+        files: dict[str, bytes | None] = {}
+        for run_id in sorted(book.dirty):
+            record = book.runs[run_id]
+            data = record.to_dict()
+            self._run_dicts[run_id] = data
+            files[run_path(record.job_id, run_id)] = dump_yaml(data)
+        for job_id in {r.job_id for r in book.runs.values()}:
+            _, dropped = prune_runs(book.for_job(job_id), keep=self.owner.settings.keep_runs)
+            for record in dropped:
+                files[run_path(job_id, record.run_id)] = None
+                book.forget(record.run_id)
+                self._run_dicts.pop(record.run_id, None)
+        return files
+
+    def _job_files(self, now: datetime) -> dict[str, bytes | None]:
+        owner, book = self.owner, self.owner.book
+        jobs = owner.desired.jobs if owner.desired else {}
+        files: dict[str, bytes | None] = {}
+        for job_id, track in list(book.tracks.items()):
+            job = jobs.get(job_id)
+            active = book.active(job_id)
+            if job is None and not active and owner.desired is not None:
+                del book.tracks[job_id]  # removed from config and nothing left running
+                self.summaries.pop(job_id, None)
+                if job_path(job_id) in self.written:
+                    files[job_path(job_id)] = None
+                continue
+            summary = job_summary(
+                job, job_id, book.for_job(job_id), next_run=track.next_run,
+                last_scheduled=track.last_scheduled, created_at=track.created_at,
+                missed_total=track.missed_total, active_runs=[r.run_id for r in active],
+            )
+            summary["reason"] = track.reason
+            if job is not None:
+                summary["description"], summary["owner"] = job.description, job.owner
+            self.summaries[job_id] = summary
+            content = dump_yaml(summary)
+            if self.written.get(job_path(job_id)) != content:
+                files[job_path(job_id)] = content
+        return files
+
+    def _reconciler_status(self, now: datetime) -> dict[str, object]:
+        owner = self.owner
+        condition = owner.condition
+        problems = owner.desired.problems if owner.desired else ()
+        return {
+            "schema_version": 1,
+            "version": __version__,
+            "applied_revision": owner.applied_revision,
+            "attempted_revision": owner.attempted_revision,
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if condition.ready else "False",
+                    "reason": condition.reason,
+                    "message": condition.message,
+                }
+            ],
+            "warnings": list(condition.warnings),
+            "problems": [p.to_dict() for p in problems],
+            "heartbeat": iso(now),
+            "started_at": iso(owner.started_at),
+            "jobs": len(owner.desired.jobs) if owner.desired else 0,
+            "active_runs": len(owner.book.active()),
+            "instance": owner.settings.instance,
+        }
+
+    def _message(self, files: dict[str, bytes | None]) -> str:
+        runs = sum(1 for p in files if p.startswith("status/runs/"))
+        jobs = sum(1 for p in files if p.startswith("status/jobs/"))
+        revision = (self.owner.attempted_revision or "none")[:7]
+        return f"oven: status {runs} runs, {jobs} jobs @ {revision}"
+
+    def _remove_recorded_containers(self) -> None:
+        book = self.owner.book
+        for run_id in sorted(self.removable):
+            record = book.runs.get(run_id)
+            if record is not None and not record.is_final:
+                continue
+            try:
+                self.owner.executor.remove(run_id)
+            except OvenError as exc:
+                log.warning("run %s: cannot remove container: %s", run_id, exc)
+                continue
+            self.removable.discard(run_id)
+
+    # -- read model -------------------------------------------------------------------------
+    def _refresh_snapshot(self, reconciler: dict[str, object]) -> None:
+        book = self.owner.book
+        runs = {}
+        for run_id, record in book.runs.items():
+            if run_id not in self._run_dicts:
+                self._run_dicts[run_id] = record.to_dict()
+            runs[run_id] = self._run_dicts[run_id]
+        jobs = {job_id: dict(summary) for job_id, summary in self.summaries.items()}
+        self.snapshot = Snapshot(reconciler=dict(reconciler), jobs=jobs, runs=runs)
+
+
+def _time(value: object) -> datetime | None:
+    return utc(str(value)) if value else None

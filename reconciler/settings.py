@@ -1,0 +1,33 @@
+"""Deployment settings of one reconciler: where the config repo is and how to run.
+
+These come from ``oven run`` flags (docs/cli.md); every flag also has an ``OVEN_*``
+environment variable so a container deployment needs no command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    repo: str
+    branch: str = "main"
+    status_branch: str = "oven-status"
+    listen: str = "127.0.0.1:8080"
+    interval: float = 30.0  # seconds between fetches of the config repo
+    state_dir: Path = Path(".oven-state")
+    volume_allowlist: tuple[str, ...] = ()
+    secrets_file: Path | None = None
+    tick: float = 1.0  # seconds between looks at running containers
+    heartbeat: float = 300.0  # seconds between heartbeat-only status commits
+    keep_runs: int = 50  # run files kept per job on the status branch
+    instance: str = "default"  # label value separating reconcilers sharing one engine
+    log_tail_lines: int = 40
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)

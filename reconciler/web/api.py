@@ -1,0 +1,89 @@
+"""The read-only JSON API under ``/api/v1/`` plus the probes ``/healthz`` and ``/readyz``.
+
+Every answer comes from one snapshot taken for the request, so a response is always
+internally consistent. Lists leave out run log tails (fetch one run for its log).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from reconciler.web import queries
+from reconciler.web.http_errors import ApiError, take_snapshot
+from reconciler.web.snapshot import ReadyCheck, SnapshotSource
+
+JOB_RUNS_LIMIT = 50
+
+
+class Api:
+    """Endpoint functions bound to one snapshot source."""
+
+    def __init__(self, source: SnapshotSource, ready: ReadyCheck | None) -> None:
+        self.source = source
+        self.ready = ready
+
+    async def jobs(self, request: Request) -> JSONResponse:
+        jobs = queries.sorted_jobs(take_snapshot(self.source))
+        return JSONResponse({"jobs": jobs, "count": len(jobs)})
+
+    async def job(self, request: Request) -> JSONResponse:
+        snapshot = take_snapshot(self.source)
+        job_id = request.path_params["job_id"]
+        if job_id not in snapshot.jobs:
+            raise ApiError(404, f"no job {job_id!r}", hint="GET /api/v1/jobs lists the job ids")
+        return JSONResponse({"job_id": job_id, **snapshot.jobs[job_id]})
+
+    async def runs(self, request: Request) -> JSONResponse:
+        try:
+            query = queries.parse_run_query(request.query_params)
+        except queries.QueryError as exc:
+            raise ApiError(400, exc.message, exc.hint) from exc
+        runs = queries.select_runs(take_snapshot(self.source), query)
+        return JSONResponse({"runs": [queries.without_log(r) for r in runs], "count": len(runs)})
+
+    async def run(self, request: Request) -> JSONResponse:
+        snapshot = take_snapshot(self.source)
+        run_id = request.path_params["run_id"]
+        if run_id not in snapshot.runs:
+            raise ApiError(404, f"no run {run_id!r}", hint="GET /api/v1/runs lists recent runs")
+        return JSONResponse(snapshot.runs[run_id])
+
+    async def health(self, request: Request) -> JSONResponse:
+        return JSONResponse(queries.health(take_snapshot(self.source)))
+
+    async def snapshot(self, request: Request) -> JSONResponse:
+        """What the overview page shows: reconciler status, health counts and every job."""
+        snapshot = take_snapshot(self.source)
+        return JSONResponse(
+            {
+                "reconciler": snapshot.reconciler,
+                "health": queries.health(snapshot),
+                "jobs": queries.sorted_jobs(snapshot),
+            }
+        )
+
+    async def healthz(self, request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> JSONResponse:
+        try:
+            ready = self.ready is None or bool(self.ready())
+        except Exception as exc:  # a failing check means "not ready", never a crash
+            return JSONResponse({"status": "not ready", "error": str(exc)}, status_code=503)
+        if ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready"}, status_code=503)
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/api/v1/jobs", self.jobs, methods=["GET"]),
+            Route("/api/v1/jobs/{job_id}", self.job, methods=["GET"]),
+            Route("/api/v1/runs", self.runs, methods=["GET"]),
+            Route("/api/v1/runs/{run_id}", self.run, methods=["GET"]),
+            Route("/api/v1/health", self.health, methods=["GET"]),
+            Route("/api/v1/snapshot", self.snapshot, methods=["GET"]),
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+        ]

@@ -1,0 +1,85 @@
+"""How numbers and times look on the pages (the Jinja filters).
+
+The browser script (``static/live.js``) formats the same values the same way when it
+re-renders; keep the two in step. Relative times ("3m ago") are only computed in the
+browser, so the server never needs the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import Environment
+
+DASH = "—"
+
+
+def duration(seconds: Any) -> str:
+    """1.234 -> '1.2s', 83 -> '1m 23s', 7260 -> '2h 1m'."""
+    if seconds is None or seconds == "":
+        return DASH
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return DASH
+    if value < 10:
+        return f"{value:.1f}s"
+    whole = int(round(value))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def percent(ratio: Any) -> str:
+    """0.953 -> '95%'; None -> dash."""
+    if ratio is None or ratio == "":
+        return DASH
+    try:
+        return f"{float(ratio) * 100:.0f}%"
+    except (TypeError, ValueError):
+        return DASH
+
+
+def short_time(value: Any) -> str:
+    """'2026-03-01T02:00:00.123Z' -> '2026-03-01 02:00:00Z' (the no-script fallback)."""
+    if not value:
+        return DASH
+    text = str(value)
+    date, _, rest = text.partition("T")
+    if not rest:
+        return text
+    clock = rest.rstrip("Z").split(".")[0].split("+")[0]
+    return f"{date} {clock}Z"
+
+
+def short_rev(value: Any) -> str:
+    return str(value)[:12] if value else DASH
+
+
+def schedule_text(value: Any) -> str:
+    """The job summary's schedule in words; a raw schedule mapping is described briefly."""
+    if isinstance(value, Mapping):
+        kind = value.get("type", "")
+        detail = value.get("cron") or value.get("at") or value.get("every") or ""
+        return f"{kind} {detail}".strip()
+    return str(value) if value else DASH
+
+
+def or_dash(value: Any) -> Any:
+    return DASH if value is None or value == "" else value
+
+
+def install(env: Environment) -> None:
+    env.filters.update(
+        duration=duration,
+        percent=percent,
+        short_time=short_time,
+        short_rev=short_rev,
+        schedule_text=schedule_text,
+        or_dash=or_dash,
+    )

@@ -1,0 +1,211 @@
+"""Pure questions asked of a Snapshot: which runs match a filter, how healthy things are.
+
+Pages, the JSON API and the metrics collector all answer from these functions, so the
+three can never disagree. Nothing here does I/O or reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.clock import utc
+from reconciler.model import ACTIVE_STATUSES, FINAL_STATUSES
+from reconciler.web.snapshot import Snapshot
+
+RUN_STATUSES: frozenset[str] = ACTIVE_STATUSES | FINAL_STATUSES
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class QueryError(ValueError):
+    """A query parameter that cannot be used; the message says which and why."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """A filter over runs: all given conditions must hold; newest first, at most ``limit``."""
+
+    job: str | None = None
+    statuses: frozenset[str] = frozenset()
+    since: datetime | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+def parse_run_query(params: Mapping[str, str]) -> RunQuery:
+    """Read ``job``, ``status`` (comma separated), ``since`` (ISO time) and ``limit``."""
+    unknown = sorted(set(params) - {"job", "status", "since", "limit"})
+    if unknown:
+        raise QueryError(
+            f"unknown query parameter {unknown[0]!r}", hint="use job, status, since or limit"
+        )
+    return RunQuery(
+        job=params.get("job") or None,
+        statuses=_parse_statuses(params.get("status", "")),
+        since=_parse_since(params.get("since", "")),
+        limit=_parse_limit(params.get("limit", "")),
+    )
+
+
+def _parse_statuses(text: str) -> frozenset[str]:
+    wanted = frozenset(part.strip() for part in text.split(",") if part.strip())
+    bad = sorted(wanted - RUN_STATUSES)
+    if bad:
+        raise QueryError(
+            f"unknown run status {bad[0]!r}", hint="one of: " + ", ".join(sorted(RUN_STATUSES))
+        )
+    return wanted
+
+
+def _parse_since(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return utc(text)
+    except ValueError:
+        raise QueryError(
+            f"since={text!r} is not an ISO 8601 time", hint="for example 2026-03-01T00:00:00Z"
+        ) from None
+
+
+def _parse_limit(text: str) -> int:
+    if not text:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(text)
+    except ValueError:
+        raise QueryError(f"limit={text!r} is not a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO string from the snapshot as a datetime; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return utc(str(value))
+    except ValueError:
+        return None
+
+
+def run_time(run: Mapping[str, Any]) -> datetime | None:
+    """When a run happened, for sorting and ``since``: started, else scheduled, else finished."""
+    for key in ("started_at", "scheduled_for", "finished_at"):
+        when = parse_time(run.get(key))
+        if when is not None:
+            return when
+    return None
+
+
+def newest_first(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(
+        (dict(run) for run in runs),
+        key=lambda run: (run_time(run) or _EPOCH, str(run.get("run_id", ""))),
+        reverse=True,
+    )
+
+
+def select_runs(snapshot: Snapshot, query: RunQuery) -> list[dict[str, Any]]:
+    """The runs that match ``query``, newest first."""
+    matching = (run for run in snapshot.runs.values() if _matches(run, query))
+    return newest_first(matching)[: query.limit]
+
+
+def _matches(run: Mapping[str, Any], query: RunQuery) -> bool:
+    if query.job is not None and run.get("job_id") != query.job:
+        return False
+    if query.statuses and run.get("status") not in query.statuses:
+        return False
+    if query.since is not None:
+        when = run_time(run)
+        return when is not None and when >= query.since
+    return True
+
+
+def without_log(run: Mapping[str, Any]) -> dict[str, Any]:
+    """A run for lists: everything but the (possibly long) log tail."""
+    return {key: value for key, value in run.items() if key != "log_tail"}
+
+
+def sorted_jobs(snapshot: Snapshot) -> list[dict[str, Any]]:
+    return [{"job_id": job_id, **snapshot.jobs[job_id]} for job_id in sorted(snapshot.jobs)]
+
+
+def active_run_ids(snapshot: Snapshot) -> set[str]:
+    """Runs queued or running, from the job summaries and from the run records."""
+    ids = {str(r) for job in snapshot.jobs.values() for r in job.get("active_runs") or ()}
+    ids.update(rid for rid, run in snapshot.runs.items() if run.get("status") in ACTIVE_STATUSES)
+    return ids
+
+
+def problems(snapshot: Snapshot) -> list[dict[str, Any]]:
+    return list(snapshot.reconciler.get("problems") or [])
+
+
+def condition(snapshot: Snapshot, kind: str) -> dict[str, Any] | None:
+    for cond in snapshot.reconciler.get("conditions") or []:
+        if cond.get("type") == kind:
+            return dict(cond)
+    return None
+
+
+def reconciler_state(snapshot: Snapshot) -> dict[str, str]:
+    """One word for the reconciler (Ready, Stalled, Reconciling, Unknown) with its reason."""
+    for kind in ("Stalled", "Ready", "Reconciling"):
+        cond = condition(snapshot, kind)
+        if cond is not None and str(cond.get("status")) == "True":
+            return _state(kind, cond)
+    ready = condition(snapshot, "Ready")
+    if ready is not None:
+        return _state("NotReady", ready)
+    return {"state": "Unknown", "reason": "", "message": "no status reported yet"}
+
+
+def _state(name: str, cond: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "state": name,
+        "reason": str(cond.get("reason") or ""),
+        "message": str(cond.get("message") or ""),
+    }
+
+
+def health(snapshot: Snapshot) -> dict[str, Any]:
+    """The health document: conditions, revisions, counts by status and of problems."""
+    rec = snapshot.reconciler
+    return {
+        **reconciler_state(snapshot),
+        "conditions": list(rec.get("conditions") or []),
+        "applied_revision": rec.get("applied_revision"),
+        "attempted_revision": rec.get("attempted_revision"),
+        "heartbeat": rec.get("heartbeat"),
+        "started_at": rec.get("started_at"),
+        "next_wakeup": rec.get("next_wakeup"),
+        "jobs": len(snapshot.jobs),
+        "jobs_enabled": sum(1 for job in snapshot.jobs.values() if job.get("enabled", True)),
+        "runs_by_status": dict(sorted(Counter(_statuses(snapshot)).items())),
+        "runs_active": len(active_run_ids(snapshot)),
+        "problems": len(problems(snapshot)),
+    }
+
+
+def _statuses(snapshot: Snapshot) -> Iterable[str]:
+    return (str(run.get("status", "unknown")) for run in snapshot.runs.values())
+
+
+def last_success_time(job: Mapping[str, Any]) -> datetime | None:
+    """``last_success`` is an ISO time; a run-like dict with ``finished_at`` is accepted too."""
+    value = job.get("last_success")
+    if isinstance(value, Mapping):
+        value = value.get("finished_at") or value.get("started_at")
+    return parse_time(value)

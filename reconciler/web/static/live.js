@@ -1,0 +1,342 @@
+/* Agent Oven status page: keeps the server-rendered page current without a reload.
+ *
+ * Every few seconds it fetches the JSON feed named in <body data-feed> and re-renders the
+ * parts that change. It only ever builds DOM nodes and sets textContent, never innerHTML,
+ * so text from manifests and logs can not become markup. Formatting mirrors web/format.py.
+ */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var base = body.dataset.base || "";
+  var POLL_MS = Number(body.dataset.poll) || 3000;
+  var DASH = "\u2014";
+  var lastOk = null;
+
+  /* ---------- small DOM and formatting helpers ---------- */
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function dash() { return el("span", "muted", DASH); }
+
+  function blank(v) { return v === null || v === undefined || v === ""; }
+
+  function rel(iso) {
+    var t = Date.parse(iso);
+    if (isNaN(t)) return String(iso);
+    var s = Math.round((t - Date.now()) / 1000), a = Math.abs(s), text;
+    if (a < 5) return "just now";
+    if (a < 60) text = a + "s";
+    else if (a < 3600) text = Math.floor(a / 60) + "m";
+    else if (a < 86400) text = Math.floor(a / 3600) + "h " + Math.floor((a % 3600) / 60) + "m";
+    else text = Math.floor(a / 86400) + "d " + Math.floor((a % 86400) / 3600) + "h";
+    return s > 0 ? "in " + text : text + " ago";
+  }
+
+  function duration(v) {
+    if (blank(v) || isNaN(Number(v))) return DASH;
+    var s = Number(v);
+    if (s < 10) return s.toFixed(1) + "s";
+    var w = Math.round(s), h = Math.floor(w / 3600), m = Math.floor((w % 3600) / 60);
+    if (h) return h + "h " + m + "m";
+    if (m) return m + "m " + (w % 60) + "s";
+    return w + "s";
+  }
+
+  function percent(v) {
+    return blank(v) || isNaN(Number(v)) ? DASH : Math.round(Number(v) * 100) + "%";
+  }
+
+  function scheduleText(v) {
+    if (blank(v)) return DASH;
+    if (typeof v === "object") return ((v.type || "") + " " + (v.cron || v.at || v.every || "")).trim();
+    return String(v);
+  }
+
+  function timeEl(iso) {
+    if (blank(iso)) return dash();
+    var t = el("time", "t", rel(iso));
+    t.dateTime = iso;
+    t.title = iso;
+    return t;
+  }
+
+  function badge(status) {
+    if (blank(status)) return el("span", "badge s-none", "never run");
+    return el("span", "badge s-" + status, String(status).replace(/_/g, " "));
+  }
+
+  function link(href, text, cls) {
+    var a = el("a", cls, text);
+    a.href = base + href;
+    return a;
+  }
+
+  function runLink(id) {
+    return blank(id) ? dash() : link("/runs/" + encodeURIComponent(id), id, "id");
+  }
+
+  function runLinks(ids) {
+    var frag = document.createDocumentFragment();
+    (ids || []).forEach(function (id) { frag.append(runLink(id), " "); });
+    return frag.childNodes.length ? frag : dash();
+  }
+
+  function failures(n) { n = Number(n) || 0; return el("span", n > 0 ? "bad" : "muted", n); }
+
+  function code(v) { return blank(v) ? dash() : el("code", null, v); }
+
+  var KINDS = {
+    text: function (v) { return blank(v) ? dash() : document.createTextNode(String(v)); },
+    time: timeEl,
+    badge: badge,
+    duration: function (v) { return document.createTextNode(duration(v)); },
+    percent: function (v) { return document.createTextNode(percent(v)); },
+    schedule: function (v) { return document.createTextNode(scheduleText(v)); },
+    failures: failures,
+    runs: runLinks,
+    run: runLink,
+    code: code,
+    rev: function (v) { return code(blank(v) ? v : String(v).slice(0, 12)); },
+    enabled: function (v) {
+      return v === false ? el("span", "tag warn", "disabled") : el("span", "tag ok", "enabled");
+    }
+  };
+
+  function pick(obj, path) {
+    return path.split(".").reduce(function (o, k) { return o == null ? undefined : o[k]; }, obj);
+  }
+
+  function fillFields(data) {
+    document.querySelectorAll("[data-field]").forEach(function (node) {
+      var render = KINDS[node.dataset.kind] || KINDS.text;
+      node.replaceChildren(render(pick(data, node.dataset.field)));
+    });
+  }
+
+  function cells(row, nodes) {
+    nodes.forEach(function (n) {
+      var td = el("td", n.cls);
+      td.append.apply(td, n.content);
+      row.append(td);
+    });
+    return row;
+  }
+
+  function c(content, cls) { return { content: content, cls: cls }; }
+
+  function emptyRow(cols, text) {
+    var tr = el("tr", "empty"), td = el("td", null, text);
+    td.colSpan = cols;
+    tr.append(td);
+    return tr;
+  }
+
+  function setText(id, text) { var n = document.getElementById(id); if (n) n.textContent = text; }
+
+  /* ---------- page renderers ---------- */
+
+  function jobRow(job) {
+    var tr = el("tr", job.enabled === false ? "disabled" : null);
+    tr.dataset.job = job.job_id;
+    var id = [link("/jobs/" + encodeURIComponent(job.job_id), job.job_id, "id"), el("div", "sub", job.name)];
+    var sched = [scheduleText(job.schedule)];
+    if (job.enabled === false) sched.push(" ", el("span", "tag", "disabled"));
+    var last = [badge(job.last_run && job.last_run.status)];
+    if (job.last_run) {
+      var a = link("/runs/" + encodeURIComponent(job.last_run.run_id), null, "when");
+      a.append(timeEl(job.last_run.finished_at));
+      last.push(" ", a);
+    }
+    return cells(tr, [c(id), c(sched), c([timeEl(job.next_run)]), c(last),
+      c([percent(job.success_rate)], "num"), c([duration(job.p95_duration_s)], "num"),
+      c([failures(job.consecutive_failures)], "num"), c([runLinks(job.active_runs)])]);
+  }
+
+  function runRow(run) {
+    var tr = el("tr");
+    tr.dataset.run = run.run_id;
+    return cells(tr, [c([runLink(run.run_id)]), c([badge(run.status)]), c([run.trigger || DASH]),
+      c([timeEl(run.scheduled_for)]), c([timeEl(run.started_at)]),
+      c([duration(run.duration_s)], "num"), c([blank(run.exit_code) ? DASH : run.exit_code], "num"),
+      c([blank(run.attempt) ? DASH : run.attempt], "num")]);
+  }
+
+  function renderProblems(problems) {
+    var panel = document.getElementById("problems-panel");
+    if (!panel) return;
+    panel.hidden = problems.length === 0;
+    setText("problems-count", problems.length);
+    var none = document.getElementById("no-problems");
+    if (none) none.hidden = problems.length > 0;
+    document.getElementById("problems-list").replaceChildren.apply(
+      document.getElementById("problems-list"),
+      problems.map(function (p) {
+        var li = el("li");
+        li.append(el("code", "loc", p.path + ":" + p.line), el("span", "field", p.field),
+          el("span", "msg", p.message));
+        return li;
+      }));
+  }
+
+  function renderOverview(data) {
+    var h = data.health, rec = data.reconciler || {};
+    var cond = document.getElementById("condition");
+    if (cond) {
+      cond.className = "condition c-" + String(h.state).toLowerCase();
+      setText("cond-state", h.state);
+      setText("cond-reason", h.reason);
+      setText("cond-message", h.message);
+      setText("rev-applied", blank(h.applied_revision) ? DASH : String(h.applied_revision).slice(0, 12));
+      document.getElementById("heartbeat").replaceChildren(timeEl(h.heartbeat));
+      document.getElementById("next-wakeup").replaceChildren(timeEl(h.next_wakeup));
+      setText("runs-active", h.runs_active);
+    }
+    var att = document.getElementById("rev-attempted");
+    if (att) {
+      att.textContent = blank(rec.attempted_revision) ? DASH : String(rec.attempted_revision).slice(0, 12);
+      att.className = rec.attempted_revision && rec.attempted_revision !== rec.applied_revision ? "diverged" : "";
+    }
+    renderProblems(rec.problems || []);
+    var tbody = document.getElementById("jobs-body");
+    if (tbody) {
+      var rows = data.jobs.map(jobRow);
+      tbody.replaceChildren.apply(tbody, rows.length ? rows : [emptyRow(8, "No jobs are defined yet.")]);
+      setText("jobs-count", data.jobs.length);
+    }
+  }
+
+  function renderJob(job, runs) {
+    fillFields(job);
+    var tbody = document.getElementById("runs-body");
+    var rows = runs.runs.map(runRow);
+    tbody.replaceChildren.apply(tbody, rows.length ? rows : [emptyRow(8, "No runs yet.")]);
+  }
+
+  function stageRow(stage) {
+    var svg = "http://www.w3.org/2000/svg", bar = document.createElementNS(svg, "svg");
+    bar.setAttribute("class", "bar");
+    bar.setAttribute("viewBox", "0 0 100 10");
+    bar.setAttribute("preserveAspectRatio", "none");
+    [["track", 0, 100], ["fill s-" + stage.status, stage.offset, stage.width]].forEach(function (r) {
+      var rect = document.createElementNS(svg, "rect");
+      rect.setAttribute("class", r[0]);
+      rect.setAttribute("x", r[1]);
+      rect.setAttribute("y", 0);
+      rect.setAttribute("width", r[2]);
+      rect.setAttribute("height", 10);
+      bar.append(rect);
+    });
+    var tokens = stage.tokens ? Object.keys(stage.tokens).sort().map(function (k) {
+      return k + " " + stage.tokens[k];
+    }).join(", ") : DASH;
+    return cells(el("tr"), [c([stage.name]), c([badge(stage.status)]), c([bar], "bar-cell"),
+      c([duration(stage.duration_s)], "num"), c([stage.model || DASH]), c([tokens], "num")]);
+  }
+
+  function stageBars(run) {
+    /* Same placement as web/timeline.py: at start times when known, else end to end. */
+    var origin = Date.parse(run.started_at), cursor = 0, spans = [];
+    (run.stages || []).forEach(function (st) {
+      var began = Date.parse(st.started_at), ended = Date.parse(st.finished_at);
+      var start = !isNaN(began) && !isNaN(origin) ? Math.max(0, (began - origin) / 1000) : cursor;
+      var len = !blank(st.duration_s) ? Number(st.duration_s)
+        : (!isNaN(began) && !isNaN(ended) ? (ended - began) / 1000 : 0);
+      spans.push([start, start + Math.max(0, len)]);
+      cursor = start + Math.max(0, len);
+    });
+    var total = Math.max.apply(null, [Number(run.duration_s) || 0, 0].concat(spans.map(function (s) { return s[1]; }))) || 1;
+    return (run.stages || []).map(function (st, i) {
+      var offset = Math.min(100, 100 * spans[i][0] / total);
+      var width = Math.max(0.5, Math.min(100 - offset, 100 * (spans[i][1] - spans[i][0]) / total));
+      return Object.assign({}, st, { offset: offset.toFixed(2), width: width.toFixed(2) });
+    });
+  }
+
+  function renderRun(run) {
+    fillFields(run);
+    document.getElementById("run-error").hidden = !run.error;
+    var stages = stageBars(run), tbody = document.getElementById("stages-body");
+    document.getElementById("stages-panel").hidden = stages.length === 0;
+    tbody.replaceChildren.apply(tbody, stages.map(stageRow));
+    var log = document.getElementById("log-tail");
+    var atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    if (log.textContent !== (run.log_tail || "")) {
+      log.textContent = run.log_tail || "";
+      if (atBottom) log.scrollTop = log.scrollHeight;
+    }
+  }
+
+  /* ---------- polling ---------- */
+
+  function getJSON(path) {
+    var ctl = new AbortController(), timer = setTimeout(function () { ctl.abort(); }, 10000);
+    return fetch(base + path, { cache: "no-store", signal: ctl.signal, headers: { Accept: "application/json" } })
+      .then(function (r) {
+        clearTimeout(timer);
+        if (r.status === 404) { var e = new Error("gone"); e.gone = true; throw e; }
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      });
+  }
+
+  function refresh() {
+    var page = body.dataset.page, feed = body.dataset.feed;
+    if (page === "overview" || page === "problems") {
+      return getJSON(feed).then(function (d) {
+        renderOverview(d);
+        setText("nav-problems", (d.reconciler.problems || []).length);
+        document.getElementById("nav-problems").className = "pill" + ((d.reconciler.problems || []).length ? " alert" : "");
+      });
+    }
+    if (page === "job") {
+      var runsBody = document.getElementById("runs-body");
+      var q = "/api/v1/runs?job=" + encodeURIComponent(runsBody.dataset.job) + "&limit=" + runsBody.dataset.limit;
+      return Promise.all([getJSON(feed), getJSON(q)]).then(function (r) { renderJob(r[0], r[1]); });
+    }
+    if (page === "run") return getJSON(feed).then(renderRun);
+    return Promise.resolve();
+  }
+
+  function tickTimes() {
+    document.querySelectorAll("time.t").forEach(function (t) { t.textContent = rel(t.dateTime); });
+    var live = document.getElementById("live");
+    if (live && lastOk && !live.classList.contains("down")) {
+      live.textContent = "live \u00b7 updated " + rel(new Date(lastOk).toISOString());
+    }
+  }
+
+  function status(ok, text) {
+    var live = document.getElementById("live");
+    if (!live) return;
+    live.className = "live " + (ok ? "up" : "down");
+    live.textContent = text;
+  }
+
+  function loop() {
+    refresh().then(function () {
+      lastOk = Date.now();
+      body.dataset.updated = String(lastOk);
+      var gone = document.getElementById("gone");
+      if (gone) gone.hidden = true;
+      status(true, "live");
+    }).catch(function (err) {
+      var gone = document.getElementById("gone");
+      if (err && err.gone && gone) { gone.hidden = false; status(false, "gone"); return; }
+      status(false, "offline \u00b7 retrying");
+    }).then(function () {
+      tickTimes();
+      setTimeout(loop, POLL_MS);
+    });
+  }
+
+  if (body.dataset.feed) {
+    tickTimes();
+    setTimeout(loop, POLL_MS);
+  }
+})();

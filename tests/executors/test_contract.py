@@ -1,0 +1,153 @@
+"""The executor contract: every executor (the real Docker engine, the in-memory one) passes it.
+
+Each test runs once per implementation through the ``harness`` fixture; a run ends when the
+test says so (``harness.finish``), on the real engine by an exit code the container reads.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from reconciler.errors import ExecutorError, RunAlreadyExists
+from reconciler.interfaces import ObservedRun
+
+from .conftest import Harness, new_run_id
+
+
+def observed(harness: Harness, run_id: str) -> ObservedRun | None:
+    matches = [run for run in harness.executor.observe() if run.run_id == run_id]
+    assert len(matches) <= 1
+    return matches[0] if matches else None
+
+
+@pytest.mark.parametrize("exit_code", [0, 3])
+def test_a_started_run_is_observed_running_then_exited_with_its_code(
+    harness: Harness, exit_code: int
+) -> None:
+    run_id = new_run_id()
+    nominal = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    started = harness.executor.start(
+        harness.request(run_id, trigger="schedule", scheduled_for=nominal, config_revision="abc1")
+    )
+    assert (started.run_id, started.job_id, started.state) == (run_id, "contract", "running")
+    running = observed(harness, run_id)
+    assert running is not None and running.is_running
+    assert (running.trigger, running.scheduled_for, running.config_revision) == (
+        "schedule",
+        nominal,
+        "abc1",
+    )
+    assert running.exit_code is None and running.finished_at is None
+
+    harness.finish(run_id, exit_code)
+
+    done = observed(harness, run_id)
+    assert done is not None and done.state == "exited" and not done.is_running
+    assert done.exit_code == exit_code
+    assert done.started_at is not None and done.finished_at is not None
+    assert done.finished_at >= done.started_at
+
+
+def test_the_same_run_id_twice_raises_run_already_exists(harness: Harness) -> None:
+    run_id = new_run_id()
+    harness.executor.start(harness.request(run_id))
+    with pytest.raises(RunAlreadyExists) as caught:
+        harness.executor.start(harness.request(run_id))
+    assert run_id in caught.value.message
+    running = observed(harness, run_id)
+    assert running is not None and running.is_running
+
+
+def test_a_run_id_is_unique_across_instances_of_one_engine(harness: Harness) -> None:
+    run_id = new_run_id()
+    harness.executor.start(harness.request(run_id))
+    with pytest.raises(RunAlreadyExists):
+        harness.other.start(harness.request(run_id))
+
+
+def test_stop_kills_a_running_run_and_is_quiet_afterwards(harness: Harness) -> None:
+    run_id = new_run_id()
+    harness.executor.start(harness.request(run_id))
+    harness.executor.stop(run_id)
+    stopped = observed(harness, run_id)
+    assert stopped is not None and stopped.state == "exited"
+    assert stopped.exit_code == 137  # 128 + SIGKILL
+    harness.executor.stop(run_id)  # already stopped: no error
+    harness.executor.stop(new_run_id("never-started"))  # never existed: no error
+
+
+def test_remove_forgets_the_run_and_is_quiet_when_gone(harness: Harness) -> None:
+    run_id = new_run_id()
+    harness.executor.start(harness.request(run_id))
+    harness.finish(run_id, 0)
+    harness.executor.remove(run_id)
+    assert observed(harness, run_id) is None
+    harness.executor.remove(run_id)
+    with pytest.raises(ExecutorError, match="no container for run"):
+        harness.executor.logs(run_id)
+
+
+def test_observe_sees_only_its_own_instance(harness: Harness) -> None:
+    mine, theirs = new_run_id("mine"), new_run_id("theirs")
+    harness.executor.start(harness.request(mine))
+    harness.other.start(harness.request(theirs))
+    assert [run.run_id for run in harness.executor.observe()] == [mine]
+    assert [run.run_id for run in harness.other.observe()] == [theirs]
+
+
+def test_labels_carry_the_run_identity_back(harness: Harness) -> None:
+    run_id, first = new_run_id(), new_run_id("first")
+    long_key = "k" * 200
+    harness.executor.start(
+        harness.request(run_id, trigger="retry", attempt=2, retry_of=first, idempotency_key=long_key)
+    )
+    run = observed(harness, run_id)
+    assert run is not None
+    assert (run.trigger, run.attempt, run.retry_of) == ("retry", 2, first)
+    assert run.idempotency_key is not None and run.idempotency_key.startswith("sha256:")
+    assert run.image == "agent-oven/busybox:latest"
+
+
+def test_logs_are_captured_and_written_redacted(harness: Harness) -> None:
+    run_id = new_run_id()
+    harness.executor.start(harness.request(run_id))
+    harness.emit(run_id, "token=hunter2 and more")
+    harness.finish(run_id, 0)
+    assert b"token=hunter2 and more" in harness.executor.logs(run_id)
+
+    path = harness.executor.write_log(run_id, "contract", redact=lambda s: s.replace("hunter2", "***"))
+
+    assert path == harness.state_dir / "logs" / "contract" / f"{run_id}.log"
+    assert "token=*** and more" in path.read_text()
+    assert "hunter2" not in path.read_text()
+
+
+def test_a_missing_image_is_an_executor_error_with_a_hint(harness: Harness) -> None:
+    run_id = new_run_id()
+    with pytest.raises(ExecutorError) as caught:
+        harness.executor.start(harness.request(run_id, image="agent-oven/no-such-image:latest"))
+    assert "agent-oven/no-such-image" in caught.value.message
+    assert caught.value.hint is not None and "make images" in caught.value.hint
+    assert observed(harness, run_id) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"volumes": ("relative/dir:/data",)},
+        {"volumes": ("/srv:/data:rx",)},
+        {"memory": "lots"},
+        {"cpus": 0.0},
+    ],
+    ids=["relative-bind-source", "unknown-volume-mode", "bad-memory", "zero-cpus"],
+)
+def test_bad_requests_are_refused_before_anything_starts(
+    harness: Harness, change: dict[str, object]
+) -> None:
+    run_id = new_run_id()
+    with pytest.raises(ExecutorError) as caught:
+        harness.executor.start(harness.request(run_id, **change))
+    assert caught.value.hint
+    assert observed(harness, run_id) is None

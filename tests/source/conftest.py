@@ -1,0 +1,58 @@
+"""Fixtures for the git source tests: real bare repos reachable by path, file:// and git://."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+
+def _load_gitutil() -> ModuleType:
+    path = Path(__file__).with_name("gitutil.py")
+    spec = importlib.util.spec_from_file_location("oven_source_gitutil", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gitutil = _load_gitutil()
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def repo_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("remotes")
+
+
+@pytest.fixture(scope="session")
+def git_daemon(repo_base: Path) -> Iterator[object]:
+    daemon = gitutil.GitDaemon(repo_base).start()
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(params=["path", "file", "git"])
+def remote(request: pytest.FixtureRequest, repo_base: Path) -> tuple[Path, str]:
+    """A fresh bare repo and the URL to reach it by: a plain path, file:// or git://."""
+    bare = gitutil.make_bare(repo_base / f"repo-{next(_names)}.git")
+    if request.param == "path":
+        return bare, str(bare)
+    if request.param == "file":
+        return bare, bare.as_uri()
+    daemon = request.getfixturevalue("git_daemon")
+    return bare, daemon.url(bare.name)
+
+
+@pytest.fixture
+def push() -> Callable[..., str]:
+    return gitutil.push_files
+
+
+@pytest.fixture
+def git() -> Callable[..., str]:
+    return gitutil.git
