@@ -117,7 +117,7 @@ def add_plan(commands: Sub) -> None:
 def _plan(args: argparse.Namespace) -> int:
     from reconciler.manifests import load_tree
     from reconciler.planner import format_plan, plan
-    from reconciler.source.git import is_manifest_path
+    from reconciler.source.git import MANIFEST_PREFIXES, is_manifest_path
     from reconciler.source.gitrepo import GitMirror
     from reconciler.status import RECONCILER_PATH, load_yaml
 
@@ -128,11 +128,12 @@ def _plan(args: argparse.Namespace) -> int:
         head = mirror.resolve(args.head or args.branch)
         base = args.base
         if base is None:
-            status = mirror.read_files(mirror.resolve(args.status_branch), ["status/"]) if mirror.has_branch(args.status_branch) else {}
+            status = mirror.read_files(mirror.resolve(args.status_branch), ["status/"]) if mirror.local_tip(args.status_branch) else {}
             base = load_yaml(status[RECONCILER_PATH]).get("applied_revision") if RECONCILER_PATH in status else None
 
         def state(rev: str) -> DesiredState:
-            files = {k: v for k, v in mirror.read_files(rev, [""]).items() if is_manifest_path(k)}
+            found = mirror.read_files(rev, MANIFEST_PREFIXES)
+            files = {k: v for k, v in found.items() if is_manifest_path(k)}
             return load_tree(files, rev, allow)
 
         base_state = state(mirror.resolve(base)) if base else None
@@ -225,7 +226,7 @@ def _status(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="oven-status-") as tmp:
         mirror = GitMirror(args.repo, Path(tmp) / "mirror.git")
         mirror.fetch()
-        if not mirror.has_branch(args.status_branch):
+        if not mirror.local_tip(args.status_branch):
             raise UsageError(f"no branch {args.status_branch} in {args.repo}", hint="has a reconciler run against this repo yet?")
         tree = parse_status_tree(mirror.read_files(mirror.resolve(args.status_branch), ["status/"]))
     if args.json:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from reconciler.book import RunBook
 from reconciler.decide import decide, retry_delay
@@ -18,7 +17,6 @@ from reconciler.interfaces import Executor
 from reconciler.launch import NotRunnable, build_request
 from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord
 from reconciler.requests import RequestSpool, RunRequestFile
-from reconciler.runlogs import save_log, tail
 from reconciler.runids import manual_run_id, retry_run_id, scheduled_run_id
 from reconciler.schedule import fires_between, next_fire
 from reconciler.secrets import MissingSecret, Redactor, SecretStore
@@ -33,10 +31,8 @@ class Dispatcher:
         executor: Executor,
         secrets: SecretStore,
         spool: RequestSpool | None,
-        state_dir: Path,
     ) -> None:
         self.book, self.executor, self.secrets, self.spool = book, executor, secrets, spool
-        self.state_dir = state_dir
         self.tail_lines = 40
         self.secret_names: set[str] = set()
         self.just_started: set[str] = set()
@@ -181,11 +177,11 @@ class Dispatcher:
 
     def _log_tail(self, record: RunRecord, redact: Redactor) -> str:
         try:
-            output = self.executor.logs(record.run_id)
-        except ExecutorError as exc:
-            return f"(log unavailable: {exc.message})"
-        text = save_log(self.state_dir, record.job_id, record.run_id, output, redact)
-        return tail(text, self.tail_lines)
+            path = self.executor.write_log(record.run_id, record.job_id, redact)
+            text = path.read_text(errors="replace")
+        except (ExecutorError, OSError) as exc:
+            return f"(log unavailable: {exc})"
+        return "\n".join(text.splitlines()[-self.tail_lines :])
 
 
 def _error(cls: str, exc: Exception) -> ErrorInfo:

@@ -8,9 +8,10 @@ contract test runs against both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Literal, Protocol
 
 ContainerState = Literal["created", "running", "exited", "dead"]
@@ -81,6 +82,12 @@ class Executor(Protocol):
 
     def remove(self, run_id: str) -> None:
         """Remove the container; only called after its result is recorded."""
+        ...
+
+    def write_log(
+        self, run_id: str, job_id: str, redact: Callable[[str], str] | None = None
+    ) -> Path:
+        """Save the whole output, redacted, to ``<state_dir>/logs/<job>/<run>.log``."""
         ...
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from reconciler.book import RunBook
@@ -32,12 +33,38 @@ log = logging.getLogger("oven")
 
 @dataclass
 class Condition:
-    """Flux-style readiness: Ready, or Stalled with a reason and message."""
+    """Flux-style readiness, worked out each cycle from what went wrong where."""
 
-    ready: bool = False
-    reason: str = "Starting"
-    message: str = "the reconciler is starting"
+    ready: bool
+    reason: str
+    message: str
+
+
+@dataclass
+class Health:
+    """The last error of each step (None when it last succeeded) and this cycle's warnings."""
+
+    fetch: OvenError | None = None
+    cycle: OvenError | None = None
+    record: OvenError | None = None
     warnings: list[str] = field(default_factory=list)
+
+    def condition(self, desired: DesiredState | None) -> Condition:
+        for error in (self.record, self.cycle, self.fetch):
+            if error is not None:
+                hint = f" ({error.hint})" if error.hint else ""
+                return Condition(False, type(error).__name__, error.message + hint)
+        if desired is None:
+            return Condition(False, "Starting", "the reconciler is starting")
+        if desired.problems:
+            files = sorted({p.path for p in desired.problems})
+            return Condition(
+                False,
+                "ManifestProblems",
+                f"{len(desired.problems)} problem(s) in {', '.join(files)}; those jobs keep "
+                f"their last good definition, the others are applied from {desired.revision[:12]}",
+            )
+        return Condition(True, "Succeeded", f"applied revision {desired.revision[:12]}")
 
 
 class Reconciler:
@@ -58,11 +85,9 @@ class Reconciler:
         self.desired: DesiredState | None = None
         self.attempted_revision = ""
         self.applied_revision = ""
-        self.condition = Condition()
+        self.health = Health()
         self.started_at = clock.now()
-        self.dispatch = Dispatcher(
-            self.book, executor, secrets or SecretStore({}), spool, settings.state_dir
-        )
+        self.dispatch = Dispatcher(self.book, executor, secrets or SecretStore({}), spool)
         self.recorder = Recorder(self, ledger)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -79,21 +104,36 @@ class Reconciler:
     def tick(self, fetch: bool = False) -> datetime:
         """Run one cycle; return when the next one is due."""
         now = self.clock.now()
-        self.condition.warnings = []
+        self.health.warnings = []
         try:
             if fetch or self.desired is None:
-                self._fetch_and_load(now)
-            observed = self.executor.observe()
-            self._settle(observed, now)
-            if self.desired is not None:
-                self.dispatch.run(self.desired, now, self.condition.warnings)
-        except OvenError as exc:
-            self._stall(exc)
+                self.health.fetch = self._guarded(lambda: self._fetch_and_load(now))
+            self.health.cycle = self._guarded(lambda: self._run_jobs(now))
         finally:
             self.recorder.record(now)
         return self._next_tick(now)
 
+    @property
+    def condition(self) -> Condition:
+        return self.health.condition(self.desired)
+
     # -- steps ------------------------------------------------------------------------------
+    def _guarded(self, step: Callable[[], None]) -> OvenError | None:
+        """Run a step; an OvenError is logged and returned, never raised (the loop goes on)."""
+        try:
+            step()
+        except OvenError as exc:
+            log.error("%s%s", exc.message, f" (hint: {exc.hint})" if exc.hint else "")
+            return exc
+        return None
+
+    def _run_jobs(self, now: datetime) -> None:
+        """Settle what containers did, then start what is due (on the last good jobs)."""
+        observed = self.executor.observe()
+        self._settle(observed, now)
+        if self.desired is not None:
+            self.dispatch.run(self.desired, now, self.health.warnings)
+
     def _fetch_and_load(self, now: datetime) -> None:
         revision = self.source.fetch()
         self.attempted_revision = revision
@@ -109,19 +149,6 @@ class Reconciler:
         self.desired = desired
         if not loaded.problems:
             self.applied_revision = revision
-        self._set_condition(loaded)
-
-    def _set_condition(self, loaded: DesiredState) -> None:
-        if loaded.problems:
-            files = sorted({p.path for p in loaded.problems})
-            self.condition.ready, self.condition.reason = False, "ManifestProblems"
-            self.condition.message = (
-                f"{len(loaded.problems)} problem(s) in {', '.join(files)}; those jobs keep their "
-                f"last good definition, the others are applied from {loaded.revision[:12]}"
-            )
-        else:
-            self.condition.ready, self.condition.reason = True, "Succeeded"
-            self.condition.message = f"applied revision {loaded.revision[:12]}"
 
     def _settle(self, observed: list[ObservedRun], now: datetime) -> None:
         """Record what containers did: finished, timed out, adopted after a restart, vanished."""
@@ -161,11 +188,6 @@ class Reconciler:
         )
         self.dispatch.finish(record, finished, job)
         self.recorder.removable.add(record.run_id)
-
-    def _stall(self, exc: OvenError) -> None:
-        self.condition.ready, self.condition.reason = False, type(exc).__name__
-        self.condition.message = exc.message + (f" ({exc.hint})" if exc.hint else "")
-        log.error("cycle failed: %s", self.condition.message)
 
     def _next_tick(self, now: datetime) -> datetime:
         wakeups = [t for t in self.dispatch.wakeups if t > now]

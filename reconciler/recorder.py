@@ -52,27 +52,30 @@ class Recorder:
             track.missed_total = int(summary.get("missed_total") or 0)
 
     def record(self, now: datetime) -> None:
-        files = self._run_files() | self._job_files(now)
+        files = self._run_files() | self._job_files()
         heartbeat_due = self.last_commit is None or now - self.last_commit >= timedelta(
             seconds=self.owner.settings.heartbeat
         )
-        reconciler = self._reconciler_status(now)
         if files or heartbeat_due:
-            files[RECONCILER_PATH] = dump_yaml(reconciler)
-        self._refresh_snapshot(reconciler)
-        if not files:
-            return
+            files[RECONCILER_PATH] = dump_yaml(self._reconciler_status(now))
+            self._write(files, now)
+        self._refresh_snapshot(self._reconciler_status(now))
+
+    def _write(self, files: dict[str, bytes | None], now: datetime) -> None:
         try:
             self.ledger.write(files, self._message(files))
         except OvenError as exc:
-            self.owner._stall(exc)
+            log.error("cannot record status: %s", exc.message)
+            self.owner.health.record = exc
             return
+        self.owner.health.record = None
         self.last_commit = now
         self.owner.book.dirty.clear()
-        self.written.update({p: c for p, c in files.items() if c is not None})
         for path, content in files.items():
             if content is None:
                 self.written.pop(path, None)
+            else:
+                self.written[path] = content
         self._remove_recorded_containers()
 
     # -- files ------------------------------------------------------------------------------
@@ -84,7 +87,7 @@ class Recorder:
             data = record.to_dict()
             self._run_dicts[run_id] = data
             files[run_path(record.job_id, run_id)] = dump_yaml(data)
-        for job_id in {r.job_id for r in book.runs.values()}:
+        for job_id in {book.runs[run_id].job_id for run_id in book.dirty}:
             _, dropped = prune_runs(book.for_job(job_id), keep=self.owner.settings.keep_runs)
             for record in dropped:
                 files[run_path(job_id, record.run_id)] = None
@@ -92,7 +95,7 @@ class Recorder:
                 self._run_dicts.pop(record.run_id, None)
         return files
 
-    def _job_files(self, now: datetime) -> dict[str, bytes | None]:
+    def _job_files(self) -> dict[str, bytes | None]:
         owner, book = self.owner, self.owner.book
         jobs = owner.desired.jobs if owner.desired else {}
         files: dict[str, bytes | None] = {}
@@ -122,6 +125,7 @@ class Recorder:
     def _reconciler_status(self, now: datetime) -> dict[str, object]:
         owner = self.owner
         condition = owner.condition
+        warnings = owner.health.warnings
         problems = owner.desired.problems if owner.desired else ()
         return {
             "schema_version": 1,
@@ -136,7 +140,7 @@ class Recorder:
                     "message": condition.message,
                 }
             ],
-            "warnings": list(condition.warnings),
+            "warnings": list(warnings),
             "problems": [p.to_dict() for p in problems],
             "heartbeat": iso(now),
             "started_at": iso(owner.started_at),

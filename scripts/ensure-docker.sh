@@ -58,7 +58,9 @@ package_installed() {
 
 install_packages() {
   local missing=()
-  command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+  # ca-certificates: a recommended package of docker.io that registry pulls (TLS) need
+  command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 ||
+    missing+=(docker.io ca-certificates)
   package_installed busybox-static || missing+=(busybox-static)
   [ "${#missing[@]}" -gt 0 ] || return 0
   command -v apt-get >/dev/null 2>&1 ||

@@ -1,0 +1,26 @@
+"""Job manifests: YAML files in the config repo -> validated ``JobSpec``s with file:line problems.
+
+    load_tree(files, revision, volume_allowlist) -> DesiredState    the whole repo at a revision
+    read_worktree(root) -> {path: bytes}                              the same files from disk
+    validate_worktree(root, volume_allowlist) -> DesiredState         both, for ``oven validate``
+    parse_job(path, data, defaults, volume_allowlist) -> (JobSpec | None, [Problem])
+    keep_last_good(new, previous) -> DesiredState                    broken files keep their job
+
+Pipeline per file: ``safe_yaml`` (limits, no tags, line map) -> ``validate`` (JSON Schema,
+short messages) -> ``checks`` (schedules, volumes, targets) -> ``build`` (defaults, JobSpec).
+The field reference is docs/manifests.md; the schemas are in schema/.
+"""
+
+from reconciler.manifests.job import parse_job
+from reconciler.manifests.lastgood import keep_last_good
+from reconciler.manifests.tree import is_job_path, load_tree
+from reconciler.manifests.worktree import read_worktree, validate_worktree
+
+__all__ = [
+    "is_job_path",
+    "keep_last_good",
+    "load_tree",
+    "parse_job",
+    "read_worktree",
+    "validate_worktree",
+]

@@ -2,8 +2,8 @@
 
 Run only on manifests that already passed the schema, so every field has the right shape.
 Each check returns ``(path, message)`` findings; ``job_findings`` and ``oven_findings`` run all
-that apply to a job manifest or to oven.yaml. Schedules are checked by
-``reconciler.schedule`` (the only module that knows croniter) when present.
+that apply to a job manifest or to oven.yaml. Schedules are checked by ``reconciler.schedule``
+(through ``scheduling``), the only module that knows croniter.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from reconciler.errors import ScheduleError
 from reconciler.manifests.safe_yaml import Path
-from reconciler.manifests.scheduling import check_timezone, model_schedule, validate_schedule
+from reconciler.manifests.scheduling import check_timezone, schedule_findings
 
 Finding = tuple[Path, str]
 
@@ -23,7 +22,6 @@ VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([kmg]?)b?$", re.IGNORECASE)
 MEMORY_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MIN_MEMORY = 6 * 1024**2  # the Docker engine refuses less
-SCHEDULE_FIELD = {"cron": "cron", "once": "at", "interval": "every", "manual": "type"}
 
 
 def job_findings(
@@ -57,26 +55,20 @@ def shared_findings(fields: dict[str, Any], targets: Collection[str] | None) -> 
     found: list[Finding] = []
     memory = fields.get("resources", {}).get("memory")
     if memory is not None and memory_bytes(memory) < MIN_MEMORY:
-        found.append((("resources", "memory"), f"must be at least 6m, Docker's minimum (got {memory!r})"))
+        found.append(
+            (("resources", "memory"), f"must be at least 6m, Docker's minimum (got {memory!r})")
+        )
     if targets is not None:
         for index, name in enumerate(fields.get("notifications", {}).get("targets", [])):
             if name not in targets:
-                found.append((("notifications", "targets", index),
-                              f"unknown notification target {name!r}; "
-                              "define it under notifications.targets in oven.yaml"))
+                found.append(
+                    (
+                        ("notifications", "targets", index),
+                        f"unknown notification target {name!r}; "
+                        "define it under notifications.targets in oven.yaml",
+                    )
+                )
     return found
-
-
-def schedule_findings(schedule: dict[str, Any], where: Path) -> list[Finding]:
-    """A schedule that cannot be parsed or can never fire, at the field to fix."""
-    zone = schedule.get("timezone")
-    if zone is not None and (message := check_timezone(zone)):
-        return [((*where, "timezone"), message)]
-    try:
-        validate_schedule(model_schedule(schedule))
-    except ScheduleError as exc:
-        return [((*where, SCHEDULE_FIELD[schedule["type"]]), exc.message)]
-    return []
 
 
 def volume_problem(volume: str, allowlist: Sequence[str] | None) -> str | None:
@@ -103,8 +95,10 @@ def volume_problem(volume: str, allowlist: Sequence[str] | None) -> str | None:
 
 def _inside(path: str, root: str) -> bool:
     """``path`` is ``root`` or below it, both as written and with symlinks resolved."""
-    pairs = ((os.path.normpath(path), os.path.normpath(root)),
-             (os.path.realpath(path), os.path.realpath(root)))
+    pairs = (
+        (os.path.normpath(path), os.path.normpath(root)),
+        (os.path.realpath(path), os.path.realpath(root)),
+    )
     return all(p == r or p.startswith(r.rstrip("/") + "/") for p, r in pairs)
 
 

@@ -71,14 +71,15 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: Node | None, index: object) -> Node | None:
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise _DepthExceeded(problem=f"nested deeper than {MAX_DEPTH} levels",
-                                     problem_mark=mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise _DepthExceeded(
+                    problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=mark
+                )
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -113,9 +114,10 @@ def _compose_single(text: str) -> Node | None:
             return None
         node: Node | None = loader.get_node()
         if loader.check_node():
-            line = loader.peek_event().start_mark.line + 1
-            raise YamlProblem(line, FILE_FIELD,
-                              "more than one YAML document ('---'); put one job per file")
+            line = loader.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
+            raise YamlProblem(
+                line, FILE_FIELD, "more than one YAML document ('---'); put one job per file"
+            )
         return node
     except yaml.MarkedYAMLError as exc:
         raise _syntax_problem(exc) from exc
@@ -123,7 +125,11 @@ def _compose_single(text: str) -> Node | None:
         loader.dispose()
 
 
-_CONTEXT_FIRST = ("while scanning a quoted scalar", "while parsing a flow", "while scanning a simple key")
+_CONTEXT_FIRST = (
+    "while scanning a quoted scalar",
+    "while parsing a flow",
+    "while scanning a simple key",
+)
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError) -> YamlProblem:
@@ -136,8 +142,12 @@ def _syntax_problem(exc: yaml.MarkedYAMLError) -> YamlProblem:
     mark = exc.context_mark if use_context else exc.problem_mark
     line = mark.line + 1 if mark is not None else 1
     problem = exc.problem or "cannot be parsed"
-    message = f"invalid YAML: {context}: {problem}" if use_context else f"invalid YAML: {problem}"
-    return YamlProblem(line, FILE_FIELD, message)
+    if problem == "second occurrence" and exc.context_mark is not None:  # duplicate anchor
+        first = exc.context_mark.line + 1
+        problem = f"{context.split(';')[0]} (first at line {first})"
+    elif use_context:
+        problem = f"{context}: {problem}"
+    return YamlProblem(line, FILE_FIELD, f"invalid YAML: {problem}")
 
 
 class _Builder:
@@ -154,16 +164,23 @@ class _Builder:
     def _value(self, node: Node, path: Path, depth: int) -> Any:
         self.visits += 1
         if self.visits > MAX_NODES:
-            raise YamlProblem(self._top_line(path), FILE_FIELD,
-                              f"document expands to more than {MAX_NODES} values "
-                              "(alias bomb?); refusing to load it")
+            raise YamlProblem(
+                self._top_line(path),
+                FILE_FIELD,
+                f"document expands to more than {MAX_NODES} values "
+                "(alias bomb?); refusing to load it",
+            )
         if depth > MAX_DEPTH:
-            raise YamlProblem(node.start_mark.line + 1, FILE_FIELD,
-                              f"nested deeper than {MAX_DEPTH} levels (through aliases)")
+            raise YamlProblem(
+                node.start_mark.line + 1,
+                FILE_FIELD,
+                f"nested deeper than {MAX_DEPTH} levels (through aliases)",
+            )
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, SequenceNode):
             return self._sequence(node, path, depth)
+        assert isinstance(node, ScalarNode)
         return self._scalar(node, path)
 
     def _top_line(self, path: Path) -> int:
@@ -176,8 +193,11 @@ class _Builder:
             key = self._key(key_node, path)
             child = (*path, key)
             if key in result:
-                raise YamlProblem(key_node.start_mark.line + 1, dotted(child),
-                                  f"duplicate key '{key}' (first at line {self.lines[child]})")
+                raise YamlProblem(
+                    key_node.start_mark.line + 1,
+                    dotted(child),
+                    f"duplicate key '{key}' (first at line {self.lines[child]})",
+                )
             self.lines[child] = key_node.start_mark.line + 1
             result[key] = self._value(value_node, child, depth + 1)
         return result
@@ -204,8 +224,9 @@ class _Builder:
         self._check_scalar_tag(node, path)
         value = _CONSTRUCTOR.construct_object(node)
         if isinstance(value, float) and not math.isfinite(value):
-            raise YamlProblem(node.start_mark.line + 1, dotted(path),
-                              f"{node.value!r} is not a finite number")
+            raise YamlProblem(
+                node.start_mark.line + 1, dotted(path), f"{node.value!r} is not a finite number"
+            )
         return value
 
     def _check_scalar_tag(self, node: Node, path: Path) -> None:
@@ -213,12 +234,15 @@ class _Builder:
 
     def _check_tag(self, node: Node, allowed: str, path: Path) -> None:
         if node.tag != allowed:
-            raise YamlProblem(node.start_mark.line + 1, dotted(path),
-                              f"tag {_short_tag(node.tag)} is not allowed; only plain YAML data")
+            raise YamlProblem(
+                node.start_mark.line + 1,
+                dotted(path),
+                f"tag {_short_tag(node.tag)} is not allowed; only plain YAML data",
+            )
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
 
 
 def dotted(path: Path) -> str:
@@ -227,5 +251,3 @@ def dotted(path: Path) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text or FILE_FIELD
-
-

@@ -27,10 +27,8 @@ OVEN_SCHEMA = "oven.schema.json"
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE
 )
-FORMATS = FormatChecker(formats=())
 
 
-@FORMATS.checks("date-time", raises=ValueError)
 def is_date_time(value: object) -> bool:
     """RFC 3339 ``date-time``: a real calendar time with ``T`` and an offset (``Z`` or ±hh:mm)."""
     if not isinstance(value, str):
@@ -41,6 +39,10 @@ def is_date_time(value: object) -> bool:
     return True
 
 
+FORMATS = FormatChecker(formats=())
+FORMATS.checks("date-time", raises=ValueError)(is_date_time)
+
+
 @cache
 def schema(name: str) -> dict[str, Any]:
     """The parsed schema file ``schema/<name>``."""
@@ -48,15 +50,19 @@ def schema(name: str) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ManifestError(f"cannot read the JSON Schema {path}: {exc}",
-                            hint="reinstall agent-oven; the schema/ folder ships with it") from exc
+        raise ManifestError(
+            f"cannot read the JSON Schema {path}: {exc}",
+            hint="reinstall agent-oven; the schema/ folder ships with it",
+        ) from exc
     return loaded
 
 
 @cache
 def validator(name: str) -> Draft202012Validator:
     """A validator for ``schema/<name>`` that resolves references between our schemas."""
-    resources = [(schema(n)["$id"], Resource.from_contents(schema(n))) for n in (JOB_SCHEMA, OVEN_SCHEMA)]
+    resources = [
+        (schema(n)["$id"], Resource.from_contents(schema(n))) for n in (JOB_SCHEMA, OVEN_SCHEMA)
+    ]
     registry: Registry = Registry().with_resources(resources)
     return Draft202012Validator(schema(name), registry=registry, format_checker=FORMATS)
 

@@ -15,7 +15,14 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from reconciler.manifests.safe_yaml import Document, Path, dotted
+from reconciler.manifests.safe_yaml import (
+    FILE_FIELD,
+    Document,
+    Path,
+    YamlProblem,
+    dotted,
+    load_document,
+)
 from reconciler.model import Problem
 
 Finding = tuple[Path, str]
@@ -26,17 +33,39 @@ PATTERN_MESSAGES = {
     "^[A-Z_][A-Z0-9_]*$": "must be uppercase letters, digits and underscores, "
     "not starting with a digit",
     "^[0-9]+[smhd]$": "must be a whole number followed by s, m, h or d (e.g. 30s, 5m, 2h, 1d)",
-    "^[0-9]+(\\.[0-9]+)?([kmgKMG][bB]?|[bB])?$": "must be a size like 512m or 2g "
-    "(a number with an optional unit b, k, m or g)",
+    "^[0-9]+(\\.[0-9]+)?([kmgKMG][bB]?|[bB])?$": "must be a size like 512m or 2g",
     "^[^:]+:[^:]+(:(ro|rw))?$": "must be SOURCE:TARGET, SOURCE:TARGET:ro or SOURCE:TARGET:rw",
     "^[^\\s]{1,255}$": "must be an image reference without spaces",
     "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$": "must be a pipeline name "
     "(letters, digits, '.', '_' and '-')",
 }
 TYPE_WORDS = {
-    "object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
-    "number": "a number", "boolean": "true or false", "null": "empty",
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "empty",
 }
+
+
+def check_document(
+    path: str, data: bytes, validator: Draft202012Validator
+) -> tuple[Document | None, list[Problem]]:
+    """Load ``data`` safely and validate it; the document is None if it is not a mapping."""
+    try:
+        doc = load_document(data)
+    except YamlProblem as exc:
+        return None, [Problem(path, exc.line, exc.field, exc.message)]
+    if not isinstance(doc.data, dict):
+        found = "a list" if isinstance(doc.data, list) else f"a single value ({_show(doc.data)})"
+        return None, [
+            Problem(
+                path, doc.line_of(()), FILE_FIELD, f"expected a mapping of fields, found {found}"
+            )
+        ]
+    return doc, schema_problems(path, doc, validator)
 
 
 def schema_problems(path: str, doc: Document, validator: Draft202012Validator) -> list[Problem]:
@@ -84,8 +113,11 @@ def _message(error: ValidationError) -> str:
         return f"must be one of: {', '.join(map(str, expected))} (got {_show(value)})"
     if kind == "pattern":
         return f"{PATTERN_MESSAGES.get(expected, 'must match ' + expected)} (got {_show(value)})"
+    if kind in ("minLength", "minItems") and expected == 1:
+        return "must not be empty"
     if kind in ("minLength", "minItems"):
-        return "must not be empty" if expected == 1 else f"must have at least {expected} items"
+        unit = "characters" if kind == "minLength" else "items"
+        return f"must have at least {expected} {unit}"
     if kind in simple:
         return f"{simple[kind]} (got {_show(value)})"
     return str(error.message)[:200]
@@ -96,7 +128,7 @@ def _type_message(expected: str | list[str], value: Any) -> str:
     words = " or ".join(TYPE_WORDS.get(kind, kind) for kind in kinds)
     text = f"must be {words}, not {_kind_of(value)}"
     if "string" in kinds and isinstance(value, bool | int | float):
-        text += " (put the value in quotes)"
+        text += "; put it in quotes"
     return text
 
 
@@ -104,14 +136,14 @@ def _kind_of(value: Any) -> str:
     if value is None:
         return "empty"
     if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
+        return f"the boolean {str(value).lower()}"
     if isinstance(value, int | float):
-        return f"a number ({value})"
+        return f"the number {value}"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"a string ({_show(value)})"
+    return f"the string {_show(value)}"
 
 
 def _show(value: Any) -> str:
@@ -159,7 +191,9 @@ def _one_of(error: ValidationError, where: Path, root: Any) -> list[Finding]:
             return [((*where, "type"), f"required field is missing (one of: {', '.join(kinds)})")]
         got = _show(error.instance["type"])
         return [((*where, "type"), f"must be one of: {', '.join(kinds)} (got {got})")]
-    shapes = sorted({str(sub.validator_value) for sub in error.context or [] if sub.validator == "type"})
+    shapes = sorted(
+        {str(sub.validator_value) for sub in error.context or [] if sub.validator == "type"}
+    )
     words = " or ".join(TYPE_WORDS.get(shape, shape) for shape in shapes)
     return [(where, f"must be {words}, not {_kind_of(error.instance)}")]
 

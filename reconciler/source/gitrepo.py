@@ -16,7 +16,6 @@ the source and the ledger can be used from several worker threads.
 
 from __future__ import annotations
 
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,20 +25,23 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from dulwich.client import GitClient, get_transport_and_path
-from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, NotTreeError
-from dulwich.object_store import commit_tree_changes, iter_tree_contents
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
+from dulwich.file import FileLocked
+from dulwich.object_store import commit_tree_changes
+from dulwich.objects import Commit, ObjectID
 from dulwich.objectspec import parse_commit
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from reconciler.errors import LedgerError, OvenError, PushRejected, SourceError
+from reconciler.source.trees import Errors, empty_tree, files_at, load_commit, tree_changes
+
+__all__ = ["IDENTITY", "GitMirror", "files_at", "redact_url"]
 
 IDENTITY = b"Agent Oven <oven@localhost>"
-HEADS = b"refs/heads/"
-ZERO_SHA = b"0" * 40
-FILE_MODE = 0o100644
+HEADS = Ref(b"refs/heads/")
+ZERO_SHA = ObjectID(b"0" * 40)
 UNREACHABLE_HINT = "is the remote URL right and the server up?"
-Errors = type[OvenError]
 
 
 def redact_url(remote: str) -> str:
@@ -61,6 +63,7 @@ class GitMirror:
         self.remote = remote
         self.path = Path(path)
         self.display = redact_url(remote)
+        self._password = urlsplit(remote).password if "://" in remote else None
         self._now = now
         self._lock = threading.RLock()
 
@@ -70,8 +73,10 @@ class GitMirror:
         """Fetch every branch; return the remote's ``refs/heads/*`` (name -> sha, as bytes)."""
         with self._lock, self._repo(SourceError) as repo, self._client(SourceError) as client:
             client_obj, path = client
+            seen: dict[Ref, ObjectID] = {}
 
-            def wants(refs: Mapping[bytes, Any], depth: int | None = None) -> list[bytes]:
+            def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+                seen.update(refs)  # the refs the pack is built for (see below)
                 return [
                     sha
                     for ref, sha in refs.items()
@@ -80,9 +85,16 @@ class GitMirror:
 
             with self._translate("fetch from", SourceError):
                 result = client_obj.fetch(path, repo, determine_wants=wants)
-            heads = {ref: sha for ref, sha in result.refs.items() if ref.startswith(HEADS) and sha}
+            # dulwich's local client re-reads the refs after packing, so a branch moved
+            # meanwhile would name a commit we did not get: trust the refs the pack was for.
+            refs = seen or {ref: sha for ref, sha in result.refs.items() if sha}
+            heads = {
+                ref: sha
+                for ref, sha in refs.items()
+                if ref.startswith(HEADS) and sha and sha in repo.object_store
+            }
             _mirror_heads(repo, heads)
-            return heads
+            return {bytes(ref): bytes(sha) for ref, sha in heads.items()}
 
     def remote_tip(self, branch: str) -> str | None:
         """The remote's current sha of ``branch`` (asks the remote, fetches nothing)."""
@@ -91,13 +103,13 @@ class GitMirror:
             with self._translate("list refs of", LedgerError):
                 refs = client.get_refs(path.encode()).refs
             sha = refs.get(ref)
-            return sha.decode() if sha and sha != ZERO_SHA else None
+            return _text(sha) if sha and sha != ZERO_SHA else None
 
     def local_tip(self, branch: str) -> str | None:
         """The branch's sha as of the last fetch or push, or None when it does not exist."""
         with self._lock, self._repo(SourceError) as repo:
             sha = repo.refs.as_dict().get(_head_ref(branch))
-            return sha.decode() if sha else None
+            return _text(sha) if sha else None
 
     def resolve(self, rev: str) -> str:
         """A full commit sha for a branch name, ``origin/<branch>``, a full or a short sha."""
@@ -105,9 +117,9 @@ class GitMirror:
             name = rev.removeprefix("origin/").removeprefix("refs/heads/")
             sha = repo.refs.as_dict().get(_head_ref(name)) if name else None
             if sha:
-                return sha.decode()
+                return _text(sha)
             try:
-                return parse_commit(repo, rev.encode()).id.decode()
+                return _text(parse_commit(repo, rev.encode()).id)
             except (KeyError, ValueError) as exc:
                 raise SourceError(
                     f"unknown revision {rev!r} in {self.display}",
@@ -122,7 +134,7 @@ class GitMirror:
     def tree_of(self, sha: str) -> str:
         """The tree sha of a commit (equal trees mean equal content)."""
         with self._lock, self._repo(SourceError) as repo:
-            return _commit(repo, sha, SourceError).tree.decode()
+            return _text(load_commit(repo, sha, SourceError).tree)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -138,19 +150,19 @@ class GitMirror:
         ``parent`` None makes a root commit. The commit is only stored locally; ``push`` it.
         """
         with self._lock, self._repo(LedgerError) as repo:
-            base = _commit(repo, parent, LedgerError).tree if parent else _empty_tree(repo)
-            changes = _tree_changes(repo, base, files)
+            base = load_commit(repo, parent, LedgerError).tree if parent else empty_tree(repo)
+            changes = tree_changes(repo, base, files)
             tree = commit_tree_changes(repo.object_store, base, changes) if changes else base
             commit = Commit()
             commit.tree = tree
-            commit.parents = [parent.encode()] if parent else []
+            commit.parents = [ObjectID(parent.encode())] if parent else []
             commit.author = commit.committer = author
             commit.author_time = commit.commit_time = int(self._now())
             commit.author_timezone = commit.commit_timezone = 0
             commit.encoding = b"UTF-8"
             commit.message = (message.rstrip("\n") + "\n").encode()
             repo.object_store.add_object(commit)
-            return commit.id.decode()
+            return _text(commit.id)
 
     def push(self, branch: str, new_sha: str, old_sha: str | None) -> None:
         """Move the remote ``branch`` from ``old_sha`` (None: must not exist) to ``new_sha``.
@@ -161,7 +173,7 @@ class GitMirror:
         ref = _head_ref(branch)
         expected = old_sha.encode() if old_sha else None
 
-        def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
+        def update_refs(refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
             current = refs.get(ref)
             current = None if current in (None, ZERO_SHA) else current
             if current != expected:
@@ -170,21 +182,27 @@ class GitMirror:
                     f"(expected {_short(expected)})",
                     hint="fetch the branch and write on top of the new tip",
                 )
-            return {ref: new_sha.encode()}
+            return {ref: ObjectID(new_sha.encode())}
 
         with self._lock, self._repo(LedgerError) as repo, self._client(LedgerError) as client:
             client_obj, path = client
             with self._translate("push to", LedgerError):
-                result = client_obj.send_pack(
-                    path.encode(), update_refs, _pack_generator(repo)
-                )
+                try:
+                    result = client_obj.send_pack(
+                        path.encode(), update_refs, _pack_generator(repo)
+                    )
+                except FileLocked as exc:  # a local remote's branch is being moved right now
+                    raise PushRejected(
+                        f"{self.display} branch {branch!r} is locked by another writer",
+                        hint="fetch the branch and write on top of the new tip",
+                    ) from exc
             error = (result.ref_status or {}).get(ref)
             if error:
                 raise PushRejected(
                     f"{self.display} refused the update of {branch!r}: {error}",
                     hint="the branch moved under us; fetch and write on top of the new tip",
                 )
-            repo.refs[ref] = new_sha.encode()
+            repo.refs[ref] = ObjectID(new_sha.encode())
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -228,12 +246,20 @@ class GitMirror:
             raise error(f"cannot {action} git remote {self.display}: no repository there",
                         hint="is the remote path right? it must be a git repository") from exc
         except (OSError, HangupException, GitProtocolError) as exc:
-            raise error(f"cannot {action} git remote {self.display}: {_reason(exc)}",
+            raise error(f"cannot {action} git remote {self.display}: {self._reason(exc)}",
                         hint=UNREACHABLE_HINT) from exc
 
+    def _reason(self, exc: BaseException) -> str:
+        text = _reason(exc)
+        return text.replace(self._password, "***") if self._password else text
 
-def _head_ref(branch: str) -> bytes:
-    return HEADS + branch.removeprefix("refs/heads/").encode()
+
+def _head_ref(branch: str) -> Ref:
+    return Ref(HEADS + branch.removeprefix("refs/heads/").encode())
+
+
+def _text(sha: bytes) -> str:
+    return sha.decode("ascii")
 
 
 def _short(sha: bytes | None) -> str:
@@ -241,97 +267,18 @@ def _short(sha: bytes | None) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
+    if isinstance(exc, ConnectionRefusedError) or "Connection refused" in str(exc):
         return "connection refused"
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
 
 
-def _mirror_heads(repo: Repo, heads: Mapping[bytes, bytes]) -> None:
-    for ref in list(repo.refs.keys(base=HEADS)):
-        if HEADS + ref not in heads:
-            del repo.refs[HEADS + ref]
+def _mirror_heads(repo: Repo, heads: Mapping[Ref, ObjectID]) -> None:
+    for name in list(repo.refs.keys(base=HEADS)):
+        if Ref(HEADS + name) not in heads:
+            del repo.refs[Ref(HEADS + name)]
     for ref, sha in heads.items():
         repo.refs[ref] = sha
-
-
-def _commit(repo: Repo, sha: str, error: Errors) -> Commit:
-    try:
-        obj = repo.object_store[sha.encode()]
-    except (KeyError, ValueError) as exc:
-        raise error(f"commit {sha} not found in the git repository at {repo.path}",
-                    hint="is the revision right? for a remote, fetch it first") from exc
-    if not isinstance(obj, Commit):
-        raise error(f"{sha} is not a commit")
-    return obj
-
-
-def _empty_tree(repo: Repo) -> bytes:
-    tree = Tree()
-    repo.object_store.add_object(tree)
-    return tree.id
-
-
-def _exists(repo: Repo, tree: bytes, path: bytes) -> bool:
-    try:
-        repo.object_store[tree].lookup_path(repo.object_store.__getitem__, path)  # type: ignore[union-attr]
-    except (KeyError, NotTreeError):
-        return False
-    return True
-
-
-def _tree_changes(
-    repo: Repo, base: bytes, files: Mapping[str, bytes | None]
-) -> list[tuple[bytes, int | None, bytes | None]]:
-    changes: list[tuple[bytes, int | None, bytes | None]] = []
-    for name in sorted(files):
-        path = _safe_path(name)
-        content = files[name]
-        if content is None:
-            if _exists(repo, base, path):
-                changes.append((path, None, None))
-            continue
-        blob = Blob.from_string(content)
-        repo.object_store.add_object(blob)
-        changes.append((path, FILE_MODE, blob.id))
-    return changes
-
-
-def _safe_path(name: str) -> bytes:
-    parts = name.split("/")
-    if not name or name.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
-        raise LedgerError(f"refusing to commit the path {name!r}",
-                          hint="paths are relative, without '.', '..' or '.git' parts")
-    return name.encode()
-
-
-def files_at(repo: Repo, sha: str, prefixes: Sequence[str] = ("",)) -> dict[str, bytes]:
-    """Regular files of a commit of any dulwich repo (bare or not) under the prefixes."""
-    tree = _commit(repo, sha, SourceError).tree
-    found: dict[str, bytes] = {}
-    for prefix in prefixes:
-        found.update(_files_under(repo, tree, prefix.strip("/")))
-    return found
-
-
-def _files_under(repo: Repo, tree: bytes, prefix: str) -> dict[str, bytes]:
-    store = repo.object_store
-    root, base = tree, ""
-    if prefix:
-        try:
-            mode, root = store[tree].lookup_path(store.__getitem__, prefix.encode())  # type: ignore[union-attr]
-        except (KeyError, NotTreeError):
-            return {}
-        if stat.S_ISREG(mode):
-            return {prefix: store[root].as_raw_string()}
-        if not stat.S_ISDIR(mode):
-            return {}
-        base = prefix + "/"
-    return {
-        base + entry.path.decode(): store[entry.sha].as_raw_string()
-        for entry in iter_tree_contents(store, root)
-        if entry.mode is not None and stat.S_ISREG(entry.mode) and entry.sha is not None
-    }
 
 
 def _pack_generator(repo: Repo) -> Callable[..., Any]:

@@ -19,7 +19,7 @@ from dulwich.repo import Repo
 
 from reconciler.errors import SourceError
 from reconciler.source.git import MANIFEST_PREFIXES, is_manifest_path
-from reconciler.source.gitrepo import files_at
+from reconciler.source.trees import files_at
 
 WORKTREE = "worktree:"
 

@@ -6,15 +6,29 @@ internally consistent. Lists leave out run log tails (fetch one run for its log)
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from typing import Any
+
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse as _StarletteJSON
 from starlette.routing import BaseRoute, Route
 
+from reconciler.clock import iso
 from reconciler.web import queries
 from reconciler.web.http_errors import ApiError, take_snapshot
 from reconciler.web.snapshot import ReadyCheck, SnapshotSource
 
-JOB_RUNS_LIMIT = 50
+
+class JSONResponse(_StarletteJSON):
+    """JSON that tolerates datetimes (or other objects) in a snapshot by writing them as text."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, default=_plain).encode("utf-8")
+
+
+def _plain(value: Any) -> str:
+    return iso(value) or "" if isinstance(value, datetime) else str(value)
 
 
 class Api:

@@ -30,12 +30,14 @@ def create_app(
     *,
     ready: ReadyCheck | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    poll_seconds: float = 3.0,
 ) -> Starlette:
     """The status app reading from ``get_snapshot``; ``/readyz`` asks ``ready`` (default: ready).
 
-    ``extra_routes`` are matched before the built-in ones.
+    ``extra_routes`` are matched before the built-in ones; pages poll for changes every
+    ``poll_seconds``.
     """
-    env = make_env()
+    env = make_env(poll_seconds)
     routes: list[BaseRoute] = [
         *extra_routes,
         *Pages(get_snapshot, env).routes(),

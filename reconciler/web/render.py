@@ -18,10 +18,10 @@ from reconciler.web import format as fmt
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-POLL_INTERVAL_MS = 3000
 
 
-def make_env() -> Environment:
+def make_env(poll_seconds: float = 3.0) -> Environment:
+    """The template environment; ``poll_seconds`` is how often pages refresh themselves."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -30,13 +30,14 @@ def make_env() -> Environment:
         lstrip_blocks=True,
     )
     fmt.install(env)
+    env.globals["poll_ms"] = max(250, int(poll_seconds * 1000))
     return env
 
 
 def render(
     env: Environment, request: Request, name: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    """Render ``name`` with ``base`` (the mount prefix) and the poll interval available."""
+    """Render ``name`` with ``base`` (the mount prefix) available to links."""
     base = str(request.scope.get("root_path", "")).rstrip("/")
-    page = env.get_template(name).render(base=base, poll_ms=POLL_INTERVAL_MS, **context)
+    page = env.get_template(name).render(base=base, **context)
     return HTMLResponse(page, status_code=status_code)

@@ -39,16 +39,23 @@ def bind_socket(host: str, port: int) -> socket.socket:
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
         sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise _listen_error(host, port, exc) from exc
+    try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(128)
     except OSError as exc:
-        raise OvenError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            hint="choose another web port or stop the process that uses it",
-        ) from exc
-    sock.set_inheritable(True)
+        sock.close()
+        raise _listen_error(host, port, exc) from exc
     return sock
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> OvenError:
+    return OvenError(
+        f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+        hint="choose another web port or stop the process that uses it",
+    )
 
 
 def _server(app: ASGIApp, log_level: str) -> _EmbeddedServer:

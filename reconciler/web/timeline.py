@@ -7,6 +7,7 @@ browser script does the same sum when it re-renders a running run (``static/live
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from reconciler.web.queries import parse_time
@@ -29,7 +30,7 @@ def stage_bars(run: Mapping[str, Any]) -> list[dict[str, Any]]:
     return bars
 
 
-def _spans(stages: list[dict[str, Any]], origin: Any) -> list[tuple[float, float]]:
+def _spans(stages: list[dict[str, Any]], origin: datetime | None) -> list[tuple[float, float]]:
     spans: list[tuple[float, float]] = []
     cursor = 0.0
     for stage in stages:
@@ -42,7 +43,7 @@ def _spans(stages: list[dict[str, Any]], origin: Any) -> list[tuple[float, float
     return spans
 
 
-def _length(stage: Mapping[str, Any], began: Any) -> float:
+def _length(stage: Mapping[str, Any], began: datetime | None) -> float:
     if stage.get("duration_s") is not None:
         return max(0.0, float(stage["duration_s"]))
     ended = parse_time(stage.get("finished_at"))

@@ -101,7 +101,9 @@ def test_labels_carry_the_run_identity_back(harness: Harness) -> None:
     run_id, first = new_run_id(), new_run_id("first")
     long_key = "k" * 200
     harness.executor.start(
-        harness.request(run_id, trigger="retry", attempt=2, retry_of=first, idempotency_key=long_key)
+        harness.request(
+            run_id, trigger="retry", attempt=2, retry_of=first, idempotency_key=long_key
+        )
     )
     run = observed(harness, run_id)
     assert run is not None
@@ -117,7 +119,9 @@ def test_logs_are_captured_and_written_redacted(harness: Harness) -> None:
     harness.finish(run_id, 0)
     assert b"token=hunter2 and more" in harness.executor.logs(run_id)
 
-    path = harness.executor.write_log(run_id, "contract", redact=lambda s: s.replace("hunter2", "***"))
+    path = harness.executor.write_log(
+        run_id, "contract", redact=lambda s: s.replace("hunter2", "***")
+    )
 
     assert path == harness.state_dir / "logs" / "contract" / f"{run_id}.log"
     assert "token=*** and more" in path.read_text()

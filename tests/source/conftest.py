@@ -36,16 +36,24 @@ def git_daemon(repo_base: Path) -> Iterator[object]:
     daemon.stop()
 
 
-@pytest.fixture(params=["path", "file", "git"])
+@pytest.fixture(scope="session")
+def git_http(repo_base: Path) -> Iterator[object]:
+    server = gitutil.GitHttpServer(repo_base).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["path", "file", "git", "http"])
 def remote(request: pytest.FixtureRequest, repo_base: Path) -> tuple[Path, str]:
-    """A fresh bare repo and the URL to reach it by: a plain path, file:// or git://."""
+    """A fresh bare repo and the URL to reach it by: a path, file://, git:// or http://."""
     bare = gitutil.make_bare(repo_base / f"repo-{next(_names)}.git")
     if request.param == "path":
         return bare, str(bare)
     if request.param == "file":
         return bare, bare.as_uri()
-    daemon = request.getfixturevalue("git_daemon")
-    return bare, daemon.url(bare.name)
+    if request.param == "git":
+        return bare, request.getfixturevalue("git_daemon").url(bare.name)
+    return bare, request.getfixturevalue("git_http").url(bare.name)
 
 
 @pytest.fixture

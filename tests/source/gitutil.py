@@ -1,4 +1,4 @@
-"""Real git for tests: bare repos made and changed with the `git` CLI, served by `git daemon`.
+"""Real git for tests: bare repos made with the `git` CLI, served by `git daemon` and HTTP.
 
 Loaded by tests/source/conftest.py and tests/ledger/conftest.py (by file path, since tests
 run with --import-mode=importlib). Every git call runs with an isolated config so the
@@ -10,9 +10,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
@@ -113,3 +117,59 @@ class GitDaemon:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+class GitHttpServer:
+    """The real `git http-backend` (smart HTTP, fetch and push) behind a threaded WSGI server."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.server: Any = None
+        self.thread: threading.Thread | None = None
+
+    def url(self, name: str, auth: str = "") -> str:
+        assert self.server is not None
+        return f"http://{auth}127.0.0.1:{self.server.server_port}/{name}"
+
+    def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        cgi_env = {
+            **os.environ, **GIT_ENV,
+            "GIT_PROJECT_ROOT": str(self.base), "GIT_HTTP_EXPORT_ALL": "1",
+            "REMOTE_USER": "tester", "REMOTE_ADDR": "127.0.0.1",
+            **{key: str(value) for key, value in environ.items()
+               if key.startswith("HTTP_") or key in CGI_KEYS},
+        }
+        done = subprocess.run(["git", "http-backend"], input=body, env=cgi_env,
+                              capture_output=True, timeout=60)
+        head, _, payload = done.stdout.partition(b"\r\n\r\n")
+        headers = [tuple(line.split(": ", 1)) for line in head.decode().split("\r\n") if line]
+        status = next((value for key, value in headers if key.lower() == "status"), "200 OK")
+        start_response(status, [(k, v) for k, v in headers if k.lower() != "status"])
+        return [payload]
+
+    def start(self) -> GitHttpServer:
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Threaded(ThreadingMixIn, WSGIServer):
+            daemon_threads = True
+
+        self.server = make_server("127.0.0.1", 0, self.app, server_class=Threaded,
+                                  handler_class=Quiet)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+CGI_KEYS = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH")

@@ -143,3 +143,17 @@ def test_passwords_never_appear_in_messages() -> None:
         "https://bob:***@example.com:8443/r.git"
     )
     assert redact_url("/srv/repo.git") == "/srv/repo.git"
+
+
+def test_credentials_in_the_url_stay_out_of_errors(tmp_path) -> None:
+    from socket import socket
+
+    with socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mirror = GitMirror(f"http://bob:s3cret-token@127.0.0.1:{port}/x.git", tmp_path / "m.git")
+
+    with pytest.raises(SourceError) as caught:
+        mirror.fetch()
+    assert "s3cret-token" not in str(caught.value)
+    assert "bob:***@127.0.0.1" in str(caught.value)

@@ -31,6 +31,7 @@
     if (isNaN(t)) return String(iso);
     var s = Math.round((t - Date.now()) / 1000), a = Math.abs(s), text;
     if (a < 5) return "just now";
+    if (a >= 7 * 86400) return String(iso).slice(0, 16).replace("T", " ");
     if (a < 60) text = a + "s";
     else if (a < 3600) text = Math.floor(a / 60) + "m";
     else if (a < 86400) text = Math.floor(a / 3600) + "h " + Math.floor((a % 3600) / 60) + "m";
@@ -290,8 +291,8 @@
     if (page === "overview" || page === "problems") {
       return getJSON(feed).then(function (d) {
         renderOverview(d);
-        setText("nav-problems", (d.reconciler.problems || []).length);
-        document.getElementById("nav-problems").className = "pill" + ((d.reconciler.problems || []).length ? " alert" : "");
+        var count = (d.reconciler.problems || []).length, pill = document.getElementById("nav-problems");
+        if (pill) { pill.textContent = count; pill.className = "pill" + (count ? " alert" : ""); }
       });
     }
     if (page === "job") {

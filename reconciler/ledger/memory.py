@@ -1,0 +1,72 @@
+"""An in-memory ledger for unit tests: a dict of files per commit, same contract as git.
+
+``external_write`` plays another writer moving the branch (a person or a second reconciler),
+and ``reject_next`` makes the next writes meet such a move between reading the tip and
+pushing, as a real remote would; ``write`` then retries on the new tip like ``GitLedger``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+
+from reconciler.errors import LedgerError
+
+STATUS_PREFIX = "status/"
+
+
+class MemoryLedger:
+    """Status files kept in a dict; each write that changes something is one 'commit'."""
+
+    def __init__(self, attempts: int = 5) -> None:
+        self.attempts = attempts
+        self.files: dict[str, bytes] = {}
+        self.commits: list[tuple[str, str]] = []  # (sha, message), oldest first
+        self.interference: list[Callable[[], None]] = []
+
+    def read(self) -> dict[str, bytes]:
+        return {p: data for p, data in self.files.items() if p.startswith(STATUS_PREFIX)}
+
+    def write(self, files: Mapping[str, bytes | None], message: str) -> str | None:
+        for _attempt in range(self.attempts):
+            tip = self.tip
+            merged = _apply(self.files, files)
+            if self.interference:
+                self.interference.pop(0)()
+            if self.tip != tip:
+                continue  # rejected: the branch moved; build on the new tip
+            if merged == self.files:
+                return None
+            return self._commit(merged, message)
+        raise LedgerError(f"the memory ledger moved {self.attempts} times in a row")
+
+    def external_write(self, files: Mapping[str, bytes | None], message: str = "other") -> str:
+        """Another writer's commit, straight onto the branch."""
+        return self._commit(_apply(self.files, files), message)
+
+    def reject_next(self, change: Callable[[], None]) -> None:
+        """Run ``change`` between the next write's read of the tip and its 'push'."""
+        self.interference.append(change)
+
+    @property
+    def tip(self) -> str | None:
+        return self.commits[-1][0] if self.commits else None
+
+    def _commit(self, files: dict[str, bytes], message: str) -> str:
+        digest = hashlib.sha1(usedforsecurity=False)
+        digest.update((self.tip or "").encode() + message.encode())
+        for path in sorted(files):
+            digest.update(path.encode() + b"\0" + files[path])
+        self.files = files
+        self.commits.append((digest.hexdigest(), message))
+        return digest.hexdigest()
+
+
+def _apply(base: Mapping[str, bytes], files: Mapping[str, bytes | None]) -> dict[str, bytes]:
+    merged = dict(base)
+    for path, content in files.items():
+        if content is None:
+            merged.pop(path, None)
+        else:
+            merged[path] = content
+    return merged

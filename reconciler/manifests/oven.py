@@ -1,0 +1,43 @@
+"""oven.yaml, the repo-wide settings: job defaults and notification targets by name.
+
+A broken oven.yaml is reported like any manifest, and then ignored as a whole: no defaults are
+applied and notification target names in jobs go unchecked (every job would otherwise repeat
+the same error). A missing or empty oven.yaml means no defaults and no targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.manifests.checks import oven_findings
+from reconciler.manifests.safe_yaml import dotted
+from reconciler.manifests.schemas import oven_validator
+from reconciler.manifests.validate import check_document
+from reconciler.model import Problem
+
+OVEN_PATH = "oven.yaml"
+
+
+@dataclass(frozen=True)
+class OvenSettings:
+    """What jobs inherit. ``targets`` is None when unknown (oven.yaml is broken)."""
+
+    defaults: dict[str, Any] = field(default_factory=dict)
+    targets: frozenset[str] | None = frozenset()
+    problems: tuple[Problem, ...] = ()
+
+
+def load_oven(data: bytes | None, path: str = OVEN_PATH) -> OvenSettings:
+    """Parse and check oven.yaml; ``data=None`` when the repo has none."""
+    if data is None or not data.strip():
+        return OvenSettings()
+    doc, problems = check_document(path, data, oven_validator())
+    if doc is None or problems:
+        return OvenSettings(targets=None, problems=tuple(problems))
+    targets = frozenset(doc.data.get("notifications", {}).get("targets", {}))
+    findings = oven_findings(doc.data, targets)
+    if findings:
+        problems = [Problem(path, doc.line_of(at), dotted(at), text) for at, text in findings]
+        return OvenSettings(targets=None, problems=tuple(problems))
+    return OvenSettings(defaults=doc.data.get("defaults", {}), targets=targets)

@@ -1,0 +1,67 @@
+"""A whole config repo (its files at one revision) -> ``DesiredState``.
+
+Each job file is parsed on its own, so one broken file never stops the others. Ids must be
+unique across the repo: when several files claim one id, every one of them gets a problem and
+none of them is loaded (``keep_last_good`` may still keep the definition a claimant had before).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from reconciler.manifests.job import ParsedJob, parse_job_file
+from reconciler.manifests.oven import OVEN_PATH, load_oven
+from reconciler.model import DesiredState, JobSpec, Problem
+
+JOBS_DIR = "jobs/"
+SUFFIXES = (".yaml", ".yml")
+
+
+def is_job_path(path: str) -> bool:
+    """A job manifest: a .yaml or .yml file anywhere under jobs/."""
+    return path.startswith(JOBS_DIR) and path.endswith(SUFFIXES)
+
+
+def load_tree(
+    files: Mapping[str, bytes],
+    revision: str = "",
+    volume_allowlist: Sequence[str] | None = (),
+) -> DesiredState:
+    """Every job in ``files`` (repo-relative path -> content); other files are ignored."""
+    settings = load_oven(files.get(OVEN_PATH), OVEN_PATH)
+    parsed = [
+        parse_job_file(path, files[path], settings.defaults, volume_allowlist, settings.targets)
+        for path in sorted(files)
+        if is_job_path(path)
+    ]
+    jobs, duplicates = unique_jobs(parsed)
+    problems = [*settings.problems, *(p for job in parsed for p in job.problems), *duplicates]
+    problems.sort(key=lambda p: (p.path, p.line, p.field))
+    return DesiredState(revision=revision, jobs=jobs, problems=tuple(problems))
+
+
+def unique_jobs(parsed: Sequence[ParsedJob]) -> tuple[dict[str, JobSpec], list[Problem]]:
+    """Jobs by id, leaving out every id claimed by more than one file (with a problem each)."""
+    claims: dict[str, list[ParsedJob]] = defaultdict(list)
+    for job in parsed:
+        if job.spec is not None:
+            claims[job.spec.id].append(job)
+    jobs: dict[str, JobSpec] = {}
+    problems: list[Problem] = []
+    for job_id, claimants in claims.items():
+        if len(claimants) == 1 and claimants[0].spec is not None:
+            jobs[job_id] = claimants[0].spec
+            continue
+        for claimant in claimants:
+            others = ", ".join(c.path for c in claimants if c is not claimant)
+            problems.append(
+                Problem(
+                    claimant.path,
+                    claimant.id_line,
+                    "id",
+                    f"duplicate id {job_id!r}, also in {others}; "
+                    "none of these files is applied until the id is unique",
+                )
+            )
+    return jobs, problems

@@ -1,0 +1,111 @@
+"""Reading and writing trees of a dulwich repository, without a worktree.
+
+The object-level half of ``GitMirror``: list the regular files of a commit under some
+prefixes, and turn ``{path: bytes | None}`` into tree changes (None deletes) with paths
+checked first. Works on any dulwich ``Repo``, bare or not (the local source uses it too).
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable, Mapping, Sequence
+
+from dulwich.errors import NotTreeError
+from dulwich.object_store import iter_tree_contents
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
+from dulwich.repo import Repo
+
+from reconciler.errors import LedgerError, OvenError, SourceError
+
+FILE_MODE = 0o100644
+Change = tuple[bytes, int | None, ObjectID | None]
+Errors = type[OvenError]
+
+
+def load_commit(repo: Repo, sha: str, error: Errors) -> Commit:
+    try:
+        obj = repo.object_store[ObjectID(sha.encode())]
+    except (KeyError, ValueError) as exc:
+        raise error(f"commit {sha} not found in the git repository at {repo.path}",
+                    hint="is the revision right? for a remote, fetch it first") from exc
+    if not isinstance(obj, Commit):
+        raise error(f"{sha} is not a commit")
+    return obj
+
+
+def empty_tree(repo: Repo) -> ObjectID:
+    tree = Tree()
+    repo.object_store.add_object(tree)
+    return tree.id
+
+
+def _lookup(repo: Repo, tree: ObjectID, path: bytes) -> tuple[int, ObjectID]:
+    """(mode, sha) of the path in the tree; KeyError or NotTreeError when it is not there."""
+    root = repo.object_store[tree]
+    if not isinstance(root, Tree):
+        raise NotTreeError(tree)
+    return root.lookup_path(_getter(repo), path)
+
+
+def _getter(repo: Repo) -> Callable[[ObjectID], ShaFile]:
+    return lambda sha: repo.object_store[sha]
+
+
+def _exists(repo: Repo, tree: ObjectID, path: bytes) -> bool:
+    try:
+        _lookup(repo, tree, path)
+    except (KeyError, NotTreeError):
+        return False
+    return True
+
+
+def tree_changes(repo: Repo, base: ObjectID, files: Mapping[str, bytes | None]) -> list[Change]:
+    changes: list[Change] = []
+    for name in sorted(files):
+        path = _safe_path(name)
+        content = files[name]
+        if content is None:
+            if _exists(repo, base, path):
+                changes.append((path, None, None))
+            continue
+        blob = Blob.from_string(content)
+        repo.object_store.add_object(blob)
+        changes.append((path, FILE_MODE, blob.id))
+    return changes
+
+
+def _safe_path(name: str) -> bytes:
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
+        raise LedgerError(f"refusing to commit the path {name!r}",
+                          hint="paths are relative, without '.', '..' or '.git' parts")
+    return name.encode()
+
+
+def files_at(repo: Repo, sha: str, prefixes: Sequence[str] = ("",)) -> dict[str, bytes]:
+    """Regular files of a commit of any dulwich repo (bare or not) under the prefixes."""
+    tree = load_commit(repo, sha, SourceError).tree
+    found: dict[str, bytes] = {}
+    for prefix in prefixes:
+        found.update(_files_under(repo, tree, prefix.strip("/")))
+    return found
+
+
+def _files_under(repo: Repo, tree: ObjectID, prefix: str) -> dict[str, bytes]:
+    store = repo.object_store
+    root, base = tree, ""
+    if prefix:
+        try:
+            mode, root = _lookup(repo, tree, prefix.encode())
+        except (KeyError, NotTreeError):
+            return {}
+        if stat.S_ISREG(mode):
+            return {prefix: store[root].as_raw_string()}
+        if not stat.S_ISDIR(mode):
+            return {}
+        base = prefix + "/"
+    return {
+        base + entry.path.decode(): store[entry.sha].as_raw_string()
+        for entry in iter_tree_contents(store, root)
+        if entry.mode is not None and stat.S_ISREG(entry.mode) and entry.sha is not None
+    }

@@ -1,0 +1,126 @@
+"""Fixtures for the ledger tests: one contract, run against MemoryLedger and GitLedger.
+
+The git kit uses real bare repos (by path and over `git daemon`) and the real `git` client
+for the other writer, who pushes to the status branch while the ledger is busy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from reconciler.ledger.git import GitLedger
+from reconciler.ledger.memory import MemoryLedger
+from reconciler.source.gitrepo import GitMirror
+
+
+def _load_gitutil() -> ModuleType:
+    path = Path(__file__).parent.parent / "source" / "gitutil.py"
+    spec = importlib.util.spec_from_file_location("oven_ledger_gitutil", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gitutil = _load_gitutil()
+_names = itertools.count()
+Files = Mapping[str, str | None]
+
+
+@dataclass
+class LedgerKit:
+    """A ledger plus ways for 'someone else' to move its branch."""
+
+    ledger: Any
+    other_write: Callable[[Files], None]  # another writer commits now
+    interfere_next: Callable[[Files], None]  # ...right before our next push
+
+
+@pytest.fixture(scope="session")
+def repo_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ledger-remotes")
+
+
+@pytest.fixture(scope="session")
+def git_daemon(repo_base: Path) -> Iterator[Any]:
+    daemon = gitutil.GitDaemon(repo_base).start()
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def bare(repo_base: Path) -> Path:
+    return gitutil.make_bare(repo_base / f"config-{next(_names)}.git")
+
+
+@pytest.fixture(params=["path", "git"])
+def remote_url(request: pytest.FixtureRequest, bare: Path) -> str:
+    if request.param == "path":
+        return str(bare)
+    return str(request.getfixturevalue("git_daemon").url(bare.name))
+
+
+@pytest.fixture
+def git() -> Callable[..., str]:
+    return gitutil.git
+
+
+@pytest.fixture
+def push() -> Callable[..., str]:
+    return gitutil.push_files
+
+
+def make_git_ledger(url: str, state: Path, branch: str = "oven-status", **kw: Any) -> GitLedger:
+    return GitLedger(GitMirror(url, state / "mirror.git"), branch, **kw)
+
+
+def git_kit(bare: Path, url: str, state: Path) -> LedgerKit:
+    ledger = make_git_ledger(url, state)
+    real_push = ledger.mirror.push
+    pending: list[Files] = []
+
+    def other_write(files: Files) -> None:
+        gitutil.push_files(bare, ledger.branch, files, message="someone else")
+
+    def push_after_interference(branch: str, new: str, old: str | None) -> None:
+        if pending:  # one interference per push attempt, like the memory ledger
+            other_write(pending.pop(0))
+        real_push(branch, new, old)
+
+    ledger.mirror.push = push_after_interference  # type: ignore[method-assign]
+    return LedgerKit(ledger, other_write, pending.append)
+
+
+def memory_kit() -> LedgerKit:
+    ledger = MemoryLedger()
+
+    def other_write(files: Files) -> None:
+        ledger.external_write(_encoded(files))
+
+    def interfere_next(files: Files) -> None:
+        ledger.reject_next(lambda: other_write(files))
+
+    return LedgerKit(ledger, other_write, interfere_next)
+
+
+@pytest.fixture(params=["memory", "git-path", "git-daemon"])
+def kit(request: pytest.FixtureRequest, bare: Path, tmp_path: Path) -> LedgerKit:
+    """The same ledger contract for every implementation; git over a path and git://."""
+    if request.param == "memory":
+        return memory_kit()
+    if request.param == "git-path":
+        return git_kit(bare, str(bare), tmp_path / "state")
+    daemon = request.getfixturevalue("git_daemon")
+    return git_kit(bare, daemon.url(bare.name), tmp_path / "state")
+
+
+def _encoded(files: Files) -> dict[str, bytes | None]:
+    return {path: None if text is None else text.encode() for path, text in files.items()}

@@ -1,0 +1,115 @@
+"""GitLedger against real repositories, checked with the real `git` client."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import LedgerError
+from reconciler.ledger.git import GitLedger
+from reconciler.source.git import GitSource
+from reconciler.source.gitrepo import GitMirror
+from reconciler.status import commit_message, dump_yaml, parse_status_tree, render_run, run_path
+
+
+def ledger_for(url: str, state: Path, branch: str = "oven-status", **kw) -> GitLedger:
+    return GitLedger(GitMirror(url, state / "mirror.git"), branch, **kw)
+
+
+def test_the_git_client_sees_the_status_branch(bare, remote_url, push, git, tmp_path) -> None:
+    main = push(bare, "main", {"jobs/a.yaml": "id: a\n"})
+    ledger = ledger_for(remote_url, tmp_path)
+    message = commit_message(1, 1, main)
+
+    sha = ledger.write({"status/jobs/a.yaml": b"job_id: a\n",
+                        "status/runs/a/a-1.yaml": b"run_id: a-1\n"}, message)
+
+    assert git("rev-parse", "oven-status", cwd=bare) == sha
+    assert git("show", "oven-status:status/runs/a/a-1.yaml", cwd=bare) == "run_id: a-1"
+    assert git("log", "--format=%an <%ae>%n%cn <%ce>%n%s", "oven-status", cwd=bare).splitlines() \
+        == ["Agent Oven <oven@localhost>", "Agent Oven <oven@localhost>", message]
+    assert git("rev-list", "--max-parents=0", "oven-status", cwd=bare) == sha  # orphan root
+    assert git("rev-parse", "main", cwd=bare) == main  # main's history stays human
+    git("fsck", "--strict", cwd=bare)
+
+
+def test_status_on_the_manifests_branch(bare, remote_url, push, git, tmp_path) -> None:
+    push(bare, "main", {"oven.yaml": "x: 1\n", "jobs/a.yaml": "id: a\n"})
+    source = GitSource(remote_url, "main", tmp_path / "state")
+    ledger = GitLedger(source.mirror, branch="main")
+
+    sha = ledger.write({"status/reconciler.yaml": b"jobs: 1\n"}, "oven: status 0 runs, 1 jobs")
+    theirs = push(bare, "main", {"jobs/b.yaml": "id: b\n"}, message="add b")
+    again = ledger.write({"status/reconciler.yaml": b"jobs: 2\n"}, "oven: status 0 runs, 2 jobs")
+
+    assert git("rev-parse", "main", cwd=bare) == again
+    assert git("rev-list", "--count", "main", cwd=bare) == "4"
+    assert git("merge-base", "--is-ancestor", theirs, again, cwd=bare) == ""
+    assert sha != again
+    assert source.fetch() == again
+    assert source.files(again) == {"oven.yaml": b"x: 1\n", "jobs/a.yaml": b"id: a\n",
+                                   "jobs/b.yaml": b"id: b\n"}
+    assert ledger.read() == {"status/reconciler.yaml": b"jobs: 2\n"}
+
+
+def test_a_real_race_between_two_reconcilers_loses_no_record(bare, remote_url, git, tmp_path):
+    writers = [ledger_for(remote_url, tmp_path / f"r{n}", attempts=50) for n in range(2)]
+    errors: list[BaseException] = []
+
+    def work(n: int, ledger: GitLedger) -> None:
+        try:
+            for i in range(6):
+                ledger.write({f"status/runs/j{n}/run-{i}.yaml": f"{n}-{i}\n".encode()}, f"w{n}")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n, w)) for n, w in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    names = git("ls-tree", "-r", "--name-only", "oven-status", cwd=bare).split()
+    expected = [f"status/runs/j{n}/run-{i}.yaml" for n in range(2) for i in range(6)]
+    assert sorted(names) == sorted(expected)
+    assert git("rev-list", "--count", "oven-status", cwd=bare) == "12"
+
+
+def test_status_files_round_trip_through_git(bare, remote_url, tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from reconciler.model import RunRecord
+
+    record = RunRecord("a-1", "a", "manual", "succeeded",
+                       started_at=datetime(2026, 1, 1, tzinfo=UTC),
+                       finished_at=datetime(2026, 1, 1, 0, 1, tzinfo=UTC), log_tail="ok\n")
+    ledger = ledger_for(remote_url, tmp_path)
+    ledger.write({run_path("a", "a-1"): render_run(record),
+                  "status/reconciler.yaml": dump_yaml({"jobs": 1})}, "m")
+
+    tree = parse_status_tree(ledger_for(remote_url, tmp_path / "fresh").read())
+
+    assert tree.runs == {"a-1": record}
+    assert tree.reconciler == {"jobs": 1}
+
+
+def test_unreachable_remote_is_a_clean_ledger_error(tmp_path) -> None:
+    from socket import socket
+
+    with socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ledger = ledger_for(f"git://127.0.0.1:{port}/config.git", tmp_path)
+
+    for call in (ledger.read, lambda: ledger.write({"status/a.yaml": b"a"}, "m")):
+        with pytest.raises(LedgerError, match="connection refused") as caught:
+            call()
+        assert caught.value.hint == "is the remote URL right and the server up?"
+
+
+def test_missing_repository_is_a_clean_ledger_error(tmp_path) -> None:
+    with pytest.raises(LedgerError, match="no repository there"):
+        ledger_for(str(tmp_path / "missing.git"), tmp_path).read()

@@ -1,0 +1,319 @@
+"""The reconcile cycle on in-memory adapters and a fake clock: every rule of run bookkeeping.
+
+The same cycle runs against real git and the real Docker engine in tests/scenarios/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.clock import FakeClock
+from reconciler.executors.memory import MemoryEngine, MemoryExecutor
+from reconciler.ledger.memory import MemoryLedger
+from reconciler.reconcile import Reconciler
+from reconciler.requests import RequestSpool
+from reconciler.secrets import SecretStore
+from reconciler.settings import Settings
+from reconciler.source.memory import MemorySource
+from reconciler.status import load_yaml
+
+T0 = datetime(2026, 11, 22, 0, 0, 0, tzinfo=UTC)
+
+
+def job(job_id: str = "tick", **fields: Any) -> str:
+    data: dict[str, Any] = {
+        "id": job_id,
+        "name": job_id,
+        "type": "docker",
+        "image": "busybox",
+        "command": ["true"],
+        "schedule": {"type": "interval", "every": "10s"},
+    }
+    data.update(fields)
+    return yaml.safe_dump(data)
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    source: MemorySource
+    engine: MemoryEngine
+    executor: MemoryExecutor
+    ledger: MemoryLedger
+    spool: RequestSpool
+    tmp: Path
+    reconciler: Reconciler
+
+    def restart(self, secrets: dict[str, str] | None = None) -> Reconciler:
+        """A new reconciler process over the same engine, ledger and state dir."""
+        self.executor = MemoryExecutor(self.engine, state_dir=self.tmp, instance="t")
+        self.reconciler = _reconciler(self, secrets)
+        self.reconciler.restore()
+        return self.reconciler
+
+    def tick(self, seconds: float = 0) -> Reconciler:
+        self.clock.advance(seconds)
+        self.reconciler.tick(fetch=True)
+        return self.reconciler
+
+    def runs(self, job_id: str = "tick") -> dict[str, dict[str, Any]]:
+        prefix = f"status/runs/{job_id}/"
+        return {
+            path[len(prefix) : -5]: load_yaml(data)
+            for path, data in self.ledger.read().items()
+            if path.startswith(prefix)
+        }
+
+    def running(self) -> list[str]:
+        return [o.run_id for o in self.executor.observe() if o.is_running]
+
+
+def _reconciler(world: World, secrets: dict[str, str] | None = None) -> Reconciler:
+    return Reconciler(
+        Settings(repo="memory", state_dir=world.tmp, heartbeat=3600),
+        source=world.source,
+        executor=world.executor,
+        ledger=world.ledger,
+        clock=world.clock,
+        secrets=SecretStore(secrets or {}),
+        spool=world.spool,
+    )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    clock = FakeClock(T0)
+    engine = MemoryEngine(clock)
+    w = World(
+        clock, MemorySource(), engine, MemoryExecutor(engine, state_dir=tmp_path, instance="t"),
+        MemoryLedger(), RequestSpool(tmp_path), tmp_path, None,  # type: ignore[arg-type]
+    )
+    w.reconciler = _reconciler(w)
+    return w
+
+
+def test_a_due_run_starts_and_its_result_is_committed_before_its_container_goes(world: World):
+    world.source.commit({"jobs/tick.yaml": job()})
+    world.tick()
+    assert world.running() == [], "a job just applied waits for its first fire time"
+    world.tick(10)
+    assert world.running() == ["tick-20261122-000010"]
+    assert world.runs()["tick-20261122-000010"]["status"] == "running"
+    world.executor.emit("tick-20261122-000010", "all good\n")
+    world.executor.finish("tick-20261122-000010", 0)
+    world.tick(1)
+    run = world.runs()["tick-20261122-000010"]
+    assert (run["status"], run["exit_code"], run["trigger"]) == ("succeeded", 0, "schedule")
+    assert run["config_revision"] == world.source.head
+    assert run["log_tail"] == "all good"
+    assert world.executor.observe() == [], "recorded, so the container is removed"
+    assert (world.tmp / "logs/tick/tick-20261122-000010.log").read_text() == "all good\n"
+
+
+def test_a_nonzero_exit_is_failed_with_its_code(world: World):
+    world.source.commit({"jobs/tick.yaml": job()})
+    world.tick()
+    world.tick(10)
+    world.executor.finish("tick-20261122-000010", 3)
+    world.tick(1)
+    run = world.runs()["tick-20261122-000010"]
+    assert (run["status"], run["exit_code"]) == ("failed", 3)
+    assert run["error"]["class"] == "NonZeroExit"
+
+
+def test_retries_record_each_attempt_with_growing_delays(world: World):
+    world.source.commit({"jobs/tick.yaml": job(schedule={"type": "manual"}, retries={"limit": 2, "backoff": 10})})
+    world.tick()
+    world.spool.submit_manual("tick", "k1")
+    world.tick(1)
+    (first,) = world.running()
+    world.executor.finish(first, 1)
+    starts = [world.clock.now()]
+    for attempt, code in ((2, 1), (3, 0)):
+        while not world.running():
+            world.tick(0.5)
+        starts.append(world.clock.now())
+        (current,) = world.running()
+        assert current == f"{first}-a{attempt}"
+        world.executor.finish(current, code)
+    world.tick(1)
+    runs = world.runs()
+    assert [runs[r]["status"] for r in (first, f"{first}-a2", f"{first}-a3")] == ["failed", "failed", "succeeded"]
+    assert [runs[r]["attempt"] for r in (first, f"{first}-a2", f"{first}-a3")] == [1, 2, 3]
+    assert runs[f"{first}-a3"]["trigger"] == "retry"
+    delays = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+    assert 10 <= delays[0] < 12.5 and 20 <= delays[1] < 23.5 and delays[1] > delays[0], delays
+
+
+def test_a_timeout_kills_the_container_and_records_timed_out(world: World):
+    world.source.commit({"jobs/tick.yaml": job(resources={"timeout": 5})})
+    world.tick()
+    world.tick(10)
+    world.tick(3)
+    assert world.running() == ["tick-20261122-000010"]
+    world.tick(3)
+    assert world.running() == []
+    run = world.runs()["tick-20261122-000010"]
+    assert run["status"] == "timed_out" and run["error"]["class"] == "Timeout"
+
+
+def test_a_restart_adopts_running_containers_and_never_starts_a_run_twice(world: World):
+    world.source.commit({"jobs/tick.yaml": job(policy={"concurrency": "allow"})})
+    world.tick()
+    world.ledger.attempts = 0  # the status commit fails: the process dies before recording
+    with pytest.raises(AssertionError):
+        assert "tick-20261122-000010" in world.runs()
+    world.tick(10)
+    assert world.running() == ["tick-20261122-000010"] and world.runs() == {}
+    world.ledger.attempts = 5
+    world.restart()
+    world.tick(0.5)
+    assert world.running() == ["tick-20261122-000010"], "adopted, not started again"
+    assert world.runs()["tick-20261122-000010"]["status"] == "running"
+    world.executor.finish("tick-20261122-000010", 0)
+    world.tick(9.5)
+    assert world.runs()["tick-20261122-000010"]["status"] == "succeeded"
+    assert world.running() == ["tick-20261122-000020"]
+
+
+def test_a_run_that_finished_while_the_reconciler_was_down_is_recorded_from_the_engine(world: World):
+    world.source.commit({"jobs/tick.yaml": job(schedule={"type": "interval", "every": "1h"})})
+    world.tick()
+    world.tick(3600)
+    (run_id,) = world.running()
+    world.executor.emit(run_id, "done while nobody watched\n")
+    world.executor.finish(run_id, 4)
+    world.clock.advance(120)
+    world.restart()
+    world.tick()
+    run = world.runs()[run_id]
+    assert (run["status"], run["exit_code"]) == ("failed", 4)
+    assert "nobody watched" in run["log_tail"]
+    assert world.executor.observe() == []
+
+
+def test_a_vanished_container_ends_its_run_and_does_not_block_forbid(world: World):
+    world.source.commit({"jobs/tick.yaml": job()})
+    world.tick()
+    world.tick(10)
+    world.engine.containers.clear()  # someone removed it behind our back
+    world.tick(1)
+    run = world.runs()["tick-20261122-000010"]
+    assert run["status"] == "failed" and run["error"]["class"] == "ContainerVanished"
+    world.tick(9)
+    assert world.running() == ["tick-20261122-000020"]
+
+
+def test_forbid_defers_and_replace_cancels(world: World):
+    world.source.commit({"jobs/a.yaml": job("a"), "jobs/b.yaml": job("b", policy={"concurrency": "replace"})})
+    world.tick()
+    world.tick(10)
+    world.tick(10)
+    assert sorted(world.running()) == ["a-20261122-000010", "b-20261122-000020"]
+    assert world.runs("b")["b-20261122-000010"]["status"] == "cancelled"
+    world.executor.finish("a-20261122-000010", 0)
+    world.tick(0.5)
+    assert "a-20261122-000020" in world.running(), "forbid runs the deferred time once the active run ends"
+
+
+def test_a_broken_file_keeps_the_last_good_definition_and_is_reported(world: World):
+    world.source.commit({"jobs/tick.yaml": job()})
+    world.tick()
+    world.source.commit({"jobs/tick.yaml": job() + "surprise: field\n"})
+    world.tick(10)
+    assert world.running() == ["tick-20261122-000010"]
+    status = load_yaml(world.ledger.read()["status/reconciler.yaml"])
+    assert [p["path"] for p in status["problems"]] == ["jobs/tick.yaml"]
+    assert status["conditions"][0]["reason"] == "ManifestProblems"
+
+
+def test_a_manual_trigger_with_the_same_key_runs_once(world: World):
+    world.source.commit({"jobs/tick.yaml": job(schedule={"type": "manual"}, policy={"concurrency": "allow"})})
+    world.tick()
+    world.spool.submit_manual("tick", "deploy-42")
+    world.spool.submit_manual("tick", "deploy-42")
+    world.tick(1)
+    world.tick(1)
+    assert len(world.running()) == 1
+    assert [r["trigger"] for r in world.runs().values()] == ["manual"]
+    assert world.spool.pending() == []
+
+
+def test_a_backfill_runs_each_time_of_the_window_once(world: World):
+    world.source.commit({"jobs/tick.yaml": job(schedule={"type": "cron", "cron": "0 * * * *"}, policy={"concurrency": "allow"})})
+    world.tick()
+    world.spool.submit_backfill("tick", datetime(2026, 11, 21, 10, tzinfo=UTC), datetime(2026, 11, 21, 12, tzinfo=UTC))
+    world.tick(1)
+    world.spool.submit_backfill("tick", datetime(2026, 11, 21, 11, tzinfo=UTC), datetime(2026, 11, 21, 13, tzinfo=UTC))
+    world.tick(1)
+    assert sorted(world.runs()) == [
+        "tick-20261121-100000", "tick-20261121-110000", "tick-20261121-120000", "tick-20261121-130000",
+    ]
+    assert {r["trigger"] for r in world.runs().values()} == {"backfill"}
+
+
+def test_a_failed_status_commit_keeps_finished_containers_until_recorded(world: World):
+    world.source.commit({"jobs/tick.yaml": job()})
+    world.tick()
+    world.tick(10)
+    world.executor.finish("tick-20261122-000010", 0)
+    world.ledger.attempts = 0
+    world.tick(1)
+    assert [o.run_id for o in world.executor.observe()] == ["tick-20261122-000010"]
+    world.ledger.attempts = 5
+    world.tick(1)
+    assert world.runs()["tick-20261122-000010"]["status"] == "succeeded"
+    assert world.executor.observe() == []
+
+
+def test_secret_values_are_redacted_from_logs_and_status(world: World):
+    world.reconciler = _reconciler(world, {"API_TOKEN": "s3cr3t-value"})
+    world.source.commit({"jobs/tick.yaml": job(secrets=["API_TOKEN"])})
+    world.tick()
+    world.tick(10)
+    world.executor.emit("tick-20261122-000010", "token is s3cr3t-value\n")
+    world.executor.finish("tick-20261122-000010", 0)
+    world.tick(1)
+    assert world.runs()["tick-20261122-000010"]["log_tail"] == "token is ***"
+    assert b"s3cr3t-value" not in b"".join(world.ledger.read().values())
+    assert "s3cr3t-value" not in (world.tmp / "logs/tick/tick-20261122-000010.log").read_text()
+
+
+def test_a_missing_secret_fails_the_run_with_a_hint(world: World):
+    world.source.commit({"jobs/tick.yaml": job(secrets=["NOT_SET"])})
+    world.tick()
+    world.tick(10)
+    run = world.runs()["tick-20261122-000010"]
+    assert run["status"] == "failed" and run["error"]["class"] == "MissingSecret"
+    assert "NOT_SET" in run["error"]["message"] and "--secrets-file" in run["error"]["hint"]
+
+
+def test_an_unreachable_source_is_reported_while_jobs_keep_running(world: World):
+    from reconciler.errors import SourceError
+
+    world.source.commit({"jobs/tick.yaml": job()})
+    world.tick()
+    world.source.fail_with = SourceError("cannot reach git remote: connection refused")
+    world.tick(10)
+    assert world.running() == ["tick-20261122-000010"], "the last good jobs keep their schedule"
+    status = load_yaml(world.ledger.read()["status/reconciler.yaml"])
+    assert status["conditions"][0]["reason"] == "SourceError"
+    assert "connection refused" in status["conditions"][0]["message"]
+    world.source.fail_with = None
+    world.tick(1)
+    status = load_yaml(world.ledger.read()["status/reconciler.yaml"])
+    assert status["conditions"][0]["status"] == "True"
+
+
+def test_ledger_errors_are_reported_not_raised(world: World):
+    world.source.commit({"jobs/tick.yaml": job()})
+    world.ledger.attempts = 0
+    world.tick()
+    assert world.reconciler.condition.reason == "LedgerError"
+    assert world.reconciler.recorder.snapshot.reconciler["conditions"][0]["reason"] == "LedgerError"

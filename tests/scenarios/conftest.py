@@ -1,0 +1,57 @@
+"""Fixtures for whole-product scenarios (helpers live in harness.py).
+
+Every container carries this session's instance label and is removed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from scenarios.harness import INSTANCE_PREFIX, ROOT, Daemon, make_bare
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        pytest.fail(f"no Docker engine answers ({exc}); run scripts/ensure-docker.sh first")
+    subprocess.run(["bash", str(ROOT / "scripts/build-images.sh")], check=True, capture_output=True)
+    yield client
+    for container in client.containers.list(all=True, filters={"label": "agent-oven.managed=true"}):
+        if container.labels.get("agent-oven.instance", "").startswith(INSTANCE_PREFIX):
+            container.remove(force=True)
+    client.close()
+
+
+@pytest.fixture
+def instance(docker_client: docker.DockerClient) -> str:
+    return f"{INSTANCE_PREFIX}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> Path:
+    return make_bare(tmp_path / "config.git")
+
+
+@pytest.fixture
+def daemons(tmp_path: Path, instance: str) -> Iterator[Callable[..., Daemon]]:
+    started: list[Daemon] = []
+
+    def start(repo: str, *extra: str) -> Daemon:
+        daemon = Daemon(repo, tmp_path / "state", instance, *extra).start()
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.stop()
+    if os.environ.get("OVEN_SHOW_DAEMON_LOG"):
+        print("\n".join(d.output() for d in started))
