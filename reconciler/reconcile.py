@@ -32,15 +32,6 @@ log = logging.getLogger("oven")
 
 
 @dataclass
-class Condition:
-    """Flux-style readiness, worked out each cycle from what went wrong where."""
-
-    ready: bool
-    reason: str
-    message: str
-
-
-@dataclass
 class Health:
     """The last error of each step (None when it last succeeded) and this cycle's warnings."""
 
@@ -49,22 +40,9 @@ class Health:
     record: OvenError | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def condition(self, desired: DesiredState | None) -> Condition:
-        for error in (self.record, self.cycle, self.fetch):
-            if error is not None:
-                hint = f" ({error.hint})" if error.hint else ""
-                return Condition(False, type(error).__name__, error.message + hint)
-        if desired is None:
-            return Condition(False, "Starting", "the reconciler is starting")
-        if desired.problems:
-            files = sorted({p.path for p in desired.problems})
-            return Condition(
-                False,
-                "ManifestProblems",
-                f"{len(desired.problems)} problem(s) in {', '.join(files)}; those jobs keep "
-                f"their last good definition, the others are applied from {desired.revision[:12]}",
-            )
-        return Condition(True, "Succeeded", f"applied revision {desired.revision[:12]}")
+    @property
+    def error(self) -> OvenError | None:
+        return self.record or self.cycle or self.fetch
 
 
 class Reconciler:
@@ -113,9 +91,6 @@ class Reconciler:
             self.recorder.record(now)
         return self._next_tick(now)
 
-    @property
-    def condition(self) -> Condition:
-        return self.health.condition(self.desired)
 
     # -- steps ------------------------------------------------------------------------------
     def _guarded(self, step: Callable[[], None]) -> OvenError | None:

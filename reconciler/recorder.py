@@ -19,10 +19,12 @@ from reconciler.interfaces import Ledger
 from reconciler.status import (
     RECONCILER_PATH,
     StatusTree,
+    commit_message,
     dump_yaml,
     job_path,
     job_summary,
     prune_runs,
+    reconciler_status,
     run_path,
 )
 from reconciler.web.snapshot import Snapshot
@@ -46,6 +48,7 @@ class Recorder:
     def restore(self, tree: StatusTree) -> None:
         """Take over job bookkeeping (creation, last scheduled, missed) from the status branch."""
         book = self.owner.book
+        self.snapshot = Snapshot(reconciler=dict(tree.reconciler), jobs={}, runs={})
         for job_id, summary in tree.jobs.items():
             track = book.track(job_id, _time(summary.get("created_at")) or self.owner.clock.now())
             track.last_scheduled = _time(summary.get("last_scheduled"))
@@ -124,36 +127,28 @@ class Recorder:
 
     def _reconciler_status(self, now: datetime) -> dict[str, object]:
         owner = self.owner
-        condition = owner.condition
-        warnings = owner.health.warnings
-        problems = owner.desired.problems if owner.desired else ()
-        return {
-            "schema_version": 1,
-            "version": __version__,
-            "applied_revision": owner.applied_revision,
-            "attempted_revision": owner.attempted_revision,
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True" if condition.ready else "False",
-                    "reason": condition.reason,
-                    "message": condition.message,
-                }
-            ],
-            "warnings": list(warnings),
-            "problems": [p.to_dict() for p in problems],
-            "heartbeat": iso(now),
-            "started_at": iso(owner.started_at),
-            "jobs": len(owner.desired.jobs) if owner.desired else 0,
-            "active_runs": len(owner.book.active()),
-            "instance": owner.settings.instance,
-        }
+        return reconciler_status(
+            now=now,
+            applied_revision=owner.applied_revision or None,
+            attempted_revision=owner.attempted_revision or None,
+            problems=owner.desired.problems if owner.desired else (),
+            error=owner.health.error,
+            started_at=owner.started_at,
+            version=__version__,
+            jobs=len(owner.desired.jobs) if owner.desired else 0,
+            next_wakeup=min(owner.dispatch.wakeups, default=None),
+            previous=self.snapshot.reconciler,
+            extra={
+                "instance": owner.settings.instance,
+                "warnings": list(owner.health.warnings),
+                "active_runs": len(owner.book.active()),
+            },
+        )
 
     def _message(self, files: dict[str, bytes | None]) -> str:
         runs = sum(1 for p in files if p.startswith("status/runs/"))
         jobs = sum(1 for p in files if p.startswith("status/jobs/"))
-        revision = (self.owner.attempted_revision or "none")[:7]
-        return f"oven: status {runs} runs, {jobs} jobs @ {revision}"
+        return commit_message(runs, jobs, self.owner.attempted_revision or None)
 
     def _remove_recorded_containers(self) -> None:
         book = self.owner.book

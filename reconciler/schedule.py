@@ -66,9 +66,8 @@ def parse_interval(text: str) -> timedelta:
     value = str(text).strip().lower()
     number, unit = value[:-1], value[-1:]
     if unit not in units or not number.isdigit():
-        raise ScheduleError(
-            f"bad interval {text!r}", hint='write a whole number and a unit: "30s", "5m", "2h", "1d"'
-        )
+        raise ScheduleError(f"bad interval {text!r}",
+                            hint='write a whole number and a unit: "30s", "5m", "2h", "1d"')
     seconds = int(number) * units[unit]
     if seconds < 1:
         raise ScheduleError(f"interval {text!r} is below one second", hint="use at least 1s")
@@ -187,8 +186,14 @@ def _until(times: Iterator[datetime], until: datetime) -> Iterator[datetime]:
         yield when
 
 
+def _utc(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError(f"{when!r} has no time zone; fire-time queries take aware datetimes")
+    return when.astimezone(UTC)
+
+
 def _forward(schedule: Schedule, after: datetime) -> Iterator[datetime]:
-    after = after.astimezone(UTC)
+    after = _utc(after)
     if schedule.type == "cron":
         return _cron_forward(_cron(schedule), after)
     if schedule.type == "interval":
@@ -200,7 +205,7 @@ def _forward(schedule: Schedule, after: datetime) -> Iterator[datetime]:
 
 
 def _backward(schedule: Schedule, at_or_before: datetime) -> Iterator[datetime]:
-    until = at_or_before.astimezone(UTC)
+    until = _utc(at_or_before)
     if schedule.type == "cron":
         return _cron_backward(_cron(schedule), until)
     if schedule.type == "interval":
@@ -258,7 +263,7 @@ def _cron_backward(cron: _Cron, until: datetime) -> Iterator[datetime]:
     wall, inclusive, last = _naive(until + offset), True, None
     while (found := _wall_prev(cron.expr, wall, inclusive)) is not None:
         candidate = _instant(found, offset)
-        change = _segment_start(cron.zone, end, candidate)
+        change = _segment_start(cron.zone, end, candidate, offset)
         if change is None:
             if cron.elapsed or not candidate.astimezone(cron.zone).fold:
                 if candidate != last:
@@ -335,9 +340,10 @@ def _next_change(zone: ZoneInfo, start: datetime, limit: datetime) -> datetime |
     return None
 
 
-def _segment_start(zone: ZoneInfo, end: datetime, limit: datetime) -> datetime | None:
-    """The start of end's constant-offset stretch if it lies in (limit, end], else None."""
-    base = _offset(zone, end)
+def _segment_start(
+    zone: ZoneInfo, end: datetime, limit: datetime, base: timedelta
+) -> datetime | None:
+    """Where the stretch with offset ``base`` ending at ``end`` starts, if in (limit, end]."""
     high = low = -int(-end.timestamp() // 1)
     floor = int(limit.timestamp() // 1)
     while low > floor:
@@ -349,7 +355,8 @@ def _segment_start(zone: ZoneInfo, end: datetime, limit: datetime) -> datetime |
 
 def _repeat_end(zone: ZoneInfo, second_pass: datetime) -> datetime:
     """The wall time that ends the repeated hour ``second_pass`` lies in (fall back)."""
-    start = _segment_start(zone, second_pass, second_pass - timedelta(days=1))
+    base = _offset(zone, second_pass)
+    start = _segment_start(zone, second_pass, second_pass - timedelta(days=1), base)
     assert start is not None, "an instant with fold=1 follows a transition"
     return _naive(start + _offset(zone, start - _SECOND))
 
@@ -367,3 +374,80 @@ def _bisect(zone: ZoneInfo, low: int, high: int, base: timedelta) -> int:
 
 def _at_s(seconds: int) -> datetime:
     return _EPOCH + timedelta(seconds=seconds)
+
+
+# ---------------------------------------------------------------- in words
+
+
+_DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
+
+
+def describe(schedule: Schedule) -> str:
+    """The schedule in words for people: "every day at 02:00 (Europe/Berlin)"."""
+    if schedule.type == "once" and schedule.at is not None:
+        at = schedule.at.astimezone(UTC)
+        return f"once at {at:%Y-%m-%d %H:%M}{at.strftime(':%S') if at.second else ''} UTC"
+    if schedule.type == "interval" and schedule.every is not None:
+        return _describe_every(int(schedule.every.total_seconds()))
+    if schedule.type == "cron":
+        return _describe_cron(schedule)
+    return "manual"
+
+
+def _describe_every(seconds: int) -> str:
+    for unit, size in (("day", 86_400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds % size == 0 and seconds >= size:
+            count = seconds // size
+            return f"every {unit}" if count == 1 else f"every {count} {unit}s"
+    return f"every {seconds} seconds"
+
+
+def _describe_cron(schedule: Schedule) -> str:
+    fallback = f"cron {schedule.cron} ({schedule.timezone})"
+    try:
+        minute, hour, dom, month, dow = cron_fields(schedule.cron).split()
+    except ScheduleError:
+        return fallback
+    if dom == month == dow == "*":
+        if minute == hour == "*":
+            return "every minute"
+        if hour == "*" and minute.startswith("*/") and minute[2:].isdigit():
+            return f"every {int(minute[2:])} minutes"
+        if hour == "*" and minute.isdigit():
+            return "every hour" + (f" at minute {int(minute)}" if int(minute) else "")
+        if hour.startswith("*/") and hour[2:].isdigit() and minute.isdigit():
+            return f"every {int(hour[2:])} hours at minute {int(minute)}"
+    days = _describe_days(dom, month, dow)
+    if minute.isdigit() and hour.isdigit() and days:
+        return f"{days} at {int(hour):02d}:{int(minute):02d} ({schedule.timezone})"
+    return fallback
+
+
+def _describe_days(dom: str, month: str, dow: str) -> str | None:
+    if dom == "*" and month == "*":
+        if dow == "*":
+            return "every day"
+        if dow in ("1-5", "MON-FRI", "mon-fri"):
+            return "every weekday (Monday to Friday)"
+        names = [_day_name(part) for part in dow.split(",")]
+        if all(names):
+            return "every " + _join([name for name in names if name])
+        return None
+    if dom.isdigit() and dow == "*" and month == "*":
+        return f"on day {int(dom)} of every month"
+    if dom.isdigit() and dow == "*" and month.isdigit() and 1 <= int(month) <= 12:
+        return f"every year on {int(dom)} {_MONTH_NAMES[int(month) - 1]}"
+    return None
+
+
+def _day_name(field: str) -> str | None:
+    if field.isdigit() and int(field) <= 7:
+        return _DAY_NAMES[int(field) % 7]
+    matches = [name for name in _DAY_NAMES if name[:3].lower() == field.lower()]
+    return matches[0] if matches else None
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

@@ -258,12 +258,14 @@ def reconciler_status(
     jobs: int = 0,
     next_wakeup: datetime | None = None,
     previous: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The content of ``status/reconciler.yaml`` after (or during) one reconcile cycle.
 
     ``error`` is what stopped the cycle, if anything; ``stalled`` says it needs a person
     (bad config, expired credentials) rather than a retry. A condition keeps its
-    ``last_transition`` from ``previous`` while its status does not change.
+    ``last_transition`` from ``previous`` while its status does not change. ``extra`` adds
+    deployment fields (instance name, warnings) without overriding the ones above.
     """
     conditions = [
         _ready(applied_revision, attempted_revision, problems, error),
@@ -272,6 +274,7 @@ def reconciler_status(
     ]
     before = {c.get("type"): c for c in (previous or {}).get("conditions", ())}
     return {
+        **(extra or {}),
         "schema_version": STATUS_SCHEMA_VERSION,
         "applied_revision": applied_revision,
         "attempted_revision": attempted_revision,
@@ -302,14 +305,18 @@ def _ready(applied: str | None, attempted: str | None, problems: Sequence[Proble
            error: OvenError | None) -> dict[str, Any]:
     if error is not None:
         return _condition("Ready", False, type(error).__name__, _error_text(error))
+    if problems:
+        files = ", ".join(sorted({problem.path for problem in problems}))
+        return _condition("Ready", False, "ManifestProblems",
+                          f"{len(problems)} problem(s) in {files}; those jobs keep their last "
+                          f"good definition, the others are applied from "
+                          f"{short_revision(attempted)}")
     if applied is None:
         return _condition("Ready", False, "NotApplied", "no revision applied yet")
     message = f"applied revision {short_revision(applied)}"
     if applied != attempted:
         return _condition("Ready", False, "Progressing",
                           f"{message}, revision {short_revision(attempted)} not yet applied")
-    if problems:
-        message += f" with {len(problems)} manifest problem(s); see problems"
     return _condition("Ready", True, "Succeeded", message)
 
 

@@ -20,7 +20,8 @@ from referencing import Registry, Resource
 
 from reconciler.errors import ManifestError
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
+# reconciler/schema links to the top-level schema/ folder so installed copies carry it too
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schema"
 JOB_SCHEMA = "job.schema.json"
 OVEN_SCHEMA = "oven.schema.json"
 

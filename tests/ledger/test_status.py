@@ -209,23 +209,33 @@ class TestJobSummary:
 
 
 class TestReconcilerStatus:
-    def test_ready_with_problems_listed(self) -> None:
-        problems = [Problem("jobs/z.yaml", 3, "schedule.cron", "bad"),
-                    Problem("jobs/b.yaml", 1, "id", "duplicate")]
+    def test_ready_after_a_clean_apply(self) -> None:
         status = reconciler_status(
             now=T0, applied_revision="abcdef123456", attempted_revision="abcdef123456",
-            problems=problems, started_at=T0 - timedelta(hours=1), version="0.1.0", jobs=4,
-            next_wakeup=T0 + timedelta(minutes=1),
+            started_at=T0 - timedelta(hours=1), version="0.1.0", jobs=4,
+            next_wakeup=T0 + timedelta(minutes=1), extra={"instance": "lab", "jobs": -1},
         )
         assert status["conditions"][0] == {
             "type": "Ready", "status": "True", "reason": "Succeeded",
-            "message": "applied revision abcdef1 with 2 manifest problem(s); see problems",
-            "last_transition": "2026-03-01T02:00:00Z",
+            "message": "applied revision abcdef1", "last_transition": "2026-03-01T02:00:00Z",
         }
         assert [c["status"] for c in status["conditions"]] == ["True", "False", "False"]
-        assert [p["path"] for p in status["problems"]] == ["jobs/b.yaml", "jobs/z.yaml"]
         assert status["heartbeat"] == "2026-03-01T02:00:00Z"
-        assert (status["jobs"], status["version"]) == (4, "0.1.0")
+        assert status["next_wakeup"] == "2026-03-01T02:01:00Z"
+        assert (status["jobs"], status["version"], status["instance"]) == (4, "0.1.0", "lab")
+
+    def test_manifest_problems_are_listed_and_make_ready_false(self) -> None:
+        problems = [Problem("jobs/z.yaml", 3, "schedule.cron", "bad"),
+                    Problem("jobs/b.yaml", 1, "id", "duplicate")]
+        status = reconciler_status(now=T0, applied_revision="abcdef123456",
+                                   attempted_revision="abcdef123456", problems=problems)
+        ready = status["conditions"][0]
+        assert (ready["status"], ready["reason"]) == ("False", "ManifestProblems")
+        assert ready["message"] == (
+            "2 problem(s) in jobs/b.yaml, jobs/z.yaml; those jobs keep their last good "
+            "definition, the others are applied from abcdef1")
+        assert [p["path"] for p in status["problems"]] == ["jobs/b.yaml", "jobs/z.yaml"]
+        assert status["conditions"][2]["status"] == "False"  # not stalled: the rest runs
 
     def test_stalled_error_and_transition_times(self) -> None:
         ok = reconciler_status(now=T0, applied_revision="aaa", attempted_revision="aaa")
