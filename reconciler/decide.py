@@ -20,7 +20,7 @@ from reconciler.schedule import count_fires_between, next_fire, previous_fire, r
 
 SKIP_LATE_LIMIT = 60  # seconds a run may be late under `missed: skip` without startingDeadline
 TOO_MANY_MISSED = 100  # Kubernetes warns (TooManyMissedTimes) above this many due times
-COUNT_CAP = 100_000  # due times are counted exactly up to this many per decision
+COUNT_CAP = 10_000  # due times are counted exactly up to this many per decision (~0.5 s)
 WAKE_DELAY = timedelta(milliseconds=100)  # like Kubernetes: wake just after the fire time
 JITTER = 0.10  # retry delays are stretched by up to +10 %, derived from the run id
 

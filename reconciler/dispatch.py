@@ -35,7 +35,6 @@ class Dispatcher:
         self.book, self.executor, self.secrets, self.spool = book, executor, secrets, spool
         self.tail_lines = 40
         self.secret_names: set[str] = set()
-        self.just_started: set[str] = set()
         self.wakeups: list[datetime] = []
         self.revision = ""
 
@@ -139,7 +138,6 @@ class Dispatcher:
             if type(exc).__name__ == "EngineUnavailable":
                 raise
             return self._fail_to_start(record, job, now, _error("ExecutorError", exc))
-        self.just_started.add(run_id)
         self.book.put(record.with_changes(started_at=started.started_at or now))
         self.book.note_scheduled(record)
         log.info("run %s: started (%s)", run_id, trigger)

@@ -131,10 +131,9 @@ class Reconciler:
         for container in observed:
             self._settle_one(container, now)
         for record in self.book.active():
-            if record.run_id not in seen and record.run_id not in self.dispatch.just_started:
+            if record.run_id not in seen:
                 log.warning("run %s: container vanished", record.run_id)
                 self.book.put(vanished_record(record, now))
-        self.dispatch.just_started.clear()
 
     def _settle_one(self, container: ObservedRun, now: datetime) -> None:
         record = self.book.runs.get(container.run_id)
@@ -147,6 +146,7 @@ class Reconciler:
                 log.warning("run %s: timed out, killing its container", record.run_id)
                 self.executor.stop(record.run_id)
                 self.dispatch.finish(record, timed_out_record(record, job, now), job)
+                self.recorder.removable.add(record.run_id)
             return
         if record.is_final:
             if record.exit_code is None and container.exit_code is not None:

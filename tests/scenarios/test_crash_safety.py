@@ -4,6 +4,7 @@ no run started twice, every container got a final run file, and no job stayed bl
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
     push_files(bare, "main", files, "crash jobs")
     status = StatusBranch(bare)
     rng = random.Random(20261122)
-    began = datetime.now(UTC)
+    creations = _CreationLog(docker_client, instance)
     daemon = daemons(f"file://{bare}", "--keep-runs", "1000")
     for _ in range(KILLS):
         time.sleep(rng.uniform(1.0, 4.5))
@@ -65,8 +66,7 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
     wait_until(quiet, 90, "every run final and every container removed")
     daemon.stop()
 
-    created = _created_run_ids(docker_client, instance, began)
-    counts = Counter(created)
+    counts = Counter(creations.stop())
     twice = {run_id: n for run_id, n in counts.items() if n > 1}
     assert not twice, f"run ids started more than once: {twice}"
     recorded = {r["run_id"]: r for job_id in JOBS for r in status.runs(job_id)}
@@ -74,13 +74,34 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
     assert not missing, f"containers without a run file: {missing}"
     assert all(recorded[run_id]["status"] in FINAL for run_id in counts)
     print(f"\n{KILLS} SIGKILLs, {len(counts)} containers, {len(recorded)} run files, "
-          f"statuses {dict(Counter(r['status'] for r in recorded.values()))}")
+          f"statuses {dict(Counter(r['status'] for r in recorded.values()))}, "
+          f"errors {dict(Counter((r.get('error') or {}).get('class') for r in recorded.values()))}")
     assert len(counts) >= 10, "the jobs should have run many times during the test"
 
 
-def _created_run_ids(client: docker.DockerClient, instance: str, since: datetime) -> list[str]:
-    events = client.events(
-        since=int(since.timestamp()) - 1, until=int(time.time()) + 1, decode=True,
-        filters={"type": "container", "event": "create", "label": f"agent-oven.instance={instance}"},
-    )
-    return [e["Actor"]["Attributes"]["agent-oven.run"] for e in events]
+class _CreationLog:
+    """Every container creation by this reconciler instance, streamed live from the engine
+    (the engine keeps only its last few hundred events, too few to ask afterwards)."""
+
+    def __init__(self, client: docker.DockerClient, instance: str) -> None:
+        self.run_ids: list[str] = []
+        self._events = client.events(
+            decode=True,
+            filters={"type": "container", "event": "create",
+                     "label": f"agent-oven.instance={instance}"},
+        )
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        try:
+            for event in self._events:
+                self.run_ids.append(event["Actor"]["Attributes"]["agent-oven.run"])
+        except Exception:  # the stream ends when stop() closes it
+            return
+
+    def stop(self) -> list[str]:
+        time.sleep(1)  # let the last events arrive
+        self._events.close()
+        self._thread.join(timeout=10)
+        return list(self.run_ids)
