@@ -101,15 +101,18 @@ def _late_limit(policy: Policy) -> timedelta | None:
 
 
 def _due(schedule: Schedule, policy: Policy, base: datetime, now: datetime) -> _Due:
+    first = next_fire(schedule, base)  # cached: base only moves when a time is accounted
+    if first is None or first > now:
+        return _Due(base, 0, None, 0, None, first)
+    since, expired, newest_expired = base, 0, None
     limit = _late_limit(policy)
-    since = max(base, now - limit) if limit is not None else base
-    expired, newest_expired = 0, None
-    if since > base and (first_expired := next_fire(schedule, base)) and first_expired <= since:
+    if limit is not None and first <= now - limit:  # on time means less than `limit` late
+        since = now - limit
         expired = count_fires_between(schedule, base, since, cap=COUNT_CAP)
         newest_expired = previous_fire(schedule, since)
-    first = next_fire(schedule, since)
-    if first is None or first > now:
-        return _Due(since, expired, newest_expired, 0, None, first)
+        first = next_fire(schedule, since)
+        if first is None or first > now:
+            return _Due(since, expired, newest_expired, 0, None, first)
     second = next_fire(schedule, first)
     if second is None or second > now:  # the common case: exactly one due time
         return _Due(since, expired, newest_expired, 1, first, second)

@@ -57,15 +57,6 @@ class Schedule:
     at: datetime | None = None
     every: timedelta | None = None
 
-    def describe(self) -> str:
-        if self.type == "cron":
-            return f"cron {self.cron} ({self.timezone})"
-        if self.type == "interval" and self.every is not None:
-            return f"every {int(self.every.total_seconds())}s"
-        if self.type == "once":
-            return f"once at {iso(self.at)}"
-        return "manual"
-
 
 @dataclass(frozen=True)
 class Policy:
@@ -164,7 +155,9 @@ class ErrorInfo:
     def from_dict(cls, data: dict[str, Any] | None) -> ErrorInfo | None:
         if not data:
             return None
-        return cls(str(data.get("class", "")), str(data.get("message", "")), str(data.get("hint", "")))
+        return cls(
+            str(data.get("class", "")), str(data.get("message", "")), str(data.get("hint", ""))
+        )
 
 
 @dataclass(frozen=True)

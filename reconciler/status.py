@@ -26,6 +26,7 @@ import yaml
 from reconciler.clock import iso
 from reconciler.errors import LedgerError, OvenError
 from reconciler.model import JobSpec, Problem, RunRecord
+from reconciler.schedule import describe
 
 STATUS_SCHEMA_VERSION = 1
 RECENT_RUNS = 20  # window for success rate and p95 duration
@@ -224,7 +225,7 @@ def _identity(job: JobSpec | None, previous: Mapping[str, Any]) -> dict[str, Any
     return {
         "name": job.name,
         "type": job.type,
-        "schedule": job.schedule.describe(),
+        "schedule": describe(job.schedule),
         "enabled": job.enabled,
         "config_path": job.path,
         "fingerprint": job.fingerprint,

@@ -175,7 +175,7 @@ class TestJobSummary:
 
         assert summary == {
             "schema_version": 1, "job_id": "a", "name": "Job A", "type": "docker",
-            "schedule": "cron 0 2 * * * (Europe/Paris)", "enabled": True,
+            "schedule": "every day at 02:00 (Europe/Paris)", "enabled": True,
             "config_path": "jobs/a.yaml", "fingerprint": job().fingerprint,
             "next_run": "2026-03-02T02:00:00Z", "last_scheduled": "2026-03-01T07:00:00Z",
             "created_at": "2026-03-01T02:00:00Z",
