@@ -99,11 +99,11 @@ def format_next(job: JobSpec, times: list[tuple[datetime, datetime]]) -> str:
     if not times:
         return head + "\n(no upcoming fire times)"
     zone = job.schedule.timezone
-    width = max(len(zone), 25)
+    stamps = [f"{local:%Y-%m-%d %H:%M:%S %Z} ({local:%a})" for _, local in times]
+    width = max(len(zone), *(len(stamp) for stamp in stamps))
     rows = [head, f"{zone:<{width}}  UTC"]
-    for utc_time, local in times:
-        stamp = f"{local:%Y-%m-%d %H:%M:%S %Z} ({local:%a})"
-        rows.append(f"{stamp:<{width}}  {iso(utc_time)}")
+    rows += [f"{stamp:<{width}}  {iso(utc_time)}" for stamp, (utc_time, _) in zip(
+        stamps, times, strict=True)]
     return "\n".join(rows)
 
 

@@ -114,7 +114,8 @@ def _expected(expr: str, zone_name: str, low: datetime, high: datetime) -> list[
     return fires
 
 
-@pytest.mark.parametrize("zone, day, kind", TRANSITIONS, ids=[f"{z} {k}" for z, _, k in TRANSITIONS])
+@pytest.mark.parametrize("zone, day, kind", TRANSITIONS,
+                         ids=[f"{z} {k}" for z, _, k in TRANSITIONS])
 @pytest.mark.parametrize("expr", CRONS)
 def test_fire_times_follow_the_rule_minute_by_minute(expr: str, zone: str, day: str,
                                                      kind: str) -> None:

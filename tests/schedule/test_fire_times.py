@@ -108,7 +108,10 @@ def _brute_previous(expr: str, moment: datetime) -> datetime:
     lookback, best = timedelta(hours=1), None
     while best is None:
         it = croniter(expr, (moment - lookback).replace(tzinfo=None))
-        while (candidate := it.get_next(datetime)) <= moment.replace(tzinfo=None):
+        while True:
+            candidate: datetime = it.get_next(datetime)
+            if candidate > moment.replace(tzinfo=None):
+                break
             best = candidate
         lookback *= 4
     return best.replace(tzinfo=UTC)
