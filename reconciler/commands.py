@@ -12,12 +12,15 @@ import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import existing_dir, print_json
 from reconciler.clock import SystemClock, iso, utc
 from reconciler.errors import UsageError
 from reconciler.model import DesiredState, JobSpec
+
+if TYPE_CHECKING:
+    from reconciler.requests import RequestSpool
 
 Sub = Any  # argparse's private _SubParsersAction
 
@@ -36,23 +39,33 @@ def _time_arg(text: str) -> datetime:
 def _allow_volume(parser: argparse.ArgumentParser) -> None:
     default = [p for p in _env("ALLOW_VOLUMES", "").split(":") if p]
     parser.add_argument(
-        "--allow-volume", action="append", default=default, metavar="HOST_DIR",
-        help="host directory jobs may bind-mount (repeatable; env OVEN_ALLOW_VOLUMES, ':'-separated)",
+        "--allow-volume",
+        action="append",
+        default=default,
+        metavar="HOST_DIR",
+        help="host directory jobs may bind-mount (repeatable; env OVEN_ALLOW_VOLUMES, "
+        "':'-separated)",
     )
 
 
 # -- run ------------------------------------------------------------------------------------
 def add_run(commands: Sub) -> None:
     p = commands.add_parser("run", help="run the reconciler daemon and the status page")
-    p.add_argument("--repo", default=_env("REPO", ""), help="config repo: path, file://, git://, http(s)://")
+    p.add_argument(
+        "--repo", default=_env("REPO", ""), help="config repo: path, file://, git://, http(s)://"
+    )
     p.add_argument("--branch", default=_env("BRANCH", "main"))
     p.add_argument("--status-branch", default=_env("STATUS_BRANCH", "oven-status"))
     p.add_argument("--listen", default=_env("LISTEN", "127.0.0.1:8080"), metavar="HOST:PORT")
-    p.add_argument("--interval", type=float, default=float(_env("INTERVAL", "30")), metavar="SECONDS")
+    p.add_argument(
+        "--interval", type=float, default=float(_env("INTERVAL", "30")), metavar="SECONDS"
+    )
     p.add_argument("--state-dir", type=Path, default=Path(_env("STATE_DIR", ".oven-state")))
     p.add_argument("--secrets-file", type=Path, default=None)
     p.add_argument("--instance", default=_env("INSTANCE", "default"))
-    p.add_argument("--heartbeat", type=float, default=float(_env("HEARTBEAT", "300")), metavar="SECONDS")
+    p.add_argument(
+        "--heartbeat", type=float, default=float(_env("HEARTBEAT", "300")), metavar="SECONDS"
+    )
     p.add_argument("--keep-runs", type=int, default=int(_env("KEEP_RUNS", "50")))
     p.add_argument("--tick", type=float, default=float(_env("TICK", "1")), metavar="SECONDS")
     _allow_volume(p)
@@ -66,10 +79,17 @@ def _run(args: argparse.Namespace) -> int:
     if not args.repo:
         raise UsageError("--repo is required", hint="oven run --repo /path/or/url/of/config-repo")
     settings = Settings(
-        repo=args.repo, branch=args.branch, status_branch=args.status_branch,
-        listen=args.listen, interval=args.interval, state_dir=args.state_dir.resolve(),
-        volume_allowlist=tuple(args.allow_volume), secrets_file=args.secrets_file,
-        tick=args.tick, heartbeat=args.heartbeat, keep_runs=args.keep_runs,
+        repo=args.repo,
+        branch=args.branch,
+        status_branch=args.status_branch,
+        listen=args.listen,
+        interval=args.interval,
+        state_dir=args.state_dir.resolve(),
+        volume_allowlist=tuple(args.allow_volume),
+        secrets_file=args.secrets_file,
+        tick=args.tick,
+        heartbeat=args.heartbeat,
+        keep_runs=args.keep_runs,
         instance=args.instance,
     )
     return asyncio.run(run_daemon(settings))
@@ -93,8 +113,13 @@ def _validate(args: argparse.Namespace) -> int:
     files = len({p.path for p in state.problems})
     summary = f"{len(state.jobs)} jobs valid, {len(state.problems)} problems in {files} files"
     if args.json:
-        print_json({"jobs": sorted(state.jobs), "problems": [p.to_dict() for p in state.problems],
-                    "summary": summary})
+        print_json(
+            {
+                "jobs": sorted(state.jobs),
+                "problems": [p.to_dict() for p in state.problems],
+                "summary": summary,
+            }
+        )
     else:
         for problem in state.problems:
             print(problem)
@@ -106,11 +131,15 @@ def _validate(args: argparse.Namespace) -> int:
 def add_plan(commands: Sub) -> None:
     p = commands.add_parser("plan", help="show how jobs and schedules change between two revisions")
     p.add_argument("--repo", required=True, metavar="PATH_OR_URL")
-    p.add_argument("--base", help="revision to compare from (default: what the status branch says is applied)")
+    p.add_argument(
+        "--base", help="revision to compare from (default: what the status branch says is applied)"
+    )
     p.add_argument("--head", help="revision to compare to (default: the branch head)")
     p.add_argument("--branch", default="main")
     p.add_argument("--status-branch", default="oven-status")
-    p.add_argument("--now", type=_time_arg, default=None, help="time for next-run columns (default now)")
+    p.add_argument(
+        "--now", type=_time_arg, default=None, help="time for next-run columns (default now)"
+    )
     p.add_argument("--json", action="store_true")
     _allow_volume(p)
     p.set_defaults(handler=_plan)
@@ -130,8 +159,16 @@ def _plan(args: argparse.Namespace) -> int:
         head = mirror.resolve(args.head or args.branch)
         base = args.base
         if base is None:
-            status = mirror.read_files(mirror.resolve(args.status_branch), ["status/"]) if mirror.local_tip(args.status_branch) else {}
-            base = load_yaml(status[RECONCILER_PATH]).get("applied_revision") if RECONCILER_PATH in status else None
+            status = (
+                mirror.read_files(mirror.resolve(args.status_branch), ["status/"])
+                if mirror.local_tip(args.status_branch)
+                else {}
+            )
+            base = (
+                load_yaml(status[RECONCILER_PATH]).get("applied_revision")
+                if RECONCILER_PATH in status
+                else None
+            )
 
         def state(rev: str) -> DesiredState:
             found = mirror.read_files(rev, MANIFEST_PREFIXES)
@@ -156,7 +193,11 @@ def _load_job(path: Path, allow: tuple[str, ...] = ()) -> JobSpec:
         raise UsageError(f"{path}: no such manifest file")
     job, problems = parse_job(str(path), path.read_bytes(), volume_allowlist=allow)
     if job is None or problems:
-        raise ManifestError("; ".join(str(p) for p in problems), tuple(problems), hint="fix the manifest first (oven validate)")
+        raise ManifestError(
+            "; ".join(str(p) for p in problems),
+            tuple(problems),
+            hint="fix the manifest first (oven validate)",
+        )
     return job
 
 
@@ -176,7 +217,9 @@ def _explain(args: argparse.Namespace) -> int:
     from reconciler.explain import explain, format_explain
 
     job = _load_job(args.manifest)
-    result = explain(job, args.now, last_scheduled=args.last_scheduled, created=args.created, active=args.active)
+    result = explain(
+        job, args.now, last_scheduled=args.last_scheduled, created=args.created, active=args.active
+    )
     print_json(result) if args.json else print(format_explain(result))
     return 0
 
@@ -185,7 +228,9 @@ def add_next(commands: Sub) -> None:
     p = commands.add_parser("next", help="the next fire times of a job, in its zone and in UTC")
     p.add_argument("job", metavar="JOB_OR_MANIFEST")
     p.add_argument("-n", type=int, default=5)
-    p.add_argument("--repo", type=Path, default=Path("."), help="config repo working tree to find JOB in")
+    p.add_argument(
+        "--repo", type=Path, default=Path("."), help="config repo working tree to find JOB in"
+    )
     p.add_argument("--now", type=_time_arg, default=None)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_next)
@@ -201,12 +246,19 @@ def _next(args: argparse.Namespace) -> int:
     else:
         jobs = validate_worktree(args.repo).jobs
         if args.job not in jobs:
-            raise UsageError(f"no job {args.job!r} in {args.repo}", hint="give a job id or a manifest path")
+            raise UsageError(
+                f"no job {args.job!r} in {args.repo}", hint="give a job id or a manifest path"
+            )
         job = jobs[args.job]
     times = next_fire_times(job, args.n, args.now or SystemClock().now())
     if args.json:
-        print_json({"job_id": job.id, "timezone": job.schedule.timezone,
-                    "next": [{"utc": iso(u), "local": local.isoformat()} for u, local in times]})
+        print_json(
+            {
+                "job_id": job.id,
+                "timezone": job.schedule.timezone,
+                "next": [{"utc": iso(u), "local": local.isoformat()} for u, local in times],
+            }
+        )
     else:
         print(format_next(job, times))
     return 0
@@ -229,24 +281,41 @@ def _status(args: argparse.Namespace) -> int:
         mirror = GitMirror(args.repo, Path(tmp) / "mirror.git")
         mirror.fetch()
         if not mirror.local_tip(args.status_branch):
-            raise UsageError(f"no branch {args.status_branch} in {args.repo}", hint="has a reconciler run against this repo yet?")
+            raise UsageError(
+                f"no branch {args.status_branch} in {args.repo}",
+                hint="has a reconciler run against this repo yet?",
+            )
         tree = parse_status_tree(mirror.read_files(mirror.resolve(args.status_branch), ["status/"]))
     if args.json:
         print_json({"reconciler": tree.reconciler, "jobs": tree.jobs})
         return 0
-    ready = next((c for c in tree.reconciler.get("conditions", []) if c.get("type") == "Ready"), {})
-    print(f"reconciler: Ready={ready.get('status')} {ready.get('reason', '')}: {ready.get('message', '')}")
-    print(f"heartbeat {tree.reconciler.get('heartbeat')}, applied {str(tree.reconciler.get('applied_revision'))[:12]}")
-    print(f"{'JOB':<28} {'LAST':<10} {'NEXT RUN':<22} {'FAILS':>5}")
-    for job_id, job in sorted(tree.jobs.items()):
-        last = (job.get("last_run") or {}).get("status", "-")
-        print(f"{job_id:<28} {last:<10} {str(job.get('next_run') or '-'):<22} {job.get('consecutive_failures', 0):>5}")
-    for problem in tree.reconciler.get("problems", []):
-        print(f"problem: {problem['path']}:{problem['line']}: {problem['field']}: {problem['message']}")
+    print(format_status(tree.reconciler, tree.jobs))
     return 0
 
 
-def _spool(state_dir: Path):  # type: ignore[no-untyped-def]
+def format_status(reconciler: dict[str, Any], jobs: dict[str, dict[str, Any]]) -> str:
+    """The reconciler condition, a table of jobs and the manifest problems, as text."""
+    conditions = reconciler.get("conditions", [])
+    ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    applied = str(reconciler.get("applied_revision") or "-")[:12]
+    lines = [
+        f"reconciler: Ready={ready.get('status')} {ready.get('reason', '')}: "
+        f"{ready.get('message', '')}",
+        f"heartbeat {reconciler.get('heartbeat')}, applied {applied}",
+        f"{'JOB':<28} {'LAST':<10} {'NEXT RUN':<22} {'FAILS':>5}",
+    ]
+    for job_id, job in sorted(jobs.items()):
+        last = (job.get("last_run") or {}).get("status", "-")
+        next_run = str(job.get("next_run") or "-")
+        lines.append(
+            f"{job_id:<28} {last:<10} {next_run:<22} {job.get('consecutive_failures', 0):>5}"
+        )
+    for p in reconciler.get("problems", []):
+        lines.append(f"problem: {p['path']}:{p['line']}: {p['field']}: {p['message']}")
+    return "\n".join(lines)
+
+
+def _spool(state_dir: Path) -> RequestSpool:
     from reconciler.requests import RequestSpool
 
     return RequestSpool(state_dir)
@@ -262,7 +331,10 @@ def add_trigger(commands: Sub) -> None:
 
 def _trigger(args: argparse.Namespace) -> int:
     key = _spool(args.state_dir).submit_manual(args.job, args.idempotency_key)
-    print(f"requested a manual run of {args.job} (idempotency key {key}); the daemon starts it on its next tick")
+    print(
+        f"requested a manual run of {args.job} (idempotency key {key}); "
+        "the daemon starts it on its next tick"
+    )
     return 0
 
 

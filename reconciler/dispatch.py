@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from reconciler.book import RunBook
 from reconciler.decide import decide, retry_delay
-from reconciler.errors import ExecutorError, RunAlreadyExists
+from reconciler.errors import EngineUnavailable, ExecutorError, RunAlreadyExists
 from reconciler.interfaces import Executor
 from reconciler.launch import NotRunnable, build_request
-from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord
+from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord, Trigger
 from reconciler.requests import RequestSpool, RunRequestFile
 from reconciler.runids import manual_run_id, retry_run_id, scheduled_run_id
 from reconciler.schedule import fires_between, next_fire
@@ -72,8 +72,13 @@ class Dispatcher:
             root = failed.retry_of or failed.run_id
             attempt = failed.attempt + 1
             self._launch(
-                job, retry_run_id(root, attempt), "retry", now, failed.scheduled_for,
-                attempt=attempt, retry_of=root,
+                job,
+                retry_run_id(root, attempt),
+                "retry",
+                now,
+                failed.scheduled_for,
+                attempt=attempt,
+                retry_of=root,
             )
 
     def _requests(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
@@ -110,21 +115,43 @@ class Dispatcher:
 
     # -- starting and ending runs -----------------------------------------------------------
     def _launch(
-        self, job: JobSpec, run_id: str, trigger: str, now: datetime, nominal: datetime | None,
-        *, attempt: int = 1, retry_of: str | None = None, key: str | None = None,
+        self,
+        job: JobSpec,
+        run_id: str,
+        trigger: Trigger,
+        now: datetime,
+        nominal: datetime | None,
+        *,
+        attempt: int = 1,
+        retry_of: str | None = None,
+        key: str | None = None,
     ) -> None:
         if run_id in self.book.runs:
             return  # this run already happened: run ids make starts idempotent
         record = RunRecord(
-            run_id=run_id, job_id=job.id, trigger=trigger, status="running",  # type: ignore[arg-type]
-            scheduled_for=nominal, started_at=now, config_revision=self.revision,
-            image=job.image or "", attempt=attempt, retry_of=retry_of, idempotency_key=key,
+            run_id=run_id,
+            job_id=job.id,
+            trigger=trigger,
+            status="running",
+            scheduled_for=nominal,
+            started_at=now,
+            config_revision=self.revision,
+            image=job.image or "",
+            attempt=attempt,
+            retry_of=retry_of,
+            idempotency_key=key,
         )
         try:
             request = build_request(
-                job, run_id=run_id, trigger=trigger, secrets=self.secrets.resolve(job.secrets),
-                revision=self.revision, scheduled_for=nominal, attempt=attempt,
-                retry_of=retry_of, idempotency_key=key,
+                job,
+                run_id=run_id,
+                trigger=trigger,
+                secrets=self.secrets.resolve(job.secrets),
+                revision=self.revision,
+                scheduled_for=nominal,
+                attempt=attempt,
+                retry_of=retry_of,
+                idempotency_key=key,
             )
             started = self.executor.start(request)
         except RunAlreadyExists:
@@ -134,15 +161,17 @@ class Dispatcher:
             return self._fail_to_start(record, job, now, exc.error)
         except MissingSecret as exc:
             return self._fail_to_start(record, job, now, _error("MissingSecret", exc))
+        except EngineUnavailable:
+            raise  # nothing can start; the cycle reports it and tries again next tick
         except ExecutorError as exc:
-            if type(exc).__name__ == "EngineUnavailable":
-                raise
             return self._fail_to_start(record, job, now, _error("ExecutorError", exc))
         self.book.put(record.with_changes(started_at=started.started_at or now))
         self.book.note_scheduled(record)
         log.info("run %s: started (%s)", run_id, trigger)
 
-    def _fail_to_start(self, record: RunRecord, job: JobSpec, now: datetime, error: ErrorInfo) -> None:
+    def _fail_to_start(
+        self, record: RunRecord, job: JobSpec, now: datetime, error: ErrorInfo
+    ) -> None:
         log.error("run %s: cannot start: %s", record.run_id, error.message)
         failed = record.with_changes(status="failed", finished_at=now, error=error)
         self.finish(record, failed, job, capture_log=False)
@@ -150,7 +179,9 @@ class Dispatcher:
     def cancel(self, record: RunRecord, now: datetime, cls: str, why: str) -> None:
         self.executor.stop(record.run_id)
         error = ErrorInfo(cls, f"cancelled: {why}", "")
-        self.finish(record, record.with_changes(status="cancelled", finished_at=now, error=error), None)
+        self.finish(
+            record, record.with_changes(status="cancelled", finished_at=now, error=error), None
+        )
 
     def finish(
         self, before: RunRecord, after: RunRecord, job: JobSpec | None, capture_log: bool = True
@@ -167,9 +198,9 @@ class Dispatcher:
         if job and after.status in ("failed", "timed_out") and after.attempt <= job.retries.limit:
             root = after.retry_of or after.run_id
             delay = retry_delay(job.retries.backoff, after.attempt + 1, root)
-            after = after.with_changes(
-                next_retry_at=(after.finished_at or before.started_at) + timedelta(seconds=delay)
-            )
+            ended = after.finished_at or before.started_at or before.scheduled_for
+            if ended is not None:
+                after = after.with_changes(next_retry_at=ended + timedelta(seconds=delay))
         self.book.put(after)
         log.info("run %s: %s (exit code %s)", after.run_id, after.status, after.exit_code)
 

@@ -27,7 +27,9 @@ class RunRequest:
     image: str
     command: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    volumes: tuple[str, ...] = ()  # "host:container[:ro|rw]", already checked against the allow-list
+    volumes: tuple[
+        str, ...
+    ] = ()  # "host:container[:ro|rw]", already checked against the allow-list
     memory: str | None = None
     cpus: float | None = None
     scheduled_for: datetime | None = None

@@ -9,8 +9,8 @@ commit that records their result went through. All adapter calls block; the daem
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from reconciler.book import RunBook
@@ -77,7 +77,9 @@ class Reconciler:
         for record in tree.runs.values():
             self.book.note_scheduled(record)
         self.applied_revision = str(tree.reconciler.get("applied_revision") or "")
-        log.info("restored %d runs and %d jobs from the status branch", len(tree.runs), len(tree.jobs))
+        log.info(
+            "restored %d runs and %d jobs from the status branch", len(tree.runs), len(tree.jobs)
+        )
 
     def tick(self, fetch: bool = False) -> datetime:
         """Run one cycle; return when the next one is due."""
@@ -90,7 +92,6 @@ class Reconciler:
         finally:
             self.recorder.record(now)
         return self._next_tick(now)
-
 
     # -- steps ------------------------------------------------------------------------------
     def _guarded(self, step: Callable[[], None]) -> OvenError | None:
@@ -114,9 +115,7 @@ class Reconciler:
         self.attempted_revision = revision
         if self.desired is not None and revision == self.desired.revision:
             return
-        loaded = load_tree(
-            self.source.files(revision), revision, self.settings.volume_allowlist
-        )
+        loaded = load_tree(self.source.files(revision), revision, self.settings.volume_allowlist)
         desired = keep_last_good(loaded, self.desired)
         result = plan(self.desired, desired, now)
         if result.has_changes or self.desired is None:

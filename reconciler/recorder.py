@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from reconciler import __version__
-from reconciler.clock import iso, utc
+from reconciler.clock import utc
 from reconciler.errors import OvenError
 from reconciler.interfaces import Ledger
 from reconciler.status import (
@@ -112,9 +112,14 @@ class Recorder:
                     files[job_path(job_id)] = None
                 continue
             summary = job_summary(
-                job, job_id, book.for_job(job_id), next_run=track.next_run,
-                last_scheduled=track.last_scheduled, created_at=track.created_at,
-                missed_total=track.missed_total, active_runs=[r.run_id for r in active],
+                job,
+                job_id,
+                book.for_job(job_id),
+                next_run=track.next_run,
+                last_scheduled=track.last_scheduled,
+                created_at=track.created_at,
+                missed_total=track.missed_total,
+                active_runs=[r.run_id for r in active],
             )
             summary["reason"] = track.reason
             if job is not None:

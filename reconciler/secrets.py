@@ -55,7 +55,9 @@ class Redactor:
 
     def __init__(self, values: Iterable[str]) -> None:
         # longest first so a secret containing another is replaced whole
-        self._values = sorted({v for v in values if len(v) >= _MIN_REDACT_LEN}, key=len, reverse=True)
+        self._values = sorted(
+            {v for v in values if len(v) >= _MIN_REDACT_LEN}, key=len, reverse=True
+        )
 
     def __call__(self, text: str) -> str:
         for value in self._values:

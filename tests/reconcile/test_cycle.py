@@ -91,8 +91,14 @@ def world(tmp_path: Path) -> World:
     clock = FakeClock(T0)
     engine = MemoryEngine(clock)
     w = World(
-        clock, MemorySource(), engine, MemoryExecutor(engine, state_dir=tmp_path, instance="t"),
-        MemoryLedger(), RequestSpool(tmp_path), tmp_path, None,  # type: ignore[arg-type]
+        clock,
+        MemorySource(),
+        engine,
+        MemoryExecutor(engine, state_dir=tmp_path, instance="t"),
+        MemoryLedger(),
+        RequestSpool(tmp_path),
+        tmp_path,
+        None,  # type: ignore[arg-type]
     )
     w.reconciler = _reconciler(w)
     return w
@@ -128,7 +134,9 @@ def test_a_nonzero_exit_is_failed_with_its_code(world: World):
 
 
 def test_retries_record_each_attempt_with_growing_delays(world: World):
-    world.source.commit({"jobs/tick.yaml": job(schedule={"type": "manual"}, retries={"limit": 2, "backoff": 10})})
+    world.source.commit(
+        {"jobs/tick.yaml": job(schedule={"type": "manual"}, retries={"limit": 2, "backoff": 10})}
+    )
     world.tick()
     world.spool.submit_manual("tick", "k1")
     world.tick(1)
@@ -144,7 +152,11 @@ def test_retries_record_each_attempt_with_growing_delays(world: World):
         world.executor.finish(current, code)
     world.tick(1)
     runs = world.runs()
-    assert [runs[r]["status"] for r in (first, f"{first}-a2", f"{first}-a3")] == ["failed", "failed", "succeeded"]
+    assert [runs[r]["status"] for r in (first, f"{first}-a2", f"{first}-a3")] == [
+        "failed",
+        "failed",
+        "succeeded",
+    ]
     assert [runs[r]["attempt"] for r in (first, f"{first}-a2", f"{first}-a3")] == [1, 2, 3]
     assert runs[f"{first}-a3"]["trigger"] == "retry"
     delays = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
@@ -182,7 +194,9 @@ def test_a_restart_adopts_running_containers_and_never_starts_a_run_twice(world:
     assert world.running() == ["tick-20261122-000020"]
 
 
-def test_a_run_that_finished_while_the_reconciler_was_down_is_recorded_from_the_engine(world: World):
+def test_a_run_that_finished_while_the_reconciler_was_down_is_recorded_from_the_engine(
+    world: World,
+):
     world.source.commit({"jobs/tick.yaml": job(schedule={"type": "interval", "every": "1h"})})
     world.tick()
     world.tick(3600)
@@ -211,7 +225,9 @@ def test_a_vanished_container_ends_its_run_and_does_not_block_forbid(world: Worl
 
 
 def test_forbid_defers_and_replace_cancels(world: World):
-    world.source.commit({"jobs/a.yaml": job("a"), "jobs/b.yaml": job("b", policy={"concurrency": "replace"})})
+    world.source.commit(
+        {"jobs/a.yaml": job("a"), "jobs/b.yaml": job("b", policy={"concurrency": "replace"})}
+    )
     world.tick()
     world.tick(10)
     world.tick(10)
@@ -219,7 +235,9 @@ def test_forbid_defers_and_replace_cancels(world: World):
     assert world.runs("b")["b-20261122-000010"]["status"] == "cancelled"
     world.executor.finish("a-20261122-000010", 0)
     world.tick(0.5)
-    assert "a-20261122-000020" in world.running(), "forbid runs the deferred time once the active run ends"
+    assert "a-20261122-000020" in world.running(), (
+        "forbid runs the deferred time once the active run ends"
+    )
 
 
 def test_a_broken_file_keeps_the_last_good_definition_and_is_reported(world: World):
@@ -234,7 +252,9 @@ def test_a_broken_file_keeps_the_last_good_definition_and_is_reported(world: Wor
 
 
 def test_a_manual_trigger_with_the_same_key_runs_once(world: World):
-    world.source.commit({"jobs/tick.yaml": job(schedule={"type": "manual"}, policy={"concurrency": "allow"})})
+    world.source.commit(
+        {"jobs/tick.yaml": job(schedule={"type": "manual"}, policy={"concurrency": "allow"})}
+    )
     world.tick()
     world.spool.submit_manual("tick", "deploy-42")
     world.spool.submit_manual("tick", "deploy-42")
@@ -246,14 +266,27 @@ def test_a_manual_trigger_with_the_same_key_runs_once(world: World):
 
 
 def test_a_backfill_runs_each_time_of_the_window_once(world: World):
-    world.source.commit({"jobs/tick.yaml": job(schedule={"type": "cron", "cron": "0 * * * *"}, policy={"concurrency": "allow"})})
+    world.source.commit(
+        {
+            "jobs/tick.yaml": job(
+                schedule={"type": "cron", "cron": "0 * * * *"}, policy={"concurrency": "allow"}
+            )
+        }
+    )
     world.tick()
-    world.spool.submit_backfill("tick", datetime(2026, 11, 21, 10, tzinfo=UTC), datetime(2026, 11, 21, 12, tzinfo=UTC))
+    world.spool.submit_backfill(
+        "tick", datetime(2026, 11, 21, 10, tzinfo=UTC), datetime(2026, 11, 21, 12, tzinfo=UTC)
+    )
     world.tick(1)
-    world.spool.submit_backfill("tick", datetime(2026, 11, 21, 11, tzinfo=UTC), datetime(2026, 11, 21, 13, tzinfo=UTC))
+    world.spool.submit_backfill(
+        "tick", datetime(2026, 11, 21, 11, tzinfo=UTC), datetime(2026, 11, 21, 13, tzinfo=UTC)
+    )
     world.tick(1)
     assert sorted(world.runs()) == [
-        "tick-20261121-100000", "tick-20261121-110000", "tick-20261121-120000", "tick-20261121-130000",
+        "tick-20261121-100000",
+        "tick-20261121-110000",
+        "tick-20261121-120000",
+        "tick-20261121-130000",
     ]
     assert {r["trigger"] for r in world.runs().values()} == {"backfill"}
 

@@ -64,7 +64,9 @@ class StatusBranch:
     def paths(self) -> list[str]:
         if not self.exists():
             return []
-        out = git("--git-dir", str(self.bare), "ls-tree", "-r", "--name-only", self.branch, "status/")
+        out = git(
+            "--git-dir", str(self.bare), "ls-tree", "-r", "--name-only", self.branch, "status/"
+        )
         return out.splitlines()
 
     def read(self, path: str) -> dict[str, Any]:
@@ -76,7 +78,9 @@ class StatusBranch:
         return [self.read(p) for p in self.paths() if p.startswith(prefix)]
 
     def reconciler(self) -> dict[str, Any]:
-        return self.read("status/reconciler.yaml") if "status/reconciler.yaml" in self.paths() else {}
+        return (
+            self.read("status/reconciler.yaml") if "status/reconciler.yaml" in self.paths() else {}
+        )
 
 
 class Daemon:
@@ -90,9 +94,24 @@ class Daemon:
 
     def start(self) -> Daemon:
         command = [
-            sys.executable, "-m", "reconciler", "run", "--repo", self.repo,
-            "--listen", f"127.0.0.1:{self.port}", "--interval", "1", "--tick", "0.3",
-            "--heartbeat", "5", "--state-dir", str(self.state_dir), "--instance", self.instance,
+            sys.executable,
+            "-m",
+            "reconciler",
+            "run",
+            "--repo",
+            self.repo,
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--interval",
+            "1",
+            "--tick",
+            "0.3",
+            "--heartbeat",
+            "5",
+            "--state-dir",
+            str(self.state_dir),
+            "--instance",
+            self.instance,
             *self.extra,
         ]
         with self.log.open("ab") as out:
@@ -117,8 +136,10 @@ class Daemon:
 
 def oven(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
-        timeout=120, cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        [sys.executable, "-m", "reconciler", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
-
-

@@ -17,14 +17,25 @@ from reconciler.clock import utc
 
 KILLS = 10
 JOBS = {
-    "crash-forbid": {"schedule": {"type": "interval", "every": "2s"},
-                     "command": ["sh", "-c", "sleep 1.5; echo forbid"]},
-    "crash-allow": {"schedule": {"type": "interval", "every": "2s"}, "policy": {"concurrency": "allow"},
-                    "command": ["sh", "-c", "sleep 3; echo allow"]},
-    "crash-timeout": {"schedule": {"type": "interval", "every": "3s"}, "resources": {"timeout": 2},
-                      "command": ["sh", "-c", "sleep 2.5"]},
-    "crash-fail": {"schedule": {"type": "interval", "every": "3s"}, "command": ["sh", "-c", "exit 7"],
-                   "retries": {"limit": 1, "backoff": 1}},
+    "crash-forbid": {
+        "schedule": {"type": "interval", "every": "2s"},
+        "command": ["sh", "-c", "sleep 1.5; echo forbid"],
+    },
+    "crash-allow": {
+        "schedule": {"type": "interval", "every": "2s"},
+        "policy": {"concurrency": "allow"},
+        "command": ["sh", "-c", "sleep 3; echo allow"],
+    },
+    "crash-timeout": {
+        "schedule": {"type": "interval", "every": "3s"},
+        "resources": {"timeout": 2},
+        "command": ["sh", "-c", "sleep 2.5"],
+    },
+    "crash-fail": {
+        "schedule": {"type": "interval", "every": "3s"},
+        "command": ["sh", "-c", "exit 7"],
+        "retries": {"limit": 1, "backoff": 1},
+    },
 }
 FINAL = {"succeeded", "failed", "timed_out", "cancelled", "missed", "skipped"}
 
@@ -48,8 +59,10 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
     def all_moved_on() -> bool:
         for job_id in JOBS:
             runs = status.runs(job_id)
-            if not any(r["status"] in FINAL and r["started_at"] and utc(r["started_at"]) > restarted
-                       for r in runs):
+            if not any(
+                r["status"] in FINAL and r["started_at"] and utc(r["started_at"]) > restarted
+                for r in runs
+            ):
                 return False
         return True
 
@@ -60,7 +73,9 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
 
     def quiet() -> bool:
         runs = [r for job_id in JOBS for r in status.runs(job_id)]
-        mine = docker_client.containers.list(all=True, filters={"label": f"agent-oven.instance={instance}"})
+        mine = docker_client.containers.list(
+            all=True, filters={"label": f"agent-oven.instance={instance}"}
+        )
         return bool(runs) and all(r["status"] in FINAL for r in runs) and not mine
 
     wait_until(quiet, 90, "every run final and every container removed")
@@ -73,9 +88,11 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
     missing = sorted(set(counts) - set(recorded))
     assert not missing, f"containers without a run file: {missing}"
     assert all(recorded[run_id]["status"] in FINAL for run_id in counts)
-    print(f"\n{KILLS} SIGKILLs, {len(counts)} containers, {len(recorded)} run files, "
-          f"statuses {dict(Counter(r['status'] for r in recorded.values()))}, "
-          f"errors {dict(Counter((r.get('error') or {}).get('class') for r in recorded.values()))}")
+    print(
+        f"\n{KILLS} SIGKILLs, {len(counts)} containers, {len(recorded)} run files, "
+        f"statuses {dict(Counter(r['status'] for r in recorded.values()))}, "
+        f"errors {dict(Counter((r.get('error') or {}).get('class') for r in recorded.values()))}"
+    )
     assert len(counts) >= 10, "the jobs should have run many times during the test"
 
 
@@ -87,8 +104,11 @@ class _CreationLog:
         self.run_ids: list[str] = []
         self._events = client.events(
             decode=True,
-            filters={"type": "container", "event": "create",
-                     "label": f"agent-oven.instance={instance}"},
+            filters={
+                "type": "container",
+                "event": "create",
+                "label": f"agent-oven.instance={instance}",
+            },
         )
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self._thread.start()

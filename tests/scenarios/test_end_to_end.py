@@ -10,7 +10,8 @@ from scenarios.harness import StatusBranch, manifest, oven, push_files, wait_unt
 
 def succeeded_with(status: StatusBranch, job_id: str, revision: str) -> list[dict]:
     return [
-        r for r in status.runs(job_id)
+        r
+        for r in status.runs(job_id)
         if r["status"] == "succeeded" and r["config_revision"] == revision
     ]
 
@@ -30,14 +31,22 @@ def test_push_run_change_break_and_delete(bare: Path, daemons) -> None:
     assert summary["last_run"]["status"] == "succeeded"
 
     # a schedule change: plan shows it, the daemon applies it
-    rev2 = push_files(bare, "main", {"jobs/tick.yaml": manifest("tick", schedule={"type": "interval", "every": "4s"})}, "slower")
+    rev2 = push_files(
+        bare,
+        "main",
+        {"jobs/tick.yaml": manifest("tick", schedule={"type": "interval", "every": "4s"})},
+        "slower",
+    )
     shown = oven("plan", "--repo", str(bare), "--base", rev1, "--head", rev2)
     assert shown.returncode == 0, shown.stderr
     assert "~ tick" in shown.stdout and "schedule" in shown.stdout
     wait_until(lambda: succeeded_with(status, "tick", rev2), 60, "a run under the new schedule")
 
     # a broken manifest: reported with file and line, the other job goes on running
-    broken = "id: broken\nname: Broken\ntype: docker\nimage: x\nschedule:\n  type: cron\n  cron: 'not a cron'\n"
+    broken = (
+        "id: broken\nname: Broken\ntype: docker\nimage: x\n"
+        "schedule:\n  type: cron\n  cron: 'not a cron'\n"
+    )
     rev3 = push_files(bare, "main", {"jobs/broken.yaml": broken}, "break")
 
     def broken_reported() -> list[dict]:
@@ -48,7 +57,11 @@ def test_push_run_change_break_and_delete(bare: Path, daemons) -> None:
     assert problem["line"] == 7 and problem["field"] == "schedule.cron"
     ready = status.reconciler()["conditions"][0]
     assert ready["status"] == "False" and ready["reason"] == "ManifestProblems"
-    wait_until(lambda: succeeded_with(status, "tick", rev3), 60, "tick still running beside the broken file")
+    wait_until(
+        lambda: succeeded_with(status, "tick", rev3),
+        60,
+        "tick still running beside the broken file",
+    )
 
     # a deletion: the job is gone and runs no more
     push_files(bare, "main", {"jobs/tick.yaml": None, "jobs/broken.yaml": None}, "delete")

@@ -26,12 +26,20 @@ class Driver:
     """The reconcile cycle in this process, ticking until a condition holds."""
 
     def __init__(self, bare: Path, state: Path, instance: str, allow: tuple[str, ...] = ()) -> None:
-        settings = Settings(repo=f"file://{bare}", state_dir=state, instance=instance,
-                            volume_allowlist=allow, heartbeat=3600)
+        settings = Settings(
+            repo=f"file://{bare}",
+            state_dir=state,
+            instance=instance,
+            volume_allowlist=allow,
+            heartbeat=3600,
+        )
         source = GitSource(settings.repo, "main", state)
         self.spool = RequestSpool(state)
         self.reconciler = Reconciler(
-            settings, source=source, clock=SystemClock(), spool=self.spool,
+            settings,
+            source=source,
+            clock=SystemClock(),
+            spool=self.spool,
             executor=DockerExecutor(state_dir=state, instance=instance),
             ledger=GitLedger(source.mirror, "oven-status"),
         )
@@ -77,7 +85,9 @@ def test_exit_code_three_is_recorded_failed(driver) -> None:
 
 
 def test_a_run_past_its_timeout_is_killed_and_recorded_timed_out(driver, docker_client) -> None:
-    d = driver({"jobs/slow.yaml": manual("slow", command=["sleep", "60"], resources={"timeout": 2})})
+    d = driver(
+        {"jobs/slow.yaml": manual("slow", command=["sleep", "60"], resources={"timeout": 2})}
+    )
     d.spool.submit_manual("slow", "once")
     started = time.monotonic()
     run = d.tick_until(lambda: d.run_file("slow"), 60, "the slow run to be killed")
@@ -89,8 +99,15 @@ def test_a_run_past_its_timeout_is_killed_and_recorded_timed_out(driver, docker_
 
 
 def test_the_memory_and_cpu_limits_reach_the_container(driver, docker_client) -> None:
-    d = driver({"jobs/limited.yaml": manual("limited", command=["sleep", "30"],
-                                            resources={"memory": "64m", "cpus": 0.5, "timeout": 20})})
+    d = driver(
+        {
+            "jobs/limited.yaml": manual(
+                "limited",
+                command=["sleep", "30"],
+                resources={"memory": "64m", "cpus": 0.5, "timeout": 20},
+            )
+        }
+    )
     d.spool.submit_manual("limited", "limits")
     run = d.tick_until(lambda: d.run_file("limited", final=False), 60, "the limited run to start")
     attrs = docker_client.containers.get(container_name(run["run_id"])).attrs
@@ -102,14 +119,25 @@ def test_the_memory_and_cpu_limits_reach_the_container(driver, docker_client) ->
     assert labels["agent-oven.revision"] == run["config_revision"]
 
 
-def test_a_job_that_fails_twice_then_succeeds_records_three_attempts(driver, tmp_path: Path) -> None:
+def test_a_job_that_fails_twice_then_succeeds_records_three_attempts(
+    driver, tmp_path: Path
+) -> None:
     data = tmp_path / "counter"
     data.mkdir()
     data.chmod(0o777)
-    script = "n=$(cat /data/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/n; echo attempt $n; [ $n -ge 3 ]"
+    script = (
+        "n=$(cat /data/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/n; "
+        "echo attempt $n; [ $n -ge 3 ]"
+    )
     d = driver(
-        {"jobs/flaky.yaml": manual("flaky", command=["sh", "-c", script], volumes=[f"{data}:/data"],
-                                   retries={"limit": 2, "backoff": 1})},
+        {
+            "jobs/flaky.yaml": manual(
+                "flaky",
+                command=["sh", "-c", script],
+                volumes=[f"{data}:/data"],
+                retries={"limit": 2, "backoff": 1},
+            )
+        },
         allow=(str(tmp_path),),
     )
     d.spool.submit_manual("flaky", "flaky-1")
