@@ -6,31 +6,19 @@ for the other writer, who pushes to the status branch while the ledger is busy.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from support import gitutil
 
 from reconciler.ledger.git import GitLedger
 from reconciler.ledger.memory import MemoryLedger
 from reconciler.source.gitrepo import GitMirror
 
-
-def _load_gitutil() -> ModuleType:
-    path = Path(__file__).parent.parent / "source" / "gitutil.py"
-    spec = importlib.util.spec_from_file_location("oven_ledger_gitutil", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gitutil = _load_gitutil()
 _names = itertools.count()
 Files = Mapping[str, str | None]
 
@@ -42,18 +30,6 @@ class LedgerKit:
     ledger: Any
     other_write: Callable[[Files], None]  # another writer commits now
     interfere_next: Callable[[Files], None]  # ...right before our next push
-
-
-@pytest.fixture(scope="session")
-def repo_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ledger-remotes")
-
-
-@pytest.fixture(scope="session")
-def git_daemon(repo_base: Path) -> Iterator[Any]:
-    daemon = gitutil.GitDaemon(repo_base).start()
-    yield daemon
-    daemon.stop()
 
 
 @pytest.fixture

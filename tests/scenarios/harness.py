@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from source.gitutil import free_port, git, make_bare, push_files  # noqa: F401  (re-exported)
+from support.gitutil import free_port, git, make_bare, push_files  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "agent-oven/busybox:latest"

@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from support import gitutil
 
-
-def _load_gitutil() -> ModuleType:
-    path = Path(__file__).with_name("gitutil.py")
-    spec = importlib.util.spec_from_file_location("oven_source_gitutil", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gitutil = _load_gitutil()
 _names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def repo_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("remotes")
-
-
-@pytest.fixture(scope="session")
-def git_daemon(repo_base: Path) -> Iterator[object]:
-    daemon = gitutil.GitDaemon(repo_base).start()
-    yield daemon
-    daemon.stop()
 
 
 @pytest.fixture(scope="session")
