@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.errors import OvenError, UsageError
+from reconciler.errors import OvenError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -65,5 +65,5 @@ def print_json(data: object) -> None:
 def existing_dir(text: str) -> Path:
     path = Path(text)
     if not path.is_dir():
-        raise UsageError(f"{text} is not a directory")
+        raise argparse.ArgumentTypeError(f"{text} is not a directory")
     return path
