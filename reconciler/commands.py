@@ -64,6 +64,11 @@ def add_run(commands: Sub) -> None:
     p.add_argument("--secrets-file", type=Path, default=None)
     p.add_argument("--instance", default=_env("INSTANCE", "default"))
     p.add_argument(
+        "--watch",
+        action="store_true",
+        help="--repo is a local git working tree: read manifests from disk, react to edits",
+    )
+    p.add_argument(
         "--heartbeat", type=float, default=float(_env("HEARTBEAT", "300")), metavar="SECONDS"
     )
     p.add_argument("--keep-runs", type=int, default=int(_env("KEEP_RUNS", "50")))
@@ -91,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         heartbeat=args.heartbeat,
         keep_runs=args.keep_runs,
         instance=args.instance,
+        watch=args.watch,
     )
     return asyncio.run(run_daemon(settings))
 

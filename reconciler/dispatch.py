@@ -31,9 +31,10 @@ class Dispatcher:
         executor: Executor,
         secrets: SecretStore,
         spool: RequestSpool | None,
+        tail_lines: int = 40,
     ) -> None:
         self.book, self.executor, self.secrets, self.spool = book, executor, secrets, spool
-        self.tail_lines = 40
+        self.tail_lines = tail_lines
         self.secret_names: set[str] = set()
         self.wakeups: list[datetime] = []
         self.revision = ""

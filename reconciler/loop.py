@@ -2,8 +2,9 @@
 
 Ticks run in a worker thread (docker and dulwich block); the status page is served by uvicorn
 in the same event loop. Between ticks the loop sleeps until the next due time, at most
-``settings.tick`` seconds, and fetches the config repo every ``settings.interval`` seconds.
-Stopping leaves running containers alone: the next start adopts them.
+``settings.tick`` seconds, and fetches the config repo every ``settings.interval`` seconds —
+or at once when a watched working tree changes (``--watch``). Stopping leaves running
+containers alone: the next start adopts them.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 import time
+from pathlib import Path
 
 from reconciler.clock import SystemClock
 from reconciler.executors.docker import DockerExecutor
+from reconciler.interfaces import ConfigSource
 from reconciler.ledger.git import GitLedger
 from reconciler.reconcile import Reconciler
 from reconciler.requests import RequestSpool
 from reconciler.secrets import SecretStore
 from reconciler.settings import Settings
 from reconciler.source.git import GitSource
+from reconciler.source.gitrepo import GitMirror
+from reconciler.source.local import LocalSource
 from reconciler.web.app import create_app
 from reconciler.web.server import serve
 
@@ -30,12 +36,18 @@ log = logging.getLogger("oven")
 
 def build_reconciler(settings: Settings) -> Reconciler:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    source = GitSource(settings.repo, settings.branch, settings.state_dir)
+    source: ConfigSource
+    if settings.watch:
+        source = LocalSource(Path(settings.repo))
+        mirror = GitMirror(str(Path(settings.repo).resolve()), settings.state_dir / "mirror.git")
+    else:
+        source = git = GitSource(settings.repo, settings.branch, settings.state_dir)
+        mirror = git.mirror
     return Reconciler(
         settings,
         source=source,
         executor=DockerExecutor(state_dir=settings.state_dir, instance=settings.instance),
-        ledger=GitLedger(source.mirror, settings.status_branch),
+        ledger=GitLedger(mirror, settings.status_branch),
         clock=SystemClock(),
         secrets=SecretStore.load(settings.secrets_file),
         spool=RequestSpool(settings.state_dir),
@@ -45,10 +57,12 @@ def build_reconciler(settings: Settings) -> Reconciler:
 async def run_daemon(settings: Settings) -> int:
     reconciler = build_reconciler(settings)
     await asyncio.to_thread(reconciler.restore)
-    stop = asyncio.Event()
+    stop, wake = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if isinstance(reconciler.source, LocalSource):
+        _watch_in_thread(reconciler.source, loop, wake, settings.interval)
     app = create_app(
         lambda: reconciler.recorder.snapshot, ready=lambda: reconciler.desired is not None
     )
@@ -56,7 +70,7 @@ async def run_daemon(settings: Settings) -> int:
     server = asyncio.create_task(serve(app, host, port))
     log.info("status page on http://%s:%d/", host, port)
     try:
-        await _tick_forever(reconciler, settings, stop)
+        await _tick_forever(reconciler, settings, stop, wake)
     finally:
         server.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -65,14 +79,41 @@ async def run_daemon(settings: Settings) -> int:
     return 0
 
 
-async def _tick_forever(reconciler: Reconciler, settings: Settings, stop: asyncio.Event) -> None:
+async def _tick_forever(
+    reconciler: Reconciler, settings: Settings, stop: asyncio.Event, wake: asyncio.Event
+) -> None:
     clock = reconciler.clock
     next_fetch = 0.0
     while not stop.is_set():
-        fetch = time.monotonic() >= next_fetch
+        fetch = wake.is_set() or time.monotonic() >= next_fetch
         if fetch:
+            wake.clear()
             next_fetch = time.monotonic() + settings.interval
         due = await asyncio.to_thread(reconciler.tick, fetch)
-        wait = (due - clock.now()).total_seconds()
+        wait = min(max((due - clock.now()).total_seconds(), 0.05), settings.tick)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=min(max(wait, 0.05), settings.tick))
+            await asyncio.wait_for(_first(stop, wake), timeout=wait)
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def _watch_in_thread(
+    source: LocalSource, loop: asyncio.AbstractEventLoop, wake: asyncio.Event, every: float
+) -> None:
+    """Set ``wake`` whenever a manifest in the watched tree changes."""
+
+    def watch() -> None:
+        while not loop.is_closed():
+            if source.wait_for_change(timeout=every):
+                log.info("manifests changed on disk; reconciling now")
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(wake.set)
+
+    threading.Thread(target=watch, name="oven-watch", daemon=True).start()

@@ -65,7 +65,9 @@ class Reconciler:
         self.applied_revision = ""
         self.health = Health()
         self.started_at = clock.now()
-        self.dispatch = Dispatcher(self.book, executor, secrets or SecretStore({}), spool)
+        self.dispatch = Dispatcher(
+            self.book, executor, secrets or SecretStore({}), spool, settings.log_tail_lines
+        )
         self.recorder = Recorder(self, ledger)
 
     # -- lifecycle --------------------------------------------------------------------------

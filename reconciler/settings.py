@@ -6,7 +6,7 @@ environment variable so a container deployment needs no command line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -25,7 +25,7 @@ class Settings:
     keep_runs: int = 50  # run files kept per job on the status branch
     instance: str = "default"  # label value separating reconcilers sharing one engine
     log_tail_lines: int = 40
-    extra: dict[str, str] = field(default_factory=dict)
+    watch: bool = False  # repo is a local working tree, watched with watchfiles
 
     @property
     def host_port(self) -> tuple[str, int]:

@@ -73,3 +73,31 @@ def test_push_run_change_break_and_delete(bare: Path, daemons) -> None:
     assert len(status.runs("tick")) == before, "a deleted job must not run again"
     assert status.reconciler()["conditions"][0]["status"] == "True"
     assert daemon.process is not None and daemon.process.poll() is None, daemon.output()
+
+
+def test_watch_mode_reacts_to_an_edit_in_a_local_working_tree(tmp_path: Path, daemons) -> None:
+    from support.gitutil import git
+
+    work = tmp_path / "checkout"
+    git("init", "--quiet", "--initial-branch=main", str(work))
+    (work / "jobs").mkdir()
+    (work / "jobs/first.yaml").write_text(
+        manifest("first", schedule={"type": "interval", "every": "2s"})
+    )
+    git("add", "-A", cwd=work)
+    git("commit", "--quiet", "-m", "first job", cwd=work)
+    daemons(str(work), "--watch", "--interval", "3600")
+    status = StatusBranch(work / ".git")
+    wait_until(lambda: [r for r in status.runs("first") if r["status"] == "succeeded"], 60, "first")
+
+    # an uncommitted edit is picked up by the file watch, long before the hour-long interval
+    (work / "jobs/second.yaml").write_text(
+        manifest("second", schedule={"type": "interval", "every": "2s"})
+    )
+    run = wait_until(
+        lambda: [r for r in status.runs("second") if r["status"] == "succeeded"], 60, "second"
+    )[0]
+    assert run["config_revision"].startswith("worktree:")
+    assert git("status", "--porcelain", cwd=work) == "?? jobs/second.yaml", (
+        "the checkout is untouched"
+    )
