@@ -7,6 +7,7 @@ I/O itself; the reconcile cycle feeds it and writes out what it marks dirty.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,28 +34,42 @@ class RunBook:
         self.runs: dict[str, RunRecord] = {}
         self.tracks: dict[str, JobTrack] = {}
         self.dirty: set[str] = set()
+        self._by_job: dict[str, dict[str, RunRecord]] = {}
+        self._active: dict[str, RunRecord] = {}
+        self.changes: dict[str, int] = {}  # job id -> how often its runs changed
 
     # -- runs -------------------------------------------------------------------------------
     def put(self, record: RunRecord) -> RunRecord:
         if self.runs.get(record.run_id) != record:
             self.runs[record.run_id] = record
+            self._by_job.setdefault(record.job_id, {})[record.run_id] = record
+            if record.is_final:
+                self._active.pop(record.run_id, None)
+            else:
+                self._active[record.run_id] = record
             self.dirty.add(record.run_id)
+            self.changes[record.job_id] = self.changes.get(record.job_id, 0) + 1
         return record
 
+    def load(self, records: Iterable[RunRecord]) -> None:
+        """Take records as they stand on the status branch (not dirty: already written)."""
+        for record in records:
+            self.put(record)
+            self.dirty.discard(record.run_id)
+
     def forget(self, run_id: str) -> None:
-        self.runs.pop(run_id, None)
+        record = self.runs.pop(run_id, None)
+        if record is not None:
+            self._by_job.get(record.job_id, {}).pop(run_id, None)
+            self.changes[record.job_id] = self.changes.get(record.job_id, 0) + 1
+        self._active.pop(run_id, None)
         self.dirty.discard(run_id)
 
     def for_job(self, job_id: str) -> list[RunRecord]:
-        runs = [r for r in self.runs.values() if r.job_id == job_id]
-        return sorted(runs, key=_sort_key)
+        return sorted(self._by_job.get(job_id, {}).values(), key=_sort_key)
 
     def active(self, job_id: str | None = None) -> list[RunRecord]:
-        return [
-            r
-            for r in self.runs.values()
-            if not r.is_final and (job_id is None or r.job_id == job_id)
-        ]
+        return [r for r in self._active.values() if job_id is None or r.job_id == job_id]
 
     def due_retries(self, now: datetime) -> list[RunRecord]:
         """Failed attempts whose next attempt is due and not yet started."""

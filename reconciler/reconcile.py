@@ -74,7 +74,7 @@ class Reconciler:
     def restore(self) -> None:
         """Rebuild the book from the status branch (containers are adopted by the first tick)."""
         tree = parse_status_tree(self.recorder.ledger.read())
-        self.book.runs.update(tree.runs)
+        self.book.load(tree.runs.values())
         self.recorder.restore(tree)
         for record in tree.runs.values():
             self.book.note_scheduled(record)

@@ -44,6 +44,7 @@ class Recorder:
         self.snapshot = Snapshot(reconciler={}, jobs={}, runs={})
         self._run_dicts: dict[str, dict[str, object]] = {}
         self.summaries: dict[str, dict[str, object]] = {}
+        self._summary_keys: dict[str, tuple[object, ...]] = {}
 
     def restore(self, tree: StatusTree) -> None:
         """Take over job bookkeeping (creation, last scheduled, missed) from the status branch."""
@@ -70,6 +71,7 @@ class Recorder:
         except OvenError as exc:
             log.error("cannot record status: %s", exc.message)
             self.owner.health.record = exc
+            self._summary_keys.clear()  # work the summaries out again next time
             return
         self.owner.health.record = None
         self.last_commit = now
@@ -108,9 +110,21 @@ class Recorder:
             if job is None and not active and owner.desired is not None:
                 del book.tracks[job_id]  # removed from config and nothing left running
                 self.summaries.pop(job_id, None)
+                self._summary_keys.pop(job_id, None)
                 if job_path(job_id) in self.written:
                     files[job_path(job_id)] = None
                 continue
+            key = (
+                job.fingerprint if job else None,
+                track.next_run,
+                track.last_scheduled,
+                track.missed_total,
+                track.reason,
+                book.changes.get(job_id, 0),
+            )
+            if self._summary_keys.get(job_id) == key:
+                continue  # nothing that goes into the summary changed
+            self._summary_keys[job_id] = key
             summary = job_summary(
                 job,
                 job_id,
