@@ -71,17 +71,20 @@ class RunBook:
     def active(self, job_id: str | None = None) -> list[RunRecord]:
         return [r for r in self._active.values() if job_id is None or r.job_id == job_id]
 
+    def retry_pending(self, record: RunRecord) -> bool:
+        """A failed attempt whose next attempt is planned but has not started."""
+        if record.status not in RETRYABLE or record.next_retry_at is None:
+            return False
+        root = record.retry_of or record.run_id
+        return retry_run_id(root, record.attempt + 1) not in self.runs
+
     def due_retries(self, now: datetime) -> list[RunRecord]:
-        """Failed attempts whose next attempt is due and not yet started."""
-        due = []
-        for record in self.runs.values():
-            if record.status not in RETRYABLE or record.next_retry_at is None:
-                continue
-            if record.next_retry_at > now:
-                continue
-            root = record.retry_of or record.run_id
-            if retry_run_id(root, record.attempt + 1) not in self.runs:
-                due.append(record)
+        """Pending retries whose time has come, the most overdue first."""
+        due = [
+            r
+            for r in self.runs.values()
+            if r.next_retry_at is not None and r.next_retry_at <= now and self.retry_pending(r)
+        ]
         return sorted(due, key=lambda r: r.next_retry_at or now)
 
     # -- jobs -------------------------------------------------------------------------------

@@ -62,15 +62,19 @@ def decide(
     if job.schedule.type == "manual":
         return _idle(last_scheduled, "manual schedule: runs only when triggered (CLI or API)")
     if not job.enabled:
-        return _idle(last_scheduled, "suspended (enabled: false): nothing starts and active "
-                     "runs are left alone; after resume the missed-run policy applies")
+        return _idle(
+            last_scheduled,
+            "suspended (enabled: false): nothing starts and active "
+            "runs are left alone; after resume the missed-run policy applies",
+        )
     try:
         if _once_is_over(job.schedule, last_scheduled, created):
             return _idle(last_scheduled, _once_over_reason(job.schedule, last_scheduled, created))
         due = _due(job.schedule, job.policy, last_scheduled or created, now)
     except ScheduleError as exc:
-        return _idle(last_scheduled, f"nothing starts: {exc.message}",
-                     (f"InvalidSchedule: {exc.message}",))
+        return _idle(
+            last_scheduled, f"nothing starts: {exc.message}", (f"InvalidSchedule: {exc.message}",)
+        )
     if job.policy.concurrency == "forbid" and active > 0:
         return _blocked(job.policy, due, last_scheduled, active)
     return _start(job.policy, job.schedule, due, last_scheduled, active)
@@ -129,8 +133,10 @@ def _once_is_over(schedule: Schedule, last_scheduled: datetime | None, created: 
 def _once_over_reason(schedule: Schedule, last: datetime | None, created: datetime) -> str:
     if last is not None and schedule.at is not None and last >= schedule.at:
         return f"once schedule already ran (at {iso(schedule.at)}); nothing more starts"
-    return (f"once schedule at {iso(schedule.at)} was applied later (at {iso(created)}), so it "
-            "never runs on its own; trigger it manually if it is still wanted")
+    return (
+        f"once schedule at {iso(schedule.at)} was applied later (at {iso(created)}), so it "
+        "never runs on its own; trigger it manually if it is still wanted"
+    )
 
 
 # ---------------------------------------------------------------- the three outcomes
@@ -147,8 +153,10 @@ def _blocked(policy: Policy, due: _Due, last: datetime | None, active: int) -> D
         return Decision((), False, 0, last, _nothing_due(due, count_expired=False), (), wake)
     limit = _late_limit(policy)
     expiry = f", unless it is {int(limit.total_seconds())}s late by then" if limit else ""
-    reason = (f"JobAlreadyActive: {_plural(active, 'run')} still active and concurrency is forbid; "
-              f"the run due at {iso(due.newest)} starts when it ends{expiry}")
+    reason = (
+        f"JobAlreadyActive: {_plural(active, 'run')} still active and concurrency is forbid; "
+        f"the run due at {iso(due.newest)} starts when it ends{expiry}"
+    )
     return Decision((), False, 0, last, reason, (), wake)
 
 
@@ -163,10 +171,18 @@ def _start(
     one_at_a_time = policy.missed == "all" and policy.concurrency == "forbid"
     starts = chosen[:1] if one_at_a_time else chosen  # the next decision continues after it
     stop = policy.concurrency == "replace" and active > 0
-    reason = _start_reason(policy, due, starts, len(chosen) - len(starts), dropped,
-                           active if stop else 0)
-    return Decision(starts, stop, due.expired + dropped, starts[-1], reason,
-                    _warnings(policy, due, dropped), _wake(due.following))
+    reason = _start_reason(
+        policy, due, starts, len(chosen) - len(starts), dropped, active if stop else 0
+    )
+    return Decision(
+        starts,
+        stop,
+        due.expired + dropped,
+        starts[-1],
+        reason,
+        _warnings(policy, due, dropped),
+        _wake(due.following),
+    )
 
 
 def _chosen(policy: Policy, schedule: Schedule, due: _Due) -> tuple[datetime, ...]:
@@ -183,27 +199,39 @@ def _chosen(policy: Policy, schedule: Schedule, due: _Due) -> tuple[datetime, ..
 def _nothing_due(due: _Due, count_expired: bool = True) -> str:
     upcoming = f"next run at {iso(due.following)}" if due.following else "no future fire time"
     if due.expired and count_expired:
-        return (f"MissSchedule: {_plural(due.expired, 'start time')} up to "
-                f"{iso(due.newest_expired)} passed the lateness limit, counted missed; {upcoming}")
+        return (
+            f"MissSchedule: {_plural(due.expired, 'start time')} up to "
+            f"{iso(due.newest_expired)} passed the lateness limit, counted missed; {upcoming}"
+        )
     return f"nothing due; {upcoming}"
 
 
 def _start_reason(
-    policy: Policy, due: _Due, starts: tuple[datetime, ...], pending: int, dropped: int,
+    policy: Policy,
+    due: _Due,
+    starts: tuple[datetime, ...],
+    pending: int,
+    dropped: int,
     replaced: int,
 ) -> str:
     prefix = f"replacing {_plural(replaced, 'active run')}: " if replaced else ""
     if len(starts) > 1:
-        text = (f"catching up {_plural(len(starts), 'run')}, oldest first "
-                f"({iso(starts[0])} to {iso(starts[-1])})")
+        text = (
+            f"catching up {_plural(len(starts), 'run')}, oldest first "
+            f"({iso(starts[0])} to {iso(starts[-1])})"
+        )
     elif pending:
-        text = (f"catching up one run at a time (concurrency forbid): the run due at "
-                f"{iso(starts[0])} starts, {pending} more pending")
+        text = (
+            f"catching up one run at a time (concurrency forbid): the run due at "
+            f"{iso(starts[0])} starts, {pending} more pending"
+        )
     else:
         text = f"the run due at {iso(starts[0])} starts"
     if dropped and policy.missed == "all":
-        text += f"; {_plural(dropped, 'older due time')} beyond maxCatchUp " \
-                f"{policy.max_catch_up} counted missed"
+        text += (
+            f"; {_plural(dropped, 'older due time')} beyond maxCatchUp "
+            f"{policy.max_catch_up} counted missed"
+        )
     elif dropped:
         text += f"; {_plural(dropped, 'older due time')} counted missed (missed: {policy.missed})"
     if due.expired:
@@ -215,11 +243,15 @@ def _warnings(policy: Policy, due: _Due, dropped: int) -> tuple[str, ...]:
     found: list[str] = []
     if due.due > TOO_MANY_MISSED:
         count = f"at least {COUNT_CAP}" if due.due >= COUNT_CAP else str(due.due)
-        found.append(f"TooManyMissedTimes: {count} start times were due since {iso(due.since)}; "
-                     "check that the reconciler keeps running, or set startingDeadline")
+        found.append(
+            f"TooManyMissedTimes: {count} start times were due since {iso(due.since)}; "
+            "check that the reconciler keeps running, or set startingDeadline"
+        )
     if policy.missed == "all" and dropped:
-        found.append(f"CatchUpCapped: {_plural(dropped, 'missed run')} dropped by maxCatchUp "
-                     f"{policy.max_catch_up}")
+        found.append(
+            f"CatchUpCapped: {_plural(dropped, 'missed run')} dropped by maxCatchUp "
+            f"{policy.max_catch_up}"
+        )
     return tuple(found)
 
 

@@ -41,7 +41,8 @@ class Dispatcher:
 
     def run(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         self.revision, self.wakeups = desired.revision, []
-        self.secret_names = {name for job in desired.jobs.values() for name in job.secrets}
+        # names only grow: a run may outlive the revision that named its secrets
+        self.secret_names |= {name for job in desired.jobs.values() for name in job.secrets}
         for job in desired.jobs.values():
             self._schedule(job, now, warnings)
         self._retries(desired, now)
@@ -68,7 +69,10 @@ class Dispatcher:
     def _retries(self, desired: DesiredState, now: datetime) -> None:
         for failed in self.book.due_retries(now):
             job = desired.jobs.get(failed.job_id)
-            if job is None or not job.enabled or self._blocked(job):
+            if job is None or not job.enabled:
+                self.book.put(failed.with_changes(next_retry_at=None))  # dropped with its job
+                continue
+            if self._blocked(job):
                 continue
             root = failed.retry_of or failed.run_id
             attempt = failed.attempt + 1
@@ -102,6 +106,7 @@ class Dispatcher:
             return True
         assert request.window is not None
         start, end = request.window
+        end = min(end, now)  # a backfill never runs future times ahead of their schedule
         for nominal in fires_between(job.schedule, start - timedelta(microseconds=1), end):
             run_id = scheduled_run_id(job.id, nominal)
             if run_id in self.book.runs:
@@ -141,6 +146,7 @@ class Dispatcher:
             attempt=attempt,
             retry_of=retry_of,
             idempotency_key=key,
+            secret_names=job.secrets,
         )
         try:
             request = build_request(
@@ -156,8 +162,10 @@ class Dispatcher:
             )
             started = self.executor.start(request)
         except RunAlreadyExists:
-            log.info("run %s: container exists already, adopting it", run_id)
-            return
+            if any(o.run_id == run_id for o in self.executor.observe()):
+                log.info("run %s: container exists already, adopting it", run_id)
+                return None
+            return self._fail_to_start(record, job, now, _NAME_TAKEN)
         except NotRunnable as exc:
             return self._fail_to_start(record, job, now, exc.error)
         except MissingSecret as exc:
@@ -188,7 +196,8 @@ class Dispatcher:
         self, before: RunRecord, after: RunRecord, job: JobSpec | None, capture_log: bool = True
     ) -> None:
         """Save the log, put its redacted tail in the record, and plan a retry if one is due."""
-        redact = self.secrets.redactor(self.secret_names | set(job.secrets if job else ()))
+        names = self.secret_names | set(before.secret_names) | set(job.secrets if job else ())
+        redact = self.secrets.redactor(names)
         if capture_log:
             after = after.with_changes(log_tail=self._log_tail(before, redact))
         if after.error is not None:
@@ -212,6 +221,13 @@ class Dispatcher:
         except (ExecutorError, OSError) as exc:
             return f"(log unavailable: {exc})"
         return "\n".join(text.splitlines()[-self.tail_lines :])
+
+
+_NAME_TAKEN = ErrorInfo(
+    "RunIdTaken",
+    "a container for this run id exists but belongs to another Agent Oven instance",
+    "two reconcilers on one Docker engine run jobs with the same id: rename one of the jobs",
+)
 
 
 def _error(cls: str, exc: Exception) -> ErrorInfo:

@@ -63,9 +63,13 @@ def format_explain(result: dict[str, Any]) -> str:
     lines = [
         f"job:          {result['job_id']} ({result['schedule']})",
         f"now:          {result['now']}",
-        "since:        " + (f"last scheduled {result['last_scheduled']}" if result["last_scheduled"]
-                            else f"created {result['created']}"
-                            + (" (assumed: just applied)" if result["created_assumed"] else "")),
+        "since:        "
+        + (
+            f"last scheduled {result['last_scheduled']}"
+            if result["last_scheduled"]
+            else f"created {result['created']}"
+            + (" (assumed: just applied)" if result["created_assumed"] else "")
+        ),
         f"active runs:  {result['active']}",
         "starts:       " + (", ".join(starts) if starts else "nothing"),
     ]
@@ -102,8 +106,10 @@ def format_next(job: JobSpec, times: list[tuple[datetime, datetime]]) -> str:
     stamps = [f"{local:%Y-%m-%d %H:%M:%S %Z} ({local:%a})" for _, local in times]
     width = max(len(zone), *(len(stamp) for stamp in stamps))
     rows = [head, f"{zone:<{width}}  UTC"]
-    rows += [f"{stamp:<{width}}  {iso(utc_time)}" for stamp, (utc_time, _) in zip(
-        stamps, times, strict=True)]
+    rows += [
+        f"{stamp:<{width}}  {iso(utc_time)}"
+        for stamp, (utc_time, _) in zip(stamps, times, strict=True)
+    ]
     return "\n".join(rows)
 
 

@@ -213,6 +213,7 @@ class RunRecord:
     retry_of: str | None = None  # run id of the first attempt
     next_retry_at: datetime | None = None  # when the following attempt is due, if any
     idempotency_key: str | None = None
+    secret_names: tuple[str, ...] = ()  # names only, so the output can be redacted later
     stages: tuple[StageRecord, ...] = ()
     log_tail: str = ""
     schema_version: int = RUN_SCHEMA_VERSION
@@ -249,6 +250,7 @@ class RunRecord:
             "retry_of": self.retry_of,
             "next_retry_at": iso(self.next_retry_at),
             "idempotency_key": self.idempotency_key,
+            "secret_names": list(self.secret_names),
             "stages": [stage.to_dict() for stage in self.stages],
             "log_tail": self.log_tail,
         }
@@ -265,6 +267,8 @@ class RunRecord:
                 value = _time(value)
             elif key == "error":
                 value = ErrorInfo.from_dict(value)
+            elif key == "secret_names":
+                value = tuple(value or ())
             elif key == "stages":
                 value = tuple(StageRecord.from_dict(stage) for stage in value or ())
             values[key] = value

@@ -73,9 +73,10 @@ class Reconciler:
     # -- lifecycle --------------------------------------------------------------------------
     def restore(self) -> None:
         """Rebuild the book from the status branch (containers are adopted by the first tick)."""
-        tree = parse_status_tree(self.recorder.ledger.read())
+        files = self.recorder.ledger.read()
+        tree = parse_status_tree(files)
         self.book.load(tree.runs.values())
-        self.recorder.restore(tree)
+        self.recorder.restore(tree, files)
         for record in tree.runs.values():
             self.book.note_scheduled(record)
         self.applied_revision = str(tree.reconciler.get("applied_revision") or "")
@@ -117,14 +118,27 @@ class Reconciler:
         self.attempted_revision = revision
         if self.desired is not None and revision == self.desired.revision:
             return
-        loaded = load_tree(self.source.files(revision), revision, self.settings.volume_allowlist)
-        desired = keep_last_good(loaded, self.desired)
+        loaded = self._load(revision)
+        desired = keep_last_good(loaded, self.desired or self._last_applied(revision))
         result = plan(self.desired, desired, now)
         if result.has_changes or self.desired is None:
             log.info("%s", format_plan(result))
         self.desired = desired
         if not loaded.problems:
             self.applied_revision = revision
+
+    def _load(self, revision: str) -> DesiredState:
+        return load_tree(self.source.files(revision), revision, self.settings.volume_allowlist)
+
+    def _last_applied(self, revision: str) -> DesiredState | None:
+        """After a restart: the last revision without problems, so broken files keep it."""
+        if not self.applied_revision or self.applied_revision == revision:
+            return None
+        try:
+            return self._load(self.applied_revision)
+        except OvenError as exc:
+            log.warning("cannot read the last applied revision: %s", exc.message)
+            return None
 
     def _settle(self, observed: list[ObservedRun], now: datetime) -> None:
         """Record what containers did: finished, timed out, adopted after a restart, vanished."""
@@ -143,15 +157,20 @@ class Reconciler:
             record = self.book.adopt(container, now)
         job = self.desired.jobs.get(container.job_id) if self.desired else None
         if container.state == "running":
-            if not record.is_final and is_timed_out(job, container, now):
+            if record.is_final:
+                return
+            if self.desired is not None and job is None:
+                log.warning("run %s: its job left the config, stopping it", record.run_id)
+                self.dispatch.cancel(
+                    record, now, "JobRemoved", "the job was removed from the config"
+                )
+            elif is_timed_out(job, container, now):
                 log.warning("run %s: timed out, killing its container", record.run_id)
                 self.executor.stop(record.run_id)
                 self.dispatch.finish(record, timed_out_record(record, job, now), job)
-                self.recorder.removable.add(record.run_id)
+            self.recorder.removable.add(record.run_id)
             return
         if record.is_final:
-            if record.exit_code is None and container.exit_code is not None:
-                self.book.put(record.with_changes(exit_code=container.exit_code))
             self.recorder.removable.add(record.run_id)
             return
         status, error = outcome(job, container)

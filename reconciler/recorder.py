@@ -16,6 +16,7 @@ from reconciler import __version__
 from reconciler.clock import utc
 from reconciler.errors import OvenError
 from reconciler.interfaces import Ledger
+from reconciler.model import RunRecord
 from reconciler.status import (
     RECONCILER_PATH,
     StatusTree,
@@ -46,9 +47,11 @@ class Recorder:
         self.summaries: dict[str, dict[str, object]] = {}
         self._summary_keys: dict[str, tuple[object, ...]] = {}
 
-    def restore(self, tree: StatusTree) -> None:
+    def restore(self, tree: StatusTree, files: dict[str, bytes]) -> None:
         """Take over job bookkeeping (creation, last scheduled, missed) from the status branch."""
         book = self.owner.book
+        self.written = dict(files)
+        self.summaries = {job_id: dict(summary) for job_id, summary in tree.jobs.items()}
         self.snapshot = Snapshot(reconciler=dict(tree.reconciler), jobs={}, runs={})
         for job_id, summary in tree.jobs.items():
             track = book.track(job_id, _time(summary.get("created_at")) or self.owner.clock.now())
@@ -63,6 +66,7 @@ class Recorder:
         if files or heartbeat_due:
             files[RECONCILER_PATH] = dump_yaml(self._reconciler_status(now))
             self._write(files, now)
+        self._remove_recorded_containers()
         self._refresh_snapshot(self._reconciler_status(now))
 
     def _write(self, files: dict[str, bytes | None], now: datetime) -> None:
@@ -81,7 +85,6 @@ class Recorder:
                 self.written.pop(path, None)
             else:
                 self.written[path] = content
-        self._remove_recorded_containers()
 
     # -- files ------------------------------------------------------------------------------
     def _run_files(self) -> dict[str, bytes | None]:
@@ -95,10 +98,21 @@ class Recorder:
         for job_id in {book.runs[run_id].job_id for run_id in book.dirty}:
             _, dropped = prune_runs(book.for_job(job_id), keep=self.owner.settings.keep_runs)
             for record in dropped:
+                if self._still_needed(record):
+                    continue
                 files[run_path(job_id, record.run_id)] = None
                 book.forget(record.run_id)
                 self._run_dicts.pop(record.run_id, None)
         return files
+
+    def _still_needed(self, record: RunRecord) -> bool:
+        """Unwritten results, containers not yet removed and pending retries stay in the book."""
+        book = self.owner.book
+        return (
+            record.run_id in book.dirty
+            or record.run_id in self.removable
+            or book.retry_pending(record)
+        )
 
     def _job_files(self) -> dict[str, bytes | None]:
         owner, book = self.owner, self.owner.book
@@ -134,6 +148,7 @@ class Recorder:
                 created_at=track.created_at,
                 missed_total=track.missed_total,
                 active_runs=[r.run_id for r in active],
+                previous=self.summaries.get(job_id),
             )
             summary["reason"] = track.reason
             if job is not None:
@@ -173,8 +188,8 @@ class Recorder:
         book = self.owner.book
         for run_id in sorted(self.removable):
             record = book.runs.get(run_id)
-            if record is not None and not record.is_final:
-                continue
+            if record is not None and (not record.is_final or run_id in book.dirty):
+                continue  # its result is not committed yet
             try:
                 self.owner.executor.remove(run_id)
             except OvenError as exc:

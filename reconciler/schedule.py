@@ -34,13 +34,23 @@ from reconciler.errors import ScheduleError
 from reconciler.model import Schedule
 
 __all__ = [
-    "count_fires_between", "describe", "fires_between", "next_fire", "parse_interval",
-    "previous_fire", "recent_fires", "validate_schedule",
+    "count_fires_between",
+    "describe",
+    "fires_between",
+    "next_fire",
+    "parse_interval",
+    "previous_fire",
+    "recent_fires",
+    "validate_schedule",
 ]
 
 ALIASES = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
 LOOKAHEAD_YEARS = 9  # validation: a cron must fire within this many years (Feb 29 needs 8)
@@ -66,8 +76,10 @@ def parse_interval(text: str) -> timedelta:
     value = str(text).strip().lower()
     number, unit = value[:-1], value[-1:]
     if unit not in units or not number.isdigit():
-        raise ScheduleError(f"bad interval {text!r}",
-                            hint='write a whole number and a unit: "30s", "5m", "2h", "1d"')
+        raise ScheduleError(
+            f"bad interval {text!r}",
+            hint='write a whole number and a unit: "30s", "5m", "2h", "1d"',
+        )
     seconds = int(number) * units[unit]
     if seconds < 1:
         raise ScheduleError(f"interval {text!r} is below one second", hint="use at least 1s")
@@ -90,11 +102,14 @@ def validate_schedule(schedule: Schedule) -> None:
         _every_us(schedule)
     elif schedule.type == "once":
         if schedule.at is None or schedule.at.tzinfo is None:
-            raise ScheduleError("a once schedule needs 'at' with a time zone",
-                                hint='write e.g. at: "2026-12-01T09:00:00Z"')
+            raise ScheduleError(
+                "a once schedule needs 'at' with a time zone",
+                hint='write e.g. at: "2026-12-01T09:00:00Z"',
+            )
     elif schedule.type != "manual":
-        raise ScheduleError(f"unknown schedule type {schedule.type!r}",
-                            hint="use cron, interval, once or manual")
+        raise ScheduleError(
+            f"unknown schedule type {schedule.type!r}", hint="use cron, interval, once or manual"
+        )
 
 
 def cron_fields(text: str | None) -> str:
@@ -115,8 +130,9 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ScheduleError(f"unknown time zone {name!r}",
-                            hint="use an IANA name such as Europe/Berlin or UTC") from exc
+        raise ScheduleError(
+            f"unknown time zone {name!r}", hint="use an IANA name such as Europe/Berlin or UTC"
+        ) from exc
 
 
 @lru_cache(maxsize=512)
@@ -125,8 +141,10 @@ def _cron(schedule: Schedule) -> _Cron:
     try:
         croniter(expr, datetime(2000, 1, 1))
     except (CroniterError, ValueError, KeyError) as exc:
-        raise ScheduleError(f"bad cron expression {schedule.cron!r}: {exc}",
-                            hint="see https://crontab.guru for the syntax") from exc
+        raise ScheduleError(
+            f"bad cron expression {schedule.cron!r}: {exc}",
+            hint="see https://crontab.guru for the syntax",
+        ) from exc
     minute, hour = expr.split()[:2]
     return _Cron(expr, _zone(schedule.timezone), minute.startswith("*") or hour.startswith("*"))
 
@@ -134,8 +152,10 @@ def _cron(schedule: Schedule) -> _Cron:
 def _every_us(schedule: Schedule) -> int:
     every = schedule.every
     if every is None or every < _SECOND or every % _SECOND:
-        raise ScheduleError(f"interval {every} must be a whole number of seconds, at least 1s",
-                            hint='write every: "30s", "5m", "2h" or "1d"')
+        raise ScheduleError(
+            f"interval {every} must be a whole number of seconds, at least 1s",
+            hint='write every: "30s", "5m", "2h" or "1d"',
+        )
     return every // timedelta(microseconds=1)
 
 
@@ -154,15 +174,17 @@ def previous_fire(schedule: Schedule, at_or_before: datetime) -> datetime | None
     return next(_backward(schedule, at_or_before), None)
 
 
-def fires_between(schedule: Schedule, after: datetime, until: datetime,
-                  limit: int | None = None) -> list[datetime]:
+def fires_between(
+    schedule: Schedule, after: datetime, until: datetime, limit: int | None = None
+) -> list[datetime]:
     """Fire times t with after < t <= until, oldest first, at most ``limit`` of them."""
     times = _until(_forward(schedule, after), until)
     return list(islice(times, limit) if limit is not None else times)
 
 
-def count_fires_between(schedule: Schedule, after: datetime, until: datetime,
-                        cap: int | None = None) -> int:
+def count_fires_between(
+    schedule: Schedule, after: datetime, until: datetime, cap: int | None = None
+) -> int:
     """How many fire times t with after < t <= until (counting stops at ``cap``)."""
     if until <= after:
         return 0
@@ -380,8 +402,20 @@ def _at_s(seconds: int) -> datetime:
 
 
 _DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
-                "September", "October", "November", "December")
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def describe(schedule: Schedule) -> str:

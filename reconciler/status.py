@@ -91,8 +91,13 @@ _Loader.yaml_implicit_resolvers = {
 def dump_yaml(data: Mapping[str, Any]) -> bytes:
     """Stable UTF-8 YAML: sorted keys, block style, unicode kept readable."""
     text: bytes = yaml.dump(
-        dict(data), Dumper=_Dumper, sort_keys=True, default_flow_style=False,
-        allow_unicode=True, width=120, encoding="utf-8",
+        dict(data),
+        Dumper=_Dumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=120,
+        encoding="utf-8",
     )
     return text
 
@@ -102,13 +107,16 @@ def load_yaml(data: bytes) -> dict[str, Any]:
     try:
         loaded = yaml.load(data, Loader=_Loader)
     except yaml.YAMLError as exc:
-        raise LedgerError(f"status file is not valid YAML: {exc}",
-                          hint="fix or delete the file on the status branch") from exc
+        raise LedgerError(
+            f"status file is not valid YAML: {exc}",
+            hint="fix or delete the file on the status branch",
+        ) from exc
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
-        raise LedgerError("status file is not a mapping",
-                          hint="fix or delete the file on the status branch")
+        raise LedgerError(
+            "status file is not a mapping", hint="fix or delete the file on the status branch"
+        )
     return loaded
 
 
@@ -294,37 +302,51 @@ def _problem_order(problem: Problem) -> tuple[str, int, str]:
 
 
 def _condition(kind: str, status: bool, reason: str, message: str) -> dict[str, Any]:
-    return {"type": kind, "status": "True" if status else "False", "reason": reason,
-            "message": message}
+    return {
+        "type": kind,
+        "status": "True" if status else "False",
+        "reason": reason,
+        "message": message,
+    }
 
 
 def _error_text(error: OvenError) -> str:
     return f"{error.message} (hint: {error.hint})" if error.hint else error.message
 
 
-def _ready(applied: str | None, attempted: str | None, problems: Sequence[Problem],
-           error: OvenError | None) -> dict[str, Any]:
+def _ready(
+    applied: str | None, attempted: str | None, problems: Sequence[Problem], error: OvenError | None
+) -> dict[str, Any]:
     if error is not None:
         return _condition("Ready", False, type(error).__name__, _error_text(error))
     if problems:
         files = ", ".join(sorted({problem.path for problem in problems}))
-        return _condition("Ready", False, "ManifestProblems",
-                          f"{len(problems)} problem(s) in {files}; those jobs keep their last "
-                          f"good definition, the others are applied from "
-                          f"{short_revision(attempted)}")
+        return _condition(
+            "Ready",
+            False,
+            "ManifestProblems",
+            f"{len(problems)} problem(s) in {files}; those jobs keep their last "
+            f"good definition, the others are applied from "
+            f"{short_revision(attempted)}",
+        )
     if applied is None:
         return _condition("Ready", False, "NotApplied", "no revision applied yet")
     message = f"applied revision {short_revision(applied)}"
     if applied != attempted:
-        return _condition("Ready", False, "Progressing",
-                          f"{message}, revision {short_revision(attempted)} not yet applied")
+        return _condition(
+            "Ready",
+            False,
+            "Progressing",
+            f"{message}, revision {short_revision(attempted)} not yet applied",
+        )
     return _condition("Ready", True, "Succeeded", message)
 
 
 def _reconciling(active: bool, attempted: str | None) -> dict[str, Any]:
     if active:
-        return _condition("Reconciling", True, "Progressing",
-                          f"reconciling revision {short_revision(attempted)}")
+        return _condition(
+            "Reconciling", True, "Progressing", f"reconciling revision {short_revision(attempted)}"
+        )
     return _condition("Reconciling", False, "Idle", "waiting for the next change or due run")
 
 
@@ -336,8 +358,9 @@ def _stalled(stalled: bool, error: OvenError | None) -> dict[str, Any]:
     return _condition("Stalled", False, "Healthy", "nothing needs attention")
 
 
-def _with_transition(condition: dict[str, Any], before: Mapping[str, Any] | None,
-                     now: datetime) -> dict[str, Any]:
+def _with_transition(
+    condition: dict[str, Any], before: Mapping[str, Any] | None, now: datetime
+) -> dict[str, Any]:
     unchanged = before is not None and before.get("status") == condition["status"]
     since = before.get("last_transition") if unchanged and before else None
     return {**condition, "last_transition": since or iso(now)}
@@ -376,8 +399,8 @@ def _parse_into(tree: StatusTree, path: str, content: bytes) -> None:
         return
     if path == RECONCILER_PATH:
         tree.reconciler.update(load_yaml(content))
-    elif path.startswith(JOBS_DIR) and "/" not in path[len(JOBS_DIR):]:
-        tree.jobs[path[len(JOBS_DIR):-len(".yaml")]] = load_yaml(content)
+    elif path.startswith(JOBS_DIR) and "/" not in path[len(JOBS_DIR) :]:
+        tree.jobs[path[len(JOBS_DIR) : -len(".yaml")]] = load_yaml(content)
     elif path.startswith(RUNS_DIR) and path.count("/") == 3:
         run = RunRecord.from_dict(load_yaml(content))
         tree.runs[run.run_id] = run

@@ -349,3 +349,75 @@ def test_ledger_errors_are_reported_not_raised(world: World):
     world.ledger.attempts = 0
     world.tick()
     assert world.reconciler.recorder.snapshot.reconciler["conditions"][0]["reason"] == "LedgerError"
+
+
+def test_pruning_keeps_unwritten_results_and_pending_retries(world: World):
+    world.reconciler = Reconciler(
+        Settings(repo="memory", state_dir=world.tmp, heartbeat=3600, keep_runs=2),
+        source=world.source,
+        executor=world.executor,
+        ledger=world.ledger,
+        clock=world.clock,
+        spool=world.spool,
+    )
+    world.source.commit(
+        {
+            "jobs/tick.yaml": job(
+                policy={"concurrency": "allow"}, retries={"limit": 1, "backoff": 600}
+            )
+        }
+    )
+    world.tick()
+    world.tick(10)
+    world.executor.finish("tick-20261122-000010", 1)  # fails; its retry is 10 minutes away
+    for _ in range(4):  # newer runs come and go
+        world.tick(10)
+        for run_id in world.running():
+            world.executor.finish(run_id, 0)
+    world.tick(1)
+    assert world.runs()["tick-20261122-000010"]["next_retry_at"] is not None
+    world.tick(700)  # backoff 600 s plus up to 10 % jitter
+    assert "tick-20261122-000010-a2" in world.running(), "the retry still happens"
+
+
+def test_a_run_whose_job_was_deleted_is_stopped_and_still_redacted(world: World):
+    world.reconciler = _reconciler(world, {"API_TOKEN": "s3cr3t-value"})
+    world.source.commit({"jobs/tick.yaml": job(secrets=["API_TOKEN"])})
+    world.tick()
+    world.tick(10)
+    world.executor.emit("tick-20261122-000010", "token s3cr3t-value\n")
+    world.source.commit({"jobs/tick.yaml": None})
+    world.restart({"API_TOKEN": "s3cr3t-value"})  # the new process never saw the job
+    world.tick(1)
+    run = world.runs()["tick-20261122-000010"]
+    assert run["status"] == "cancelled" and run["error"]["class"] == "JobRemoved"
+    assert run["log_tail"] == "token ***"
+    assert world.executor.observe() == []
+    assert "status/jobs/tick.yaml" not in world.ledger.read()
+
+
+def test_a_restart_keeps_the_last_good_definition_of_a_broken_file(world: World):
+    world.source.commit({"jobs/tick.yaml": job()})
+    world.tick()
+    world.source.commit({"jobs/tick.yaml": "id: tick\nname: [broken\n"})
+    world.restart()
+    world.tick(10)
+    assert world.running() == ["tick-20261122-000010"], "the job runs on its last good definition"
+    status = load_yaml(world.ledger.read()["status/reconciler.yaml"])
+    assert [p["path"] for p in status["problems"]] == ["jobs/tick.yaml"]
+
+
+def test_a_backfill_never_runs_future_times(world: World):
+    world.source.commit(
+        {
+            "jobs/tick.yaml": job(
+                schedule={"type": "cron", "cron": "0 * * * *"}, policy={"concurrency": "allow"}
+            )
+        }
+    )
+    world.tick()
+    world.spool.submit_backfill(
+        "tick", datetime(2026, 11, 21, 23, tzinfo=UTC), datetime(2026, 11, 22, 5, tzinfo=UTC)
+    )
+    world.tick(1)
+    assert sorted(world.runs()) == ["tick-20261121-230000", "tick-20261122-000000"]
