@@ -99,7 +99,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="+", default=[50, 200, 500])
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
-    print(f"{'jobs':>6} {'runs kept':>10} {'decide-only ms':>15} {'quiet tick ms':>14} {'ratio':>7}")
+    header = ("jobs", "runs kept", "decide-only ms", "quiet tick ms", "ratio")
+    print(f"{header[0]:>6} {header[1]:>10} {header[2]:>15} {header[3]:>14} {header[4]:>7}")
     for count in args.jobs:
         with tempfile.TemporaryDirectory() as tmp:
             reconciler, clock, executor = build(count, Path(tmp))

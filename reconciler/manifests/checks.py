@@ -3,7 +3,7 @@
 Run only on manifests that already passed the schema, so every field has the right shape.
 Each check returns ``(path, message)`` findings; ``job_findings`` and ``oven_findings`` run all
 that apply to a job manifest or to oven.yaml. Schedules are checked by ``reconciler.schedule``
-(through ``scheduling``), the only module that knows croniter.
+(through ``scheduling``), the only package that knows croniter (``reconciler.schedule.cron``).
 """
 
 from __future__ import annotations
