@@ -39,6 +39,9 @@ def job(job_id: str = "tick", **fields: Any) -> str:
     return yaml.safe_dump(data)
 
 
+HOURLY_ALLOW = job(schedule={"type": "cron", "cron": "0 * * * *"}, policy={"concurrency": "allow"})
+
+
 @dataclass
 class World:
     clock: FakeClock
@@ -74,9 +77,9 @@ class World:
         return [o.run_id for o in self.executor.observe() if o.is_running]
 
 
-def _reconciler(world: World, secrets: dict[str, str] | None = None) -> Reconciler:
+def _reconciler(world: World, secrets: dict[str, str] | None = None, **settings: Any) -> Reconciler:
     return Reconciler(
-        Settings(repo="memory", state_dir=world.tmp, heartbeat=3600),
+        Settings(repo="memory", state_dir=world.tmp, heartbeat=3600, **settings),
         source=world.source,
         executor=world.executor,
         ledger=world.ledger,
@@ -266,13 +269,7 @@ def test_a_manual_trigger_with_the_same_key_runs_once(world: World):
 
 
 def test_a_backfill_runs_each_time_of_the_window_once(world: World):
-    world.source.commit(
-        {
-            "jobs/tick.yaml": job(
-                schedule={"type": "cron", "cron": "0 * * * *"}, policy={"concurrency": "allow"}
-            )
-        }
-    )
+    world.source.commit({"jobs/tick.yaml": HOURLY_ALLOW})
     world.tick()
     world.spool.submit_backfill(
         "tick", datetime(2026, 11, 21, 10, tzinfo=UTC), datetime(2026, 11, 21, 12, tzinfo=UTC)
@@ -352,14 +349,7 @@ def test_ledger_errors_are_reported_not_raised(world: World):
 
 
 def test_pruning_keeps_unwritten_results_and_pending_retries(world: World):
-    world.reconciler = Reconciler(
-        Settings(repo="memory", state_dir=world.tmp, heartbeat=3600, keep_runs=2),
-        source=world.source,
-        executor=world.executor,
-        ledger=world.ledger,
-        clock=world.clock,
-        spool=world.spool,
-    )
+    world.reconciler = _reconciler(world, keep_runs=2)
     world.source.commit(
         {
             "jobs/tick.yaml": job(
@@ -408,13 +398,7 @@ def test_a_restart_keeps_the_last_good_definition_of_a_broken_file(world: World)
 
 
 def test_a_backfill_never_runs_future_times(world: World):
-    world.source.commit(
-        {
-            "jobs/tick.yaml": job(
-                schedule={"type": "cron", "cron": "0 * * * *"}, policy={"concurrency": "allow"}
-            )
-        }
-    )
+    world.source.commit({"jobs/tick.yaml": HOURLY_ALLOW})
     world.tick()
     world.spool.submit_backfill(
         "tick", datetime(2026, 11, 21, 23, tzinfo=UTC), datetime(2026, 11, 22, 5, tzinfo=UTC)
