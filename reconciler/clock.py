@@ -6,7 +6,6 @@ All times are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -22,9 +21,6 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds))
 
 
 class FakeClock:
@@ -44,9 +40,6 @@ class FakeClock:
 
     def set(self, when: datetime) -> None:
         self._now = when.astimezone(UTC)
-
-    def sleep(self, seconds: float) -> None:
-        self.advance(seconds)
 
 
 def utc(text: str) -> datetime:

@@ -21,6 +21,8 @@ from reconciler.model import DesiredState, JobSpec
 
 if TYPE_CHECKING:
     from reconciler.requests import RequestSpool
+    from reconciler.source.gitrepo import GitMirror
+    from reconciler.status import StatusTree
 
 Sub = Any  # argparse's private _SubParsersAction
 
@@ -154,40 +156,36 @@ def add_plan(commands: Sub) -> None:
 def _plan(args: argparse.Namespace) -> int:
     from reconciler.manifests import load_tree
     from reconciler.planner import format_plan, plan
-    from reconciler.source.git import MANIFEST_PREFIXES, is_manifest_path
-    from reconciler.source.gitrepo import GitMirror
-    from reconciler.status import RECONCILER_PATH, load_yaml
+    from reconciler.source.git import GitSource
 
     allow = tuple(args.allow_volume)
     with tempfile.TemporaryDirectory(prefix="oven-plan-") as tmp:
-        mirror = GitMirror(args.repo, Path(tmp) / "mirror.git")
-        mirror.fetch()
-        head = mirror.resolve(args.head or args.branch)
+        source = GitSource(args.repo, args.branch, Path(tmp))
+        source.mirror.fetch()
+        head = source.mirror.resolve(args.head or args.branch)
         base = args.base
         if base is None:
-            status = (
-                mirror.read_files(mirror.resolve(args.status_branch), ["status/"])
-                if mirror.local_tip(args.status_branch)
-                else {}
-            )
-            base = (
-                load_yaml(status[RECONCILER_PATH]).get("applied_revision")
-                if RECONCILER_PATH in status
-                else None
-            )
+            tree = _status_tree(source.mirror, args.status_branch)
+            base = tree.reconciler.get("applied_revision") if tree else None
 
         def state(rev: str) -> DesiredState:
-            found = mirror.read_files(rev, MANIFEST_PREFIXES)
-            files = {k: v for k, v in found.items() if is_manifest_path(k)}
-            return load_tree(files, rev, allow)
+            return load_tree(source.files(rev), rev, allow)
 
-        base_state = state(mirror.resolve(base)) if base else None
+        base_state = state(source.mirror.resolve(base)) if base else None
         result = plan(base_state, state(head), args.now or SystemClock().now())
     if args.json:
         print_json(result.to_dict())
     else:
         print(format_plan(result))
     return 0
+
+
+def _status_tree(mirror: GitMirror, branch: str) -> StatusTree | None:
+    """The status files of ``branch`` as of the mirror's last fetch; None without the branch."""
+    from reconciler.status import parse_status_tree
+
+    tip = mirror.local_tip(branch)
+    return parse_status_tree(mirror.read_files(tip, ["status/"])) if tip else None
 
 
 # -- explain and next -------------------------------------------------------------------------
@@ -281,17 +279,16 @@ def add_status(commands: Sub) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     from reconciler.source.gitrepo import GitMirror
-    from reconciler.status import parse_status_tree
 
     with tempfile.TemporaryDirectory(prefix="oven-status-") as tmp:
         mirror = GitMirror(args.repo, Path(tmp) / "mirror.git")
         mirror.fetch()
-        if not mirror.local_tip(args.status_branch):
-            raise UsageError(
-                f"no branch {args.status_branch} in {args.repo}",
-                hint="has a reconciler run against this repo yet?",
-            )
-        tree = parse_status_tree(mirror.read_files(mirror.resolve(args.status_branch), ["status/"]))
+        tree = _status_tree(mirror, args.status_branch)
+    if tree is None:
+        raise UsageError(
+            f"no branch {args.status_branch} in {args.repo}",
+            hint="has a reconciler run against this repo yet?",
+        )
     if args.json:
         print_json({"reconciler": tree.reconciler, "jobs": tree.jobs})
         return 0

@@ -149,17 +149,7 @@ class Dispatcher:
             secret_names=job.secrets,
         )
         try:
-            request = build_request(
-                job,
-                run_id=run_id,
-                trigger=trigger,
-                secrets=self.secrets.resolve(job.secrets),
-                revision=self.revision,
-                scheduled_for=nominal,
-                attempt=attempt,
-                retry_of=retry_of,
-                idempotency_key=key,
-            )
+            request = build_request(job, record, self.secrets.resolve(job.secrets))
             started = self.executor.start(request)
         except RunAlreadyExists:
             if any(o.run_id == run_id for o in self.executor.observe()):

@@ -11,8 +11,6 @@ from datetime import datetime, timedelta
 from reconciler.interfaces import ObservedRun, RunRequest
 from reconciler.model import ErrorInfo, JobSpec, RunRecord, RunStatus
 
-PIPELINE_RUNNER_IMAGE = "agent-oven/pipeline-runner:latest"
-
 
 class NotRunnable(Exception):
     """The job cannot be started at all; carries the error to record on its run."""
@@ -22,18 +20,8 @@ class NotRunnable(Exception):
         self.error = error
 
 
-def build_request(
-    job: JobSpec,
-    *,
-    run_id: str,
-    trigger: str,
-    secrets: dict[str, str],
-    revision: str,
-    scheduled_for: datetime | None,
-    attempt: int = 1,
-    retry_of: str | None = None,
-    idempotency_key: str | None = None,
-) -> RunRequest:
+def build_request(job: JobSpec, record: RunRecord, secrets: dict[str, str]) -> RunRequest:
+    """The container request for ``record`` (a run of ``job`` about to start)."""
     if job.type == "agent-pipeline":
         raise NotRunnable(
             ErrorInfo(
@@ -46,20 +34,20 @@ def build_request(
     env = dict(job.env)
     env.update(secrets)
     return RunRequest(
-        run_id=run_id,
+        run_id=record.run_id,
         job_id=job.id,
-        trigger=trigger,
+        trigger=record.trigger,
         image=job.image or "",
         command=job.command,
         env=env,
         volumes=job.volumes,
         memory=job.resources.memory,
         cpus=job.resources.cpus,
-        scheduled_for=scheduled_for,
-        attempt=attempt,
-        retry_of=retry_of,
-        config_revision=revision,
-        idempotency_key=idempotency_key,
+        scheduled_for=record.scheduled_for,
+        attempt=record.attempt,
+        retry_of=record.retry_of,
+        config_revision=record.config_revision,
+        idempotency_key=record.idempotency_key,
     )
 
 

@@ -186,8 +186,8 @@ class StageRecord:
         return cls(
             name=str(data["name"]),
             status=str(data["status"]),
-            started_at=_time(data.get("started_at")),
-            finished_at=_time(data.get("finished_at")),
+            started_at=optional_time(data.get("started_at")),
+            finished_at=optional_time(data.get("finished_at")),
             duration_s=data.get("duration_s"),
             model=data.get("model"),
             tokens=data.get("tokens"),
@@ -264,7 +264,7 @@ class RunRecord:
             if key not in known:
                 continue
             if key in times:
-                value = _time(value)
+                value = optional_time(value)
             elif key == "error":
                 value = ErrorInfo.from_dict(value)
             elif key == "secret_names":
@@ -275,7 +275,8 @@ class RunRecord:
         return cls(**values)
 
 
-def _time(value: Any) -> datetime | None:
+def optional_time(value: Any) -> datetime | None:
+    """A status-file time (text or datetime) as aware UTC; None for empty values."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):

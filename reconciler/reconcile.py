@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from reconciler.book import RunBook
-from reconciler.clock import Clock, iso
+from reconciler.clock import Clock
 from reconciler.dispatch import Dispatcher
 from reconciler.errors import OvenError
 from reconciler.interfaces import ConfigSource, Executor, Ledger, ObservedRun
 from reconciler.launch import is_timed_out, outcome, timed_out_record, vanished_record
 from reconciler.manifests import keep_last_good, load_tree
-from reconciler.model import DesiredState, RunRecord
+from reconciler.model import DesiredState
 from reconciler.planner import format_plan, plan
 from reconciler.recorder import Recorder
 from reconciler.requests import RequestSpool
@@ -188,12 +188,3 @@ class Reconciler:
         wakeups = [t for t in self.dispatch.wakeups if t > now]
         soonest = min(wakeups, default=now + timedelta(seconds=self.settings.interval))
         return min(soonest, now + timedelta(seconds=self.settings.tick))
-
-    # -- read model -------------------------------------------------------------------------
-    def run_records(self) -> list[RunRecord]:
-        return list(self.book.runs.values())
-
-    def describe(self) -> str:
-        active = len(self.book.active())
-        jobs = len(self.desired.jobs) if self.desired else 0
-        return f"{jobs} jobs, {active} active runs, applied {iso(self.clock.now())}"

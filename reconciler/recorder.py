@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from reconciler import __version__
-from reconciler.clock import utc
 from reconciler.errors import OvenError
 from reconciler.interfaces import Ledger
-from reconciler.model import RunRecord
+from reconciler.model import RunRecord, optional_time
 from reconciler.status import (
     RECONCILER_PATH,
     StatusTree,
@@ -54,8 +53,10 @@ class Recorder:
         self.summaries = {job_id: dict(summary) for job_id, summary in tree.jobs.items()}
         self.snapshot = Snapshot(reconciler=dict(tree.reconciler), jobs={}, runs={})
         for job_id, summary in tree.jobs.items():
-            track = book.track(job_id, _time(summary.get("created_at")) or self.owner.clock.now())
-            track.last_scheduled = _time(summary.get("last_scheduled"))
+            track = book.track(
+                job_id, optional_time(summary.get("created_at")) or self.owner.clock.now()
+            )
+            track.last_scheduled = optional_time(summary.get("last_scheduled"))
             track.missed_total = int(summary.get("missed_total") or 0)
 
     def record(self, now: datetime) -> None:
@@ -207,7 +208,3 @@ class Recorder:
             runs[run_id] = self._run_dicts[run_id]
         jobs = {job_id: dict(summary) for job_id, summary in self.summaries.items()}
         self.snapshot = Snapshot(reconciler=dict(reconciler), jobs=jobs, runs=runs)
-
-
-def _time(value: object) -> datetime | None:
-    return utc(str(value)) if value else None
