@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - run the reconciler on config-example/ with the status page on $(DEMO_LISTEN)"
 	@echo "make test   - install everything needed (engine, images, browser) and run the tests"
-	@echo "make lint   - ruff and mypy"
+	@echo "make lint   - ruff, mypy and the import contracts (layers)"
 	@echo "make images - build the example and test images locally"
 	@echo "make bench  - run the benchmarks in bench/"
 
@@ -38,6 +38,7 @@ demo: setup engine images
 lint: setup
 	$(VENV)/bin/ruff check reconciler tests bench
 	$(VENV)/bin/mypy reconciler
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) bench/run.py

@@ -7,15 +7,14 @@ I/O itself; the reconcile cycle feeds it and writes out what it marks dirty.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 from reconciler.interfaces import ObservedRun
 from reconciler.model import RunRecord
-from reconciler.runids import retry_run_id
-
-RETRYABLE = frozenset({"failed", "timed_out"})
+from reconciler.runids import retry_pending
 
 
 @dataclass
@@ -73,10 +72,15 @@ class RunBook:
 
     def retry_pending(self, record: RunRecord) -> bool:
         """A failed attempt whose next attempt is planned but has not started."""
-        if record.status not in RETRYABLE or record.next_retry_at is None:
-            return False
-        root = record.retry_of or record.run_id
-        return retry_run_id(root, record.attempt + 1) not in self.runs
+        return retry_pending(record, self.runs)
+
+    def by_job(self) -> Mapping[str, Mapping[str, RunRecord]]:
+        """Every job's runs by run id, as read-only views (they follow the book)."""
+        return {job_id: MappingProxyType(runs) for job_id, runs in self._by_job.items()}
+
+    def committed(self, run_ids: Iterable[str]) -> None:
+        """These runs are on the status branch as they stand: no longer dirty."""
+        self.dirty.difference_update(run_ids)
 
     def due_retries(self, now: datetime) -> list[RunRecord]:
         """Pending retries whose time has come, the most overdue first."""
@@ -92,6 +96,10 @@ class RunBook:
         if job_id not in self.tracks:
             self.tracks[job_id] = JobTrack(created_at=now)
         return self.tracks[job_id]
+
+    def drop_job(self, job_id: str) -> None:
+        """The job left the config, nothing of it runs and its summary is deleted."""
+        self.tracks.pop(job_id, None)
 
     def adopt(self, observed: ObservedRun, now: datetime) -> RunRecord:
         """A container we have no record of (started just before a crash): record it as running."""

@@ -14,12 +14,12 @@ from reconciler.book import RunBook
 from reconciler.decide import decide, retry_delay
 from reconciler.errors import EngineUnavailable, ExecutorError, RunAlreadyExists
 from reconciler.interfaces import Executor
-from reconciler.launch import NotRunnable, build_request
 from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord, Trigger
-from reconciler.requests import RequestSpool, RunRequestFile
+from reconciler.run_request import NotRunnable, build_request
 from reconciler.runids import manual_run_id, retry_run_id, scheduled_run_id
 from reconciler.schedule import fires_between, next_fire
 from reconciler.secrets import MissingSecret, Redactor, SecretStore
+from reconciler.spool import RequestSpool, RunRequestFile
 
 log = logging.getLogger("oven")
 

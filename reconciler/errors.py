@@ -5,16 +5,23 @@ jsonschema) are translated at the boundary with ``raise OvenError(...) from exc`
 message says what to do next, and the CLI prints ``error: <message>`` with ``hint: <hint>``
 instead of a traceback.
 
-    OvenError                    base; ``message`` and an optional ``hint``
-    ├── ManifestError            a manifest or oven.yaml cannot be used (carries Problems)
-    ├── ScheduleError            a schedule that can never fire or cannot be parsed
-    ├── SourceError              the config repo cannot be fetched or read
-    ├── LedgerError              status files cannot be committed or pushed
-    │   └── PushRejected         the remote status branch moved; re-read it and write again
-    ├── ExecutorError            the container engine refused or is unreachable
-    │   ├── EngineUnavailable    no engine answers
-    │   └── RunAlreadyExists     a container for this run id exists (counts as started)
-    └── UsageError               bad command-line input
+Each class also carries its policy: ``reason``, the word shown as the reason of the
+reconciler's conditions (the class name, so logs, status files and code say the same thing),
+and ``transient``: will trying again later help? A transient error makes the failing step back
+off and retry; a non-transient one sets ``Stalled=True``: a person must act.
+
+    class                        transient
+    OvenError                    yes   base; ``message`` and an optional ``hint``
+    ├── ManifestError            no    a manifest or oven.yaml cannot be used (carries Problems)
+    ├── ScheduleError            no    a schedule that can never fire or cannot be parsed
+    ├── SourceError              yes   the config repo cannot be fetched or read
+    ├── LedgerError              yes   status files cannot be committed or pushed
+    │   └── PushRejected         yes   the remote status branch moved; re-read it, write again
+    ├── AuthError                no    a remote refused our credentials (401/403, denied)
+    ├── ExecutorError            yes   the container engine refused a request
+    │   ├── EngineUnavailable    yes   no engine answers
+    │   └── RunAlreadyExists     yes   a container for this run id exists (counts as started)
+    └── UsageError               no    bad command-line input
 """
 
 from __future__ import annotations
@@ -22,6 +29,14 @@ from __future__ import annotations
 
 class OvenError(Exception):
     """Base of every error the project raises on purpose."""
+
+    reason: str = "OvenError"  # a subclass's reason is its class name unless it sets one
+    transient: bool = True
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "reason" not in cls.__dict__:
+            cls.reason = cls.__name__
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -35,6 +50,8 @@ class OvenError(Exception):
 class ManifestError(OvenError):
     """A manifest cannot be loaded; ``problems`` lists each file:line: field: message."""
 
+    transient = False
+
     def __init__(self, message: str, problems: tuple[object, ...] = (), hint: str | None = None):
         super().__init__(message, hint)
         self.problems = problems
@@ -43,30 +60,56 @@ class ManifestError(OvenError):
 class ScheduleError(OvenError):
     """A schedule that cannot be parsed or can never fire."""
 
+    transient = False
+
 
 class SourceError(OvenError):
     """The config repository cannot be fetched or read."""
+
+    transient = True
 
 
 class LedgerError(OvenError):
     """Status files cannot be written to git."""
 
+    transient = True
+
 
 class PushRejected(LedgerError):
     """The remote branch moved under us; the caller re-reads the tip and writes again."""
+
+    transient = True
+
+
+class AuthError(OvenError):
+    """A remote refused our credentials (HTTP 401/403, ssh permission denied, no read access).
+
+    Trying again with the same credentials cannot help, so the reconciler reports
+    ``Stalled=True`` and retries only at the slowest pace until someone fixes them.
+    """
+
+    transient = False
 
 
 class ExecutorError(OvenError):
     """The container engine refused a request."""
 
+    transient = True
+
 
 class EngineUnavailable(ExecutorError):
     """No container engine answers."""
+
+    transient = True
 
 
 class RunAlreadyExists(ExecutorError):
     """A container for this run id already exists: the run counts as started."""
 
+    transient = True
+
 
 class UsageError(OvenError):
     """Bad command-line input."""
+
+    transient = False

@@ -14,20 +14,21 @@ import contextlib
 import logging
 import signal
 import threading
-import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from reconciler.clock import SystemClock
 from reconciler.executors.docker import DockerExecutor
+from reconciler.gitrepo import GitMirror
 from reconciler.interfaces import ConfigSource
 from reconciler.ledger.git import GitLedger
 from reconciler.reconcile import Reconciler
-from reconciler.requests import RequestSpool
 from reconciler.secrets import SecretStore
 from reconciler.settings import Settings
 from reconciler.source.git import GitSource
-from reconciler.source.gitrepo import GitMirror
 from reconciler.source.local import LocalSource
+from reconciler.spool import RequestSpool
 from reconciler.web.app import create_app
 from reconciler.web.server import serve
 
@@ -63,14 +64,12 @@ async def run_daemon(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     if isinstance(reconciler.source, LocalSource):
         _watch_in_thread(reconciler.source, loop, wake, settings.interval)
-    app = create_app(
-        lambda: reconciler.recorder.snapshot, ready=lambda: reconciler.desired is not None
-    )
+    app = create_app(reconciler.snapshots.get, ready=lambda: reconciler.desired is not None)
     host, port = settings.host_port
     server = asyncio.create_task(serve(app, host, port))
     log.info("status page on http://%s:%d/", host, port)
     try:
-        await _tick_forever(reconciler, settings, stop, wake)
+        await tick_forever(reconciler, settings, stop, wake)
     finally:
         server.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -79,20 +78,38 @@ async def run_daemon(settings: Settings) -> int:
     return 0
 
 
-async def _tick_forever(
-    reconciler: Reconciler, settings: Settings, stop: asyncio.Event, wake: asyncio.Event
+Wait = Callable[[float, asyncio.Event, asyncio.Event], Awaitable[None]]
+
+
+async def wait_for_events(seconds: float, stop: asyncio.Event, wake: asyncio.Event) -> None:
+    """Sleep up to ``seconds``, or until ``stop`` or ``wake`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(_first(stop, wake), timeout=seconds)
+
+
+async def tick_forever(
+    reconciler: Reconciler,
+    settings: Settings,
+    stop: asyncio.Event,
+    wake: asyncio.Event,
+    wait: Wait = wait_for_events,
 ) -> None:
+    """Tick until ``stop``: fetch every ``settings.interval`` or when ``wake`` is set.
+
+    All time comes from the reconciler's Clock, and waiting goes through ``wait``, so tests
+    drive the loop with a FakeClock and a ``wait`` that moves it.
+    """
     clock = reconciler.clock
-    next_fetch = 0.0
+    next_fetch = clock.now()
     while not stop.is_set():
-        fetch = wake.is_set() or time.monotonic() >= next_fetch
+        now = clock.now()
+        fetch = wake.is_set() or now >= next_fetch
         if fetch:
             wake.clear()
-            next_fetch = time.monotonic() + settings.interval
+            next_fetch = now + timedelta(seconds=settings.interval)
         due = await asyncio.to_thread(reconciler.tick, fetch)
-        wait = min(max((due - clock.now()).total_seconds(), 0.05), settings.tick)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_first(stop, wake), timeout=wait)
+        pause = min(max((due - clock.now()).total_seconds(), 0.05), settings.tick)
+        await wait(pause, stop, wake)
 
 
 async def _first(*events: asyncio.Event) -> None:

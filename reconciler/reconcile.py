@@ -1,48 +1,55 @@
-"""One reconcile cycle as ordered steps: fetch, load, observe, settle, schedule, record.
+"""One reconcile cycle: explicit lists of steps, each list stopping at its first failure.
 
-``Reconciler.tick`` runs the steps in order and stops at the first failure, but status is
-written in ``finally`` whatever happens, and containers are removed only after the status
-commit that records their result went through. All adapter calls block; the daemon runs
-``tick`` in a worker thread.
+    sync    fetch -> load                    when a fetch is due (every --interval, on a change)
+    cycle   observe -> settle -> schedule    every tick
+    record                                   every tick: the report of the above, one commit
+    remove                                   containers whose result that commit holds
+
+A failed fetch leaves the jobs running on the last good revision (the cycle group still runs);
+a failed cycle or fetch is still recorded, so ``status/reconciler.yaml`` says what went wrong.
+A failing group backs off (``backoff.Backoff``: doubling gaps with deterministic jitter,
+capped at the fetch interval) and the log says when it tries next; a non-transient error
+(``OvenError.transient`` False) sets ``Stalled=True``. Containers are removed only after the
+status commit that records their result went through, and the book forgets pruned runs only
+then. All adapter calls block; the daemon runs ``tick`` in a worker thread.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from reconciler import __version__
+from reconciler.backoff import Backoff
 from reconciler.book import RunBook
-from reconciler.clock import Clock
+from reconciler.clock import Clock, iso
 from reconciler.dispatch import Dispatcher
 from reconciler.errors import OvenError
 from reconciler.interfaces import ConfigSource, Executor, Ledger, ObservedRun
-from reconciler.launch import is_timed_out, outcome, timed_out_record, vanished_record
 from reconciler.manifests import keep_last_good, load_tree
-from reconciler.model import DesiredState
+from reconciler.model import DesiredState, optional_time
+from reconciler.outcomes import outcome, timed_out_record, vanished_record
 from reconciler.planner import format_plan, plan
-from reconciler.recorder import Recorder
-from reconciler.requests import RequestSpool
+from reconciler.recorder import Recorded, Recorder
 from reconciler.secrets import SecretStore
 from reconciler.settings import Settings
+from reconciler.settle import Action, classify, vanished
+from reconciler.spool import RequestSpool
 from reconciler.status import parse_status_tree
+from reconciler.status.changes import CycleReport, JobFacts, ReconcilerFacts
+from reconciler.status.view import Snapshot, SnapshotBox, SnapshotBuilder
 
 log = logging.getLogger("oven")
 
+BACKOFF_BASE = 1.0  # seconds before the first retry of a failed group; doubles from there
 
-@dataclass
-class Health:
-    """The last error of each step (None when it last succeeded) and this cycle's warnings."""
 
-    fetch: OvenError | None = None
-    cycle: OvenError | None = None
-    record: OvenError | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def error(self) -> OvenError | None:
-        return self.record or self.cycle or self.fetch
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[datetime], None]
 
 
 class Reconciler:
@@ -58,27 +65,50 @@ class Reconciler:
         spool: RequestSpool | None = None,
     ) -> None:
         self.settings = settings
-        self.source, self.executor, self.clock = source, executor, clock
+        self.source, self.executor, self.ledger, self.clock = source, executor, ledger, clock
         self.book = RunBook()
         self.desired: DesiredState | None = None
         self.attempted_revision = ""
         self.applied_revision = ""
-        self.health = Health()
         self.started_at = clock.now()
         self.dispatch = Dispatcher(
             self.book, executor, secrets or SecretStore({}), spool, settings.log_tail_lines
         )
-        self.recorder = Recorder(self, ledger)
+        self.recorder = Recorder(ledger, settings.heartbeat)
+        self.snapshots = SnapshotBox()
+        self.backoff = {name: Backoff(name) for name in ("sync", "cycle", "record")}
+        self.removable: set[str] = set()  # containers to remove once their result is committed
+        self.warnings: list[str] = []
+        self._observed: list[ObservedRun] = []
+        self._views = SnapshotBuilder()
+        self.sync_steps = (Step("fetch", self._fetch), Step("load", self._load_revision))
+        self.cycle_steps = (
+            Step("observe", self._observe),
+            Step("settle", self._settle),
+            Step("schedule", self._schedule),
+        )
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The read model as of the last cycle."""
+        return self.snapshots.get()
 
     # -- lifecycle --------------------------------------------------------------------------
     def restore(self) -> None:
         """Rebuild the book from the status branch (containers are adopted by the first tick)."""
-        files = self.recorder.ledger.read()
+        files = self.ledger.read()
         tree = parse_status_tree(files)
         self.book.load(tree.runs.values())
         self.recorder.restore(tree, files)
+        for job_id, summary in tree.jobs.items():
+            track = self.book.track(
+                job_id, optional_time(summary.get("created_at")) or self.clock.now()
+            )
+            track.last_scheduled = optional_time(summary.get("last_scheduled"))
+            track.missed_total = int(summary.get("missed_total") or 0)
         for record in tree.runs.values():
             self.book.note_scheduled(record)
+        self.snapshots.publish(Snapshot(reconciler=dict(tree.reconciler)))
         self.applied_revision = str(tree.reconciler.get("applied_revision") or "")
         log.info(
             "restored %d runs and %d jobs from the status branch", len(tree.runs), len(tree.jobs)
@@ -87,35 +117,62 @@ class Reconciler:
     def tick(self, fetch: bool = False) -> datetime:
         """Run one cycle; return when the next one is due."""
         now = self.clock.now()
-        self.health.warnings = []
-        try:
-            if fetch or self.desired is None:
-                self.health.fetch = self._guarded(lambda: self._fetch_and_load(now))
-            self.health.cycle = self._guarded(lambda: self._run_jobs(now))
-        finally:
-            self.recorder.record(now)
+        self.warnings = []
+        if fetch or self.desired is None or self.backoff["sync"].failures:
+            self._run("sync", self.sync_steps, now)
+        self._run("cycle", self.cycle_steps, now)
+        recorded = self._record(now)
+        if recorded.error is None:
+            self._remove_recorded_containers()
         return self._next_tick(now)
 
-    # -- steps ------------------------------------------------------------------------------
-    def _guarded(self, step: Callable[[], None]) -> OvenError | None:
-        """Run a step; an OvenError is logged and returned, never raised (the loop goes on)."""
-        try:
-            step()
-        except OvenError as exc:
-            log.error("%s%s", exc.message, f" (hint: {exc.hint})" if exc.hint else "")
-            return exc
-        return None
+    @property
+    def error(self) -> OvenError | None:
+        """What the reconciler reports: a stalled group first, then record, cycle, sync."""
+        failing = [self.backoff[name] for name in ("record", "cycle", "sync")]
+        failing = [b for b in failing if b.error is not None]
+        stalled = [b for b in failing if b.stalled]
+        return (stalled or failing or [Backoff("none")])[0].error
 
-    def _run_jobs(self, now: datetime) -> None:
-        """Settle what containers did, then start what is due (on the last good jobs)."""
-        observed = self.executor.observe()
-        self._settle(observed, now)
-        if self.desired is not None:
-            self.dispatch.run(self.desired, now, self.health.warnings)
+    # -- running steps ----------------------------------------------------------------------
+    def _run(self, group: str, steps: tuple[Step, ...], now: datetime) -> None:
+        """Run ``steps`` in order, stopping at the first failure; skip while backing off."""
+        state = self.backoff[group]
+        if not state.ready(now):
+            return
+        for step in steps:
+            try:
+                step.run(now)
+            except OvenError as exc:
+                self._failed(group, step.name, exc, now)
+                return
+        if state.failures:
+            log.info("%s: recovered after %d failed attempt(s)", group, state.failures)
+        self.backoff[group] = state.succeeded()
 
-    def _fetch_and_load(self, now: datetime) -> None:
-        revision = self.source.fetch()
-        self.attempted_revision = revision
+    def _failed(self, group: str, step: str, exc: OvenError, now: datetime) -> None:
+        state = self.backoff[group].failed(
+            exc, now, base=BACKOFF_BASE, cap=max(self.settings.interval, BACKOFF_BASE)
+        )
+        self.backoff[group] = state
+        wait = (state.next_try - now).total_seconds() if state.next_try else 0.0
+        log.error(
+            "%s failed: %s%s; %snext try in %.0fs (%s, attempt %d)",
+            step,
+            exc.message,
+            f" (hint: {exc.hint})" if exc.hint else "",
+            "this needs a person (Stalled); " if state.stalled else "",
+            wait,
+            iso(state.next_try),
+            state.failures + 1,
+        )
+
+    # -- sync: fetch and load ---------------------------------------------------------------
+    def _fetch(self, now: datetime) -> None:
+        self.attempted_revision = self.source.fetch()
+
+    def _load_revision(self, now: datetime) -> None:
+        revision = self.attempted_revision
         if self.desired is not None and revision == self.desired.revision:
             return
         loaded = self._load(revision)
@@ -140,49 +197,129 @@ class Reconciler:
             log.warning("cannot read the last applied revision: %s", exc.message)
             return None
 
-    def _settle(self, observed: list[ObservedRun], now: datetime) -> None:
+    # -- cycle: observe, settle, schedule ---------------------------------------------------
+    def _observe(self, now: datetime) -> None:
+        self._observed = self.executor.observe()
+
+    def _settle(self, now: datetime) -> None:
         """Record what containers did: finished, timed out, adopted after a restart, vanished."""
-        seen = {o.run_id for o in observed}
-        for container in observed:
+        for container in self._observed:
             self._settle_one(container, now)
-        for record in self.book.active():
-            if record.run_id not in seen:
-                log.warning("run %s: container vanished", record.run_id)
-                self.book.put(vanished_record(record, now))
+        for record in vanished(self.book.active(), self._observed):
+            log.warning("run %s: container vanished", record.run_id)
+            self.book.put(vanished_record(record, now))
 
     def _settle_one(self, container: ObservedRun, now: datetime) -> None:
         record = self.book.runs.get(container.run_id)
+        job = self.desired.jobs.get(container.job_id) if self.desired else None
+        settlement = classify(
+            record, container, job, config_loaded=self.desired is not None, now=now
+        )
         if record is None:
             log.info("run %s: adopting its container", container.run_id)
             record = self.book.adopt(container, now)
-        job = self.desired.jobs.get(container.job_id) if self.desired else None
-        if container.state == "running":
-            if record.is_final:
-                return
-            if self.desired is not None and job is None:
-                log.warning("run %s: its job left the config, stopping it", record.run_id)
-                self.dispatch.cancel(
-                    record, now, "JobRemoved", "the job was removed from the config"
-                )
-            elif is_timed_out(job, container, now):
-                log.warning("run %s: timed out, killing its container", record.run_id)
-                self.executor.stop(record.run_id)
-                self.dispatch.finish(record, timed_out_record(record, job, now), job)
-            self.recorder.removable.add(record.run_id)
-            return
-        if record.is_final:
-            self.recorder.removable.add(record.run_id)
-            return
-        status, error = outcome(job, container)
-        finished = record.with_changes(
-            status=status,
-            error=error,
-            exit_code=container.exit_code,
-            started_at=container.started_at or record.started_at,
-            finished_at=container.finished_at or now,
+        action = settlement.action
+        if action is Action.STOP_REMOVED:
+            log.warning("run %s: its job left the config, stopping it", record.run_id)
+            self.dispatch.cancel(record, now, "JobRemoved", "the job was removed from the config")
+        elif action is Action.TIME_OUT:
+            log.warning("run %s: timed out, killing its container", record.run_id)
+            self.executor.stop(record.run_id)
+            self.dispatch.finish(record, timed_out_record(record, job, now), job)
+        elif action is Action.FINISH:
+            status, error = outcome(job, container)
+            finished = record.with_changes(
+                status=status,
+                error=error,
+                exit_code=container.exit_code,
+                started_at=container.started_at or record.started_at,
+                finished_at=container.finished_at or now,
+            )
+            self.dispatch.finish(record, finished, job)
+        if settlement.removable:
+            self.removable.add(record.run_id)
+
+    def _schedule(self, now: datetime) -> None:
+        if self.desired is not None:
+            self.dispatch.run(self.desired, now, self.warnings)
+
+    # -- record and remove ------------------------------------------------------------------
+    def _record(self, now: datetime) -> Recorded:
+        """Commit this cycle's report; only then may the book forget what it pruned."""
+        report = self._report(now)
+        state = self.backoff["record"]
+        if not state.ready(now):
+            recorded = self.recorder.preview(report)
+        else:
+            recorded = self.recorder.record(report, self.attempted_revision or None)
+            if recorded.error is not None:
+                self._failed("record", "record", recorded.error, now)
+            else:
+                self.backoff["record"] = state.succeeded()
+        if recorded.committed:
+            self.book.committed({record.run_id for record in report.dirty})
+            for run_id in recorded.forget_runs:
+                self.book.forget(run_id)
+            for job_id in recorded.drop_jobs:
+                self.book.drop_job(job_id)
+        self.snapshots.publish(
+            self._views.build(recorded.reconciler, recorded.summaries, self.book.runs.values())
         )
-        self.dispatch.finish(record, finished, job)
-        self.recorder.removable.add(record.run_id)
+        return recorded
+
+    def _report(self, now: datetime) -> CycleReport:
+        book, desired = self.book, self.desired
+        jobs = desired.jobs if desired else {}
+        error = self.error
+        facts = {
+            job_id: JobFacts(
+                job=jobs.get(job_id),
+                created_at=track.created_at,
+                last_scheduled=track.last_scheduled,
+                missed_total=track.missed_total,
+                next_run=track.next_run,
+                reason=track.reason,
+                active=tuple(r.run_id for r in book.active(job_id)),
+                changes=book.changes.get(job_id, 0),
+            )
+            for job_id, track in book.tracks.items()
+        }
+        return CycleReport(
+            now=now,
+            reconciler=ReconcilerFacts(
+                applied_revision=self.applied_revision or None,
+                attempted_revision=self.attempted_revision or None,
+                problems=desired.problems if desired else (),
+                error=error,
+                stalled=error is not None and not error.transient,
+                started_at=self.started_at,
+                version=__version__,
+                jobs=len(jobs),
+                next_wakeup=min(self.dispatch.wakeups, default=None),
+                instance=self.settings.instance,
+                warnings=tuple(self.warnings),
+                active_runs=len(book.active()),
+            ),
+            jobs=facts,
+            runs=book.by_job(),
+            dirty=tuple(book.runs[run_id] for run_id in sorted(book.dirty)),
+            pinned=frozenset(self.removable),
+            config_loaded=desired is not None,
+            keep_runs=self.settings.keep_runs,
+        )
+
+    def _remove_recorded_containers(self) -> None:
+        book = self.book
+        for run_id in sorted(self.removable):
+            record = book.runs.get(run_id)
+            if record is not None and (not record.is_final or run_id in book.dirty):
+                continue  # its result is not committed yet
+            try:
+                self.executor.remove(run_id)
+            except OvenError as exc:
+                log.warning("run %s: cannot remove container: %s", run_id, exc)
+                continue
+            self.removable.discard(run_id)
 
     def _next_tick(self, now: datetime) -> datetime:
         wakeups = [t for t in self.dispatch.wakeups if t > now]

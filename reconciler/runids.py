@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Container
 from datetime import UTC, datetime
+
+from reconciler.model import RunRecord
 
 
 def scheduled_run_id(job_id: str, nominal: datetime) -> str:
@@ -30,3 +33,14 @@ def retry_run_id(first_run_id: str, attempt: int) -> str:
 
 def container_name(run_id: str) -> str:
     return f"oven-{run_id}"
+
+
+RETRYABLE = frozenset({"failed", "timed_out"})
+
+
+def retry_pending(record: RunRecord, known: Container[str]) -> bool:
+    """A failed attempt whose next attempt is planned but not started (its id not in ``known``)."""
+    if record.status not in RETRYABLE or record.next_retry_at is None:
+        return False
+    root = record.retry_of or record.run_id
+    return retry_run_id(root, record.attempt + 1) not in known

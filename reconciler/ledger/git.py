@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from reconciler.errors import LedgerError, PushRejected, SourceError
-from reconciler.source.gitrepo import GitMirror
+from reconciler.gitrepo import GitMirror
 
 log = logging.getLogger(__name__)
 STATUS_PREFIX = "status/"

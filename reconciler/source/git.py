@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.errors import SourceError
-from reconciler.source.gitrepo import GitMirror
+from reconciler.gitrepo import GitMirror
 
 MANIFEST_PREFIXES = ("oven.yaml", "jobs/")
 MANIFEST_SUFFIXES = (".yaml", ".yml")

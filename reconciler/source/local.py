@@ -18,8 +18,8 @@ from dulwich.errors import NotGitRepository
 from dulwich.repo import Repo
 
 from reconciler.errors import SourceError
+from reconciler.gitrepo.trees import files_at
 from reconciler.source.git import MANIFEST_PREFIXES, is_manifest_path
-from reconciler.source.trees import files_at
 
 WORKTREE = "worktree:"
 

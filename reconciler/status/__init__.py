@@ -7,9 +7,9 @@ This package renders and parses them and computes the summaries; it does no I/O 
 no adapter, so the ledger (git), the CLI and the web pages share one definition.
 
 One job per module: ``files`` (paths, stable YAML, commit subjects), ``summary`` (run
-statistics, job summaries, pruning), ``conditions`` (``reconciler.yaml``) and ``tree``
-(reading a status branch back). This file only re-exports their public names, so importers
-keep using ``reconciler.status``.
+statistics, job summaries, pruning), ``conditions`` (``reconciler.yaml``), ``tree``
+(reading a status branch back) and ``report`` (``oven status`` as text or JSON). This file
+only re-exports their public names, so importers keep using ``reconciler.status``.
 """
 
 from reconciler.status.conditions import reconciler_status
@@ -27,6 +27,7 @@ from reconciler.status.files import (
     run_path,
     short_revision,
 )
+from reconciler.status.report import format_status, status_document
 from reconciler.status.summary import (
     FAILURES,
     KEEP_RUNS,
@@ -57,6 +58,7 @@ __all__ = [
     "commit_message",
     "consecutive_failures",
     "dump_yaml",
+    "format_status",
     "job_path",
     "job_summary",
     "load_yaml",
@@ -70,5 +72,6 @@ __all__ = [
     "run_path",
     "run_time",
     "short_revision",
+    "status_document",
     "success_rate",
 ]

@@ -86,7 +86,7 @@ def _ready(
     applied: str | None, attempted: str | None, problems: Sequence[Problem], error: OvenError | None
 ) -> dict[str, Any]:
     if error is not None:
-        return _condition("Ready", False, type(error).__name__, _error_text(error))
+        return _condition("Ready", False, error.reason, _error_text(error))
     if problems:
         files = ", ".join(sorted({problem.path for problem in problems}))
         return _condition(
@@ -120,7 +120,7 @@ def _reconciling(active: bool, attempted: str | None) -> dict[str, Any]:
 
 def _stalled(stalled: bool, error: OvenError | None) -> dict[str, Any]:
     if error is not None and stalled:
-        return _condition("Stalled", True, type(error).__name__, _error_text(error))
+        return _condition("Stalled", True, error.reason, _error_text(error))
     if error is not None:
         return _condition("Stalled", False, "Retrying", f"will retry: {error.message}")
     return _condition("Stalled", False, "Healthy", "nothing needs attention")

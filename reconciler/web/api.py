@@ -15,9 +15,9 @@ from starlette.responses import JSONResponse as _StarletteJSON
 from starlette.routing import BaseRoute, Route
 
 from reconciler.clock import iso
+from reconciler.status.view import ReadyCheck, SnapshotSource
 from reconciler.web import queries
 from reconciler.web.http_errors import ApiError, take_snapshot
-from reconciler.web.snapshot import ReadyCheck, SnapshotSource
 
 
 class JSONResponse(_StarletteJSON):

@@ -16,13 +16,13 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from reconciler.status.view import ReadyCheck, SnapshotSource
 from reconciler.web.api import Api
 from reconciler.web.http_errors import handler
 from reconciler.web.metrics import metrics_endpoint
 from reconciler.web.pages import Pages
 from reconciler.web.render import STATIC, make_env
 from reconciler.web.security import SecurityHeaders
-from reconciler.web.snapshot import ReadyCheck, SnapshotSource
 
 
 def create_app(

@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from reconciler.status.view import Snapshot, SnapshotSource
 from reconciler.web.render import render
-from reconciler.web.snapshot import Snapshot, SnapshotSource
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from reconciler.status.view import Snapshot, SnapshotSource
 from reconciler.web import queries
 from reconciler.web.http_errors import take_snapshot
-from reconciler.web.snapshot import Snapshot, SnapshotSource
 
 
 class SnapshotCollector(Collector):

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
+from reconciler.status.view import SnapshotSource
 from reconciler.web import queries
 from reconciler.web.http_errors import ApiError, take_snapshot
 from reconciler.web.render import render
-from reconciler.web.snapshot import SnapshotSource
 from reconciler.web.timeline import stage_bars
 
 JOB_HISTORY = 50

@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.clock import utc
 from reconciler.model import ACTIVE_STATUSES, FINAL_STATUSES
-from reconciler.web.snapshot import Snapshot
+from reconciler.status.view import Snapshot
 
 RUN_STATUSES: frozenset[str] = ACTIVE_STATUSES | FINAL_STATUSES
 DEFAULT_LIMIT = 100

@@ -49,6 +49,19 @@ def test_a_command_exiting_3_is_recorded_with_exit_code_3(
     assert (run.state, run.exit_code, run.oom_killed) == ("exited", 3, False)
 
 
+# Fills a shell variable with 200 MiB: far past a 16 MiB limit (and its swap), in well under 1 s.
+EAT_MEMORY = ("sh", "-c", 'x=$(head -c 200m /dev/zero | tr "\\0" x)')
+
+
+def test_a_container_over_its_memory_limit_is_observed_oom_killed(
+    docker_executor: DockerExecutor, docker_client: docker.DockerClient
+) -> None:
+    run = run_to_end(
+        docker_executor, docker_client, request(new_run_id(), *EAT_MEMORY, memory="16m")
+    )
+    assert (run.state, run.exit_code, run.oom_killed) == ("exited", 137, True)
+
+
 def test_the_example_image_fails_with_the_code_it_is_given(
     docker_executor: DockerExecutor, docker_client: docker.DockerClient
 ) -> None:

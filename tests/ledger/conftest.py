@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from support import gitutil
 
+from reconciler.gitrepo import GitMirror
 from reconciler.ledger.git import GitLedger
 from reconciler.ledger.memory import MemoryLedger
-from reconciler.source.gitrepo import GitMirror
 
 _names = itertools.count()
 Files = Mapping[str, str | None]

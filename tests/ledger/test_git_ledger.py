@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import LedgerError
+from reconciler.gitrepo import GitMirror
 from reconciler.ledger.git import GitLedger
 from reconciler.source.git import GitSource
-from reconciler.source.gitrepo import GitMirror
 from reconciler.status import commit_message, dump_yaml, parse_status_tree, render_run, run_path
 
 

@@ -137,6 +137,10 @@ CASES: dict[str, tuple[str, str]] = {
         docker("volumes:\n  - /srv/oven/scripts:/scripts:ro\n  - /etc:/host-etc:ro\n"),
         "8: volumes[1]: host path '/etc' is outside the volume allow-list (/srv/oven)",
     ),
+    "volume in a sibling of an allowed directory": (
+        docker("volumes: ['/srv/oven-evil:/data']\n"),
+        "6: volumes[0]: host path '/srv/oven-evil' is outside the volume allow-list (/srv/oven)",
+    ),
     "volume escaping with ..": (
         docker("volumes: ['/srv/oven/../../etc:/etc']\n"),
         "6: volumes[0]: host path '/srv/oven/../../etc' must not contain '..'",

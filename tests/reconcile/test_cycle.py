@@ -1,10 +1,16 @@
-"""The reconcile cycle on in-memory adapters and a fake clock: every rule of run bookkeeping.
+"""The reconcile cycle on a fake clock: every rule of run bookkeeping.
 
-The same cycle runs against real git and the real Docker engine in tests/scenarios/.
+Every test runs twice: once with the config source and the ledger in memory, once on real git
+(a bare repo in tmp_path, read by ``GitSource`` and written by ``GitLedger`` over the same
+``GitMirror``, as the daemon wires them). The executor is always the in-memory one, so time
+is fake and a run ends when the test says so. The same cycle on the real Docker engine is in
+tests/scenarios/ (test_run_outcomes.py in process, test_end_to_end.py and test_daemon.py as
+the ``oven run`` daemon).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,18 +18,23 @@ from typing import Any
 
 import pytest
 import yaml
+from support.gitutil import git, make_bare, push_files
 
 from reconciler.clock import FakeClock
+from reconciler.errors import SourceError
 from reconciler.executors.memory import MemoryEngine, MemoryExecutor
+from reconciler.ledger.git import GitLedger
 from reconciler.ledger.memory import MemoryLedger
 from reconciler.reconcile import Reconciler
-from reconciler.requests import RequestSpool
 from reconciler.secrets import SecretStore
 from reconciler.settings import Settings
+from reconciler.source.git import GitSource
 from reconciler.source.memory import MemorySource
+from reconciler.spool import RequestSpool
 from reconciler.status import load_yaml
 
 T0 = datetime(2026, 11, 22, 0, 0, 0, tzinfo=UTC)
+Files = Mapping[str, str | None]
 
 
 def job(job_id: str = "tick", **fields: Any) -> str:
@@ -43,15 +54,59 @@ HOURLY_ALLOW = job(schedule={"type": "cron", "cron": "0 * * * *"}, policy={"conc
 
 
 @dataclass
+class Config:
+    """How a world changes its config repo: a push, and the repo going out of reach and back."""
+
+    push: Callable[[Files], str]  # commit the changes (None deletes); return the new revision
+    break_source: Callable[[], str]  # make fetching fail; return a part of the expected message
+    heal_source: Callable[[], None]
+
+
+def memory_config(source: MemorySource) -> Config:
+    def break_source() -> str:
+        source.fail_with = SourceError("cannot reach git remote: connection refused")
+        return "connection refused"
+
+    def heal_source() -> None:
+        source.fail_with = None
+
+    return Config(source.commit, break_source, heal_source)
+
+
+def git_config(bare: Path) -> Config:
+    """Pushes with the real git client. The remote stays reachable when the source breaks (the
+    ledger shares it, as in the daemon): the config branch is renamed away and back."""
+
+    def push(files: Files) -> str:
+        return push_files(bare, "main", files)
+
+    def break_source() -> str:
+        git("--git-dir", str(bare), "branch", "-m", "main", "moved-away")
+        return "branch 'main' not found"
+
+    def heal_source() -> None:
+        git("--git-dir", str(bare), "branch", "-m", "moved-away", "main")
+
+    return Config(push, break_source, heal_source)
+
+
+@dataclass
 class World:
     clock: FakeClock
-    source: MemorySource
+    source: MemorySource | GitSource
     engine: MemoryEngine
     executor: MemoryExecutor
-    ledger: MemoryLedger
+    ledger: MemoryLedger | GitLedger
     spool: RequestSpool
     tmp: Path
+    config: Config
     reconciler: Reconciler
+    head: str = ""  # the newest revision pushed to the config repo
+
+    def commit(self, files: Files) -> str:
+        """Push a change to the config repo (None deletes a file)."""
+        self.head = self.config.push(files)
+        return self.head
 
     def restart(self, secrets: dict[str, str] | None = None) -> Reconciler:
         """A new reconciler process over the same engine, ledger and state dir."""
@@ -89,18 +144,29 @@ def _reconciler(world: World, secrets: dict[str, str] | None = None, **settings:
     )
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> World:
+@pytest.fixture(params=["memory", "git"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> World:
+    """Source and ledger in memory, or GitSource and GitLedger on a real bare repo."""
     clock = FakeClock(T0)
     engine = MemoryEngine(clock)
+    source: MemorySource | GitSource
+    ledger: MemoryLedger | GitLedger
+    if request.param == "memory":
+        source = MemorySource()
+        ledger, config = MemoryLedger(), memory_config(source)
+    else:
+        bare = make_bare(tmp_path / "config.git")
+        source = GitSource(str(bare), "main", tmp_path / "state")
+        ledger, config = GitLedger(source.mirror, "oven-status"), git_config(bare)
     w = World(
         clock,
-        MemorySource(),
+        source,
         engine,
         MemoryExecutor(engine, state_dir=tmp_path, instance="t"),
-        MemoryLedger(),
+        ledger,
         RequestSpool(tmp_path),
         tmp_path,
+        config,
         None,  # type: ignore[arg-type]
     )
     w.reconciler = _reconciler(w)
@@ -108,7 +174,7 @@ def world(tmp_path: Path) -> World:
 
 
 def test_a_due_run_starts_and_its_result_is_committed_before_its_container_goes(world: World):
-    world.source.commit({"jobs/tick.yaml": job()})
+    world.commit({"jobs/tick.yaml": job()})
     world.tick()
     assert world.running() == [], "a job just applied waits for its first fire time"
     world.tick(10)
@@ -119,14 +185,14 @@ def test_a_due_run_starts_and_its_result_is_committed_before_its_container_goes(
     world.tick(1)
     run = world.runs()["tick-20261122-000010"]
     assert (run["status"], run["exit_code"], run["trigger"]) == ("succeeded", 0, "schedule")
-    assert run["config_revision"] == world.source.head
+    assert run["config_revision"] == world.head
     assert run["log_tail"] == "all good"
     assert world.executor.observe() == [], "recorded, so the container is removed"
     assert (world.tmp / "logs/tick/tick-20261122-000010.log").read_text() == "all good\n"
 
 
 def test_a_nonzero_exit_is_failed_with_its_code(world: World):
-    world.source.commit({"jobs/tick.yaml": job()})
+    world.commit({"jobs/tick.yaml": job()})
     world.tick()
     world.tick(10)
     world.executor.finish("tick-20261122-000010", 3)
@@ -137,7 +203,7 @@ def test_a_nonzero_exit_is_failed_with_its_code(world: World):
 
 
 def test_retries_record_each_attempt_with_growing_delays(world: World):
-    world.source.commit(
+    world.commit(
         {"jobs/tick.yaml": job(schedule={"type": "manual"}, retries={"limit": 2, "backoff": 10})}
     )
     world.tick()
@@ -167,7 +233,7 @@ def test_retries_record_each_attempt_with_growing_delays(world: World):
 
 
 def test_a_timeout_kills_the_container_and_records_timed_out(world: World):
-    world.source.commit({"jobs/tick.yaml": job(resources={"timeout": 5})})
+    world.commit({"jobs/tick.yaml": job(resources={"timeout": 5})})
     world.tick()
     world.tick(10)
     world.tick(3)
@@ -179,12 +245,12 @@ def test_a_timeout_kills_the_container_and_records_timed_out(world: World):
 
 
 def test_a_restart_adopts_running_containers_and_never_starts_a_run_twice(world: World):
-    world.source.commit({"jobs/tick.yaml": job(policy={"concurrency": "allow"})})
+    world.commit({"jobs/tick.yaml": job(policy={"concurrency": "allow"})})
     world.tick()
+    world.tick(9)
+    assert world.running() == [] and world.runs() == {}, "nothing runs before the first fire"
     world.ledger.attempts = 0  # the status commit fails: the process dies before recording
-    with pytest.raises(AssertionError):
-        assert "tick-20261122-000010" in world.runs()
-    world.tick(10)
+    world.tick(1)
     assert world.running() == ["tick-20261122-000010"] and world.runs() == {}
     world.ledger.attempts = 5
     world.restart()
@@ -200,7 +266,7 @@ def test_a_restart_adopts_running_containers_and_never_starts_a_run_twice(world:
 def test_a_run_that_finished_while_the_reconciler_was_down_is_recorded_from_the_engine(
     world: World,
 ):
-    world.source.commit({"jobs/tick.yaml": job(schedule={"type": "interval", "every": "1h"})})
+    world.commit({"jobs/tick.yaml": job(schedule={"type": "interval", "every": "1h"})})
     world.tick()
     world.tick(3600)
     (run_id,) = world.running()
@@ -216,7 +282,7 @@ def test_a_run_that_finished_while_the_reconciler_was_down_is_recorded_from_the_
 
 
 def test_a_vanished_container_ends_its_run_and_does_not_block_forbid(world: World):
-    world.source.commit({"jobs/tick.yaml": job()})
+    world.commit({"jobs/tick.yaml": job()})
     world.tick()
     world.tick(10)
     world.engine.containers.clear()  # someone removed it behind our back
@@ -228,7 +294,7 @@ def test_a_vanished_container_ends_its_run_and_does_not_block_forbid(world: Worl
 
 
 def test_forbid_defers_and_replace_cancels(world: World):
-    world.source.commit(
+    world.commit(
         {"jobs/a.yaml": job("a"), "jobs/b.yaml": job("b", policy={"concurrency": "replace"})}
     )
     world.tick()
@@ -244,9 +310,9 @@ def test_forbid_defers_and_replace_cancels(world: World):
 
 
 def test_a_broken_file_keeps_the_last_good_definition_and_is_reported(world: World):
-    world.source.commit({"jobs/tick.yaml": job()})
+    world.commit({"jobs/tick.yaml": job()})
     world.tick()
-    world.source.commit({"jobs/tick.yaml": job() + "surprise: field\n"})
+    world.commit({"jobs/tick.yaml": job() + "surprise: field\n"})
     world.tick(10)
     assert world.running() == ["tick-20261122-000010"]
     status = load_yaml(world.ledger.read()["status/reconciler.yaml"])
@@ -255,7 +321,7 @@ def test_a_broken_file_keeps_the_last_good_definition_and_is_reported(world: Wor
 
 
 def test_a_manual_trigger_with_the_same_key_runs_once(world: World):
-    world.source.commit(
+    world.commit(
         {"jobs/tick.yaml": job(schedule={"type": "manual"}, policy={"concurrency": "allow"})}
     )
     world.tick()
@@ -269,7 +335,7 @@ def test_a_manual_trigger_with_the_same_key_runs_once(world: World):
 
 
 def test_a_backfill_runs_each_time_of_the_window_once(world: World):
-    world.source.commit({"jobs/tick.yaml": HOURLY_ALLOW})
+    world.commit({"jobs/tick.yaml": HOURLY_ALLOW})
     world.tick()
     world.spool.submit_backfill(
         "tick", datetime(2026, 11, 21, 10, tzinfo=UTC), datetime(2026, 11, 21, 12, tzinfo=UTC)
@@ -289,7 +355,7 @@ def test_a_backfill_runs_each_time_of_the_window_once(world: World):
 
 
 def test_a_failed_status_commit_keeps_finished_containers_until_recorded(world: World):
-    world.source.commit({"jobs/tick.yaml": job()})
+    world.commit({"jobs/tick.yaml": job()})
     world.tick()
     world.tick(10)
     world.executor.finish("tick-20261122-000010", 0)
@@ -304,7 +370,7 @@ def test_a_failed_status_commit_keeps_finished_containers_until_recorded(world: 
 
 def test_secret_values_are_redacted_from_logs_and_status(world: World):
     world.reconciler = _reconciler(world, {"API_TOKEN": "s3cr3t-value"})
-    world.source.commit({"jobs/tick.yaml": job(secrets=["API_TOKEN"])})
+    world.commit({"jobs/tick.yaml": job(secrets=["API_TOKEN"])})
     world.tick()
     world.tick(10)
     world.executor.emit("tick-20261122-000010", "token is s3cr3t-value\n")
@@ -316,7 +382,7 @@ def test_secret_values_are_redacted_from_logs_and_status(world: World):
 
 
 def test_a_missing_secret_fails_the_run_with_a_hint(world: World):
-    world.source.commit({"jobs/tick.yaml": job(secrets=["NOT_SET"])})
+    world.commit({"jobs/tick.yaml": job(secrets=["NOT_SET"])})
     world.tick()
     world.tick(10)
     run = world.runs()["tick-20261122-000010"]
@@ -325,32 +391,30 @@ def test_a_missing_secret_fails_the_run_with_a_hint(world: World):
 
 
 def test_an_unreachable_source_is_reported_while_jobs_keep_running(world: World):
-    from reconciler.errors import SourceError
-
-    world.source.commit({"jobs/tick.yaml": job()})
+    world.commit({"jobs/tick.yaml": job()})
     world.tick()
-    world.source.fail_with = SourceError("cannot reach git remote: connection refused")
+    expected = world.config.break_source()
     world.tick(10)
     assert world.running() == ["tick-20261122-000010"], "the last good jobs keep their schedule"
     status = load_yaml(world.ledger.read()["status/reconciler.yaml"])
     assert status["conditions"][0]["reason"] == "SourceError"
-    assert "connection refused" in status["conditions"][0]["message"]
-    world.source.fail_with = None
+    assert expected in status["conditions"][0]["message"]
+    world.config.heal_source()
     world.tick(1)
     status = load_yaml(world.ledger.read()["status/reconciler.yaml"])
     assert status["conditions"][0]["status"] == "True"
 
 
 def test_ledger_errors_are_reported_not_raised(world: World):
-    world.source.commit({"jobs/tick.yaml": job()})
+    world.commit({"jobs/tick.yaml": job()})
     world.ledger.attempts = 0
     world.tick()
-    assert world.reconciler.recorder.snapshot.reconciler["conditions"][0]["reason"] == "LedgerError"
+    assert world.reconciler.snapshot.reconciler["conditions"][0]["reason"] == "LedgerError"
 
 
 def test_pruning_keeps_unwritten_results_and_pending_retries(world: World):
     world.reconciler = _reconciler(world, keep_runs=2)
-    world.source.commit(
+    world.commit(
         {
             "jobs/tick.yaml": job(
                 policy={"concurrency": "allow"}, retries={"limit": 1, "backoff": 600}
@@ -360,23 +424,30 @@ def test_pruning_keeps_unwritten_results_and_pending_retries(world: World):
     world.tick()
     world.tick(10)
     world.executor.finish("tick-20261122-000010", 1)  # fails; its retry is 10 minutes away
+    recorded: set[str] = set()
     for _ in range(4):  # newer runs come and go
         world.tick(10)
+        recorded |= set(world.runs())
         for run_id in world.running():
             world.executor.finish(run_id, 0)
     world.tick(1)
     assert world.runs()["tick-20261122-000010"]["next_retry_at"] is not None
+    assert {"tick-20261122-000020", "tick-20261122-000030"} <= recorded, "both were recorded"
+    kept = ["tick-20261122-000010", "tick-20261122-000040", "tick-20261122-000050"]
+    assert sorted(world.runs()) == kept, "the two newest, plus the one whose retry is pending"
+    assert sorted(world.reconciler.book.runs) == kept, "pruned runs leave the book too"
+    assert [world.runs()[r]["status"] for r in kept] == ["failed", "succeeded", "succeeded"]
     world.tick(700)  # backoff 600 s plus up to 10 % jitter
     assert "tick-20261122-000010-a2" in world.running(), "the retry still happens"
 
 
 def test_a_run_whose_job_was_deleted_is_stopped_and_still_redacted(world: World):
     world.reconciler = _reconciler(world, {"API_TOKEN": "s3cr3t-value"})
-    world.source.commit({"jobs/tick.yaml": job(secrets=["API_TOKEN"])})
+    world.commit({"jobs/tick.yaml": job(secrets=["API_TOKEN"])})
     world.tick()
     world.tick(10)
     world.executor.emit("tick-20261122-000010", "token s3cr3t-value\n")
-    world.source.commit({"jobs/tick.yaml": None})
+    world.commit({"jobs/tick.yaml": None})
     world.restart({"API_TOKEN": "s3cr3t-value"})  # the new process never saw the job
     world.tick(1)
     run = world.runs()["tick-20261122-000010"]
@@ -387,9 +458,9 @@ def test_a_run_whose_job_was_deleted_is_stopped_and_still_redacted(world: World)
 
 
 def test_a_restart_keeps_the_last_good_definition_of_a_broken_file(world: World):
-    world.source.commit({"jobs/tick.yaml": job()})
+    world.commit({"jobs/tick.yaml": job()})
     world.tick()
-    world.source.commit({"jobs/tick.yaml": "id: tick\nname: [broken\n"})
+    world.commit({"jobs/tick.yaml": "id: tick\nname: [broken\n"})
     world.restart()
     world.tick(10)
     assert world.running() == ["tick-20261122-000010"], "the job runs on its last good definition"
@@ -398,7 +469,7 @@ def test_a_restart_keeps_the_last_good_definition_of_a_broken_file(world: World)
 
 
 def test_a_backfill_never_runs_future_times(world: World):
-    world.source.commit({"jobs/tick.yaml": HOURLY_ALLOW})
+    world.commit({"jobs/tick.yaml": HOURLY_ALLOW})
     world.tick()
     world.spool.submit_backfill(
         "tick", datetime(2026, 11, 21, 23, tzinfo=UTC), datetime(2026, 11, 22, 5, tzinfo=UTC)

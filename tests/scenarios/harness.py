@@ -6,11 +6,14 @@ Every container carries this session's instance label and is removed at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -132,6 +135,29 @@ class Daemon:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def get(self, path: str) -> tuple[int, str, str]:
+        """GET ``path`` from the daemon's web server: (status, content type, body)."""
+        url = f"http://127.0.0.1:{self.port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                body = response.read().decode()
+                return response.status, response.headers.get("content-type", ""), body
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("content-type", ""), exc.read().decode()
+
+    def get_json(self, path: str) -> Any:
+        status, kind, body = self.get(path)
+        assert (status, kind) == (200, "application/json"), (path, status, body)
+        return json.loads(body)
+
+    def serving(self) -> bool:
+        """The web server answers (whatever the status)."""
+        try:
+            self.get("/healthz")
+        except OSError:
+            return False
+        return True
 
 
 def oven(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import LedgerError, PushRejected, SourceError
-from reconciler.source.gitrepo import GitMirror, redact_url
+from reconciler.gitrepo.mirror import GitMirror, redact_url
 
 
 def test_fetch_mirrors_the_remote_branches(remote, push, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.clock import iso
 from reconciler.model import ErrorInfo, RunRecord, StageRecord
-from reconciler.web.snapshot import Snapshot
+from reconciler.status.view import Snapshot
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 XSS = "<script>alert(1)</script>"

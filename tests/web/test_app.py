@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from reconciler.status.view import Snapshot
 from reconciler.web.app import create_app
-from reconciler.web.snapshot import Snapshot
 
 REVIEW_RUN = "nightly-review-20260301-113000"
 BACKUP_RUNNING = "backup-20260301-115500"

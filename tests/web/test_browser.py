@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from reconciler.clock import iso
+from reconciler.status.view import Snapshot
 from reconciler.web.app import create_app
 from reconciler.web.server import ServerHandle, serve_in_thread
-from reconciler.web.snapshot import Snapshot
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

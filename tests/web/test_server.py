@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from reconciler.errors import OvenError
+from reconciler.status.view import Snapshot
 from reconciler.web.app import create_app
 from reconciler.web.server import ServerHandle, serve, serve_in_thread
-from reconciler.web.snapshot import Snapshot
 
 
 @pytest.fixture

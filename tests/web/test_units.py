@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from reconciler.status.view import Snapshot
 from reconciler.web import format as fmt
 from reconciler.web import queries
-from reconciler.web.snapshot import Snapshot
 from reconciler.web.timeline import stage_bars
 
 

@@ -25,7 +25,7 @@ Errors = type[OvenError]
 def load_commit(repo: Repo, sha: str, error: Errors) -> Commit:
     try:
         obj = repo.object_store[ObjectID(sha.encode())]
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, AssertionError) as exc:  # dulwich asserts on a short sha
         raise error(f"commit {sha} not found in the git repository at {repo.path}",
                     hint="is the revision right? for a remote, fetch it first") from exc
     if not isinstance(obj, Commit):

@@ -24,7 +24,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from dulwich.client import GitClient, get_transport_and_path
+from dulwich.client import (
+    GitClient,
+    HTTPProxyUnauthorized,
+    HTTPUnauthorized,
+    get_transport_and_path,
+)
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.file import FileLocked
 from dulwich.object_store import commit_tree_changes
@@ -33,8 +38,8 @@ from dulwich.objectspec import parse_commit
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from reconciler.errors import LedgerError, OvenError, PushRejected, SourceError
-from reconciler.source.trees import Errors, empty_tree, files_at, load_commit, tree_changes
+from reconciler.errors import AuthError, LedgerError, OvenError, PushRejected, SourceError
+from reconciler.gitrepo.trees import Errors, empty_tree, files_at, load_commit, tree_changes
 
 __all__ = ["IDENTITY", "GitMirror", "files_at", "redact_url"]
 
@@ -242,16 +247,42 @@ class GitMirror:
             yield
         except OvenError:
             raise
+        except (HTTPUnauthorized, HTTPProxyUnauthorized) as exc:
+            raise _denied(action, self.display, "the remote asks for credentials") from exc
         except NotGitRepository as exc:
             raise error(f"cannot {action} git remote {self.display}: no repository there",
                         hint="is the remote path right? it must be a git repository") from exc
         except (OSError, HangupException, GitProtocolError) as exc:
-            raise error(f"cannot {action} git remote {self.display}: {self._reason(exc)}",
+            reason = self._reason(exc)
+            if _is_denial(exc):
+                raise _denied(action, self.display, reason) from exc
+            raise error(f"cannot {action} git remote {self.display}: {reason}",
                         hint=UNREACHABLE_HINT) from exc
 
     def _reason(self, exc: BaseException) -> str:
         text = _reason(exc)
         return text.replace(self._password, "***") if self._password else text
+
+
+DENIALS = ("resp 403", "permission denied", "access denied", "authentication failed")
+
+
+def _is_denial(exc: BaseException) -> bool:
+    """An answer that says who we are is not allowed (not that the remote is unreachable)."""
+    if isinstance(exc, PermissionError):
+        return True
+    lines = [str(exc), *(getattr(exc, "stderr_lines", None) or [])]
+    text = " ".join(line.decode(errors="replace") if isinstance(line, bytes) else str(line)
+                    for line in lines).lower()
+    return any(denial in text for denial in DENIALS)
+
+
+def _denied(action: str, remote: str, reason: str) -> AuthError:
+    return AuthError(
+        f"cannot {action} git remote {remote}: access denied ({reason})",
+        hint="give the reconciler credentials that may read and push this repository "
+        "(a token in the URL's secret, an ssh key); retrying will not help until then",
+    )
 
 
 def _head_ref(branch: str) -> Ref:

@@ -12,7 +12,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.clock import iso, utc
@@ -61,7 +61,7 @@ class RequestSpool:
 
     def _write(self, data: dict[str, str | None]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"{datetime.now().strftime('%Y%m%d%H%M%S%f')}-{secrets.token_hex(4)}"
+        name = f"{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}-{secrets.token_hex(4)}"
         tmp = self.directory / f".{name}.tmp"
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self.directory / f"{name}.json")

@@ -1,54 +1,15 @@
-"""From a job to a container request, and from a finished container to a run's outcome.
+"""From what a container did to a run's outcome.
 
-Pure helpers for the reconcile cycle: what to ask the executor for, and how to read its answer
-(exit code, timeout, vanished container) as a run status with an error a person can act on.
+Pure helpers for the reconcile cycle: how to read the engine's answer (exit code, timeout,
+out of memory, vanished container) as a run status with an error a person can act on.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from reconciler.interfaces import ObservedRun, RunRequest
+from reconciler.interfaces import ObservedRun
 from reconciler.model import ErrorInfo, JobSpec, RunRecord, RunStatus
-
-
-class NotRunnable(Exception):
-    """The job cannot be started at all; carries the error to record on its run."""
-
-    def __init__(self, error: ErrorInfo) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-def build_request(job: JobSpec, record: RunRecord, secrets: dict[str, str]) -> RunRequest:
-    """The container request for ``record`` (a run of ``job`` about to start)."""
-    if job.type == "agent-pipeline":
-        raise NotRunnable(
-            ErrorInfo(
-                "NotBuilt",
-                "agent-pipeline jobs need the pipeline-runner image and its entrypoint, "
-                "which this version of Agent Oven does not build yet",
-                "keep the job disabled, or run the pipeline from a docker job for now",
-            )
-        )
-    env = dict(job.env)
-    env.update(secrets)
-    return RunRequest(
-        run_id=record.run_id,
-        job_id=job.id,
-        trigger=record.trigger,
-        image=job.image or "",
-        command=job.command,
-        env=env,
-        volumes=job.volumes,
-        memory=job.resources.memory,
-        cpus=job.resources.cpus,
-        scheduled_for=record.scheduled_for,
-        attempt=record.attempt,
-        retry_of=record.retry_of,
-        config_revision=record.config_revision,
-        idempotency_key=record.idempotency_key,
-    )
 
 
 def is_timed_out(job: JobSpec | None, observed: ObservedRun, now: datetime) -> bool:

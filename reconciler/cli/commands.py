@@ -1,0 +1,63 @@
+"""The table of ``oven`` commands, each imported only when it runs (as pip's command table).
+
+A command is a module with two functions:
+
+    arguments(parser, env) -> None      declare its positionals and options (``options.py``)
+    execute(args, ctx) -> int           do it; the return value is the exit code
+
+``oven --help`` is built from the summaries here, so listing the commands imports none of
+them, and ``oven validate`` never imports docker, dulwich or the web server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Protocol, cast
+
+from reconciler.cli.context import Context
+from reconciler.cli.options import Env
+
+
+class Command(Protocol):
+    """What a command module provides (checked by mypy where ``load`` is used)."""
+
+    def arguments(self, parser: argparse.ArgumentParser, env: Env) -> None: ...
+
+    def execute(self, args: argparse.Namespace, ctx: Context) -> int: ...
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    module: str  # imported on use
+    summary: str  # one line, for `oven --help` and the command's own description
+
+
+COMMANDS: dict[str, CommandInfo] = {
+    "run": CommandInfo("reconciler.cli.run", "run the reconciler daemon and the status page"),
+    "validate": CommandInfo(
+        "reconciler.cli.validate", "check every manifest of a config repo working tree"
+    ),
+    "plan": CommandInfo(
+        "reconciler.cli.plan", "show how jobs and schedules change between two revisions"
+    ),
+    "explain": CommandInfo(
+        "reconciler.cli.explain", "why a job does or does not start at a given time"
+    ),
+    "next": CommandInfo("reconciler.cli.next", "the next fire times of a job, in its zone and UTC"),
+    "status": CommandInfo(
+        "reconciler.cli.status", "jobs and recent runs as recorded on the status branch"
+    ),
+    "trigger": CommandInfo("reconciler.cli.trigger", "ask the local daemon to run a job now"),
+    "backfill": CommandInfo(
+        "reconciler.cli.backfill", "run every scheduled time of a past window, once each"
+    ),
+}
+
+
+def load(name: str) -> Command:
+    """Import the module of command ``name`` (a key of ``COMMANDS``)."""
+    module: ModuleType = importlib.import_module(COMMANDS[name].module)
+    return cast(Command, module)

@@ -1,0 +1,41 @@
+"""``main``: parse, configure logging, run one command, and turn its outcome into an exit code.
+
+Exit codes: 0 success; 1 problems found (validate) or a failed check; 2 bad usage or an error
+the user must fix, printed as ``error: ...`` and ``hint: ...`` (never a traceback); 130 when
+interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from reconciler.cli.commands import load
+from reconciler.cli.context import Context
+from reconciler.cli.parser import USAGE_ERROR, ParserExit, command_parser, top_parser
+from reconciler.errors import OvenError
+
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
+    """Run ``oven`` with ``argv`` (default: the process arguments); return the exit code."""
+    ctx = ctx or Context()
+    try:
+        top = top_parser(ctx).parse_args(argv)
+        command = load(top.command)
+        args = command_parser(top.command, command, ctx).parse_args(top.args)
+    except ParserExit as done:
+        return done.code
+    logging.basicConfig(
+        level=top.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=ctx.stderr
+    )
+    try:
+        return command.execute(args, ctx)
+    except OvenError as exc:
+        ctx.err(f"error: {exc.message}")
+        if exc.hint:
+            ctx.err(f"hint: {exc.hint}")
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return INTERRUPTED
