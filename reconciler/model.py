@@ -93,6 +93,7 @@ class Notifications:
 class Source:
     repo: str
     branch: str = "main"
+    secret: str | None = None  # name of the secret (token or ssh key) that opens the repo
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,13 @@ class ErrorInfo:
 
 @dataclass(frozen=True)
 class StageRecord:
+    """One stage of an agent pipeline run (``reconciler.pipelines`` reads them from its output).
+
+    ``status`` is pending, running, succeeded, failed, skipped or cancelled; ``attempt`` counts
+    from 1; ``commit`` is the sha the stage committed, if it did; ``tokens`` maps input,
+    output, cache_creation, cache_read and thinking to counts, where known.
+    """
+
     name: str
     status: str
     started_at: datetime | None = None
@@ -169,6 +177,12 @@ class StageRecord:
     duration_s: float | None = None
     model: str | None = None
     tokens: dict[str, int] | None = None
+    attempt: int = 1
+    commit: str | None = None
+    error: ErrorInfo | None = None
+
+    def with_changes(self, **changes: Any) -> StageRecord:
+        return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -179,6 +193,9 @@ class StageRecord:
             "duration_s": self.duration_s,
             "model": self.model,
             "tokens": self.tokens,
+            "attempt": self.attempt,
+            "commit": self.commit,
+            "error": self.error.to_dict() if self.error else None,
         }
 
     @classmethod
@@ -191,6 +208,9 @@ class StageRecord:
             duration_s=data.get("duration_s"),
             model=data.get("model"),
             tokens=data.get("tokens"),
+            attempt=int(data.get("attempt") or 1),
+            commit=data.get("commit"),
+            error=ErrorInfo.from_dict(data.get("error")),
         )
 
 
@@ -215,6 +235,8 @@ class RunRecord:
     idempotency_key: str | None = None
     secret_names: tuple[str, ...] = ()  # names only, so the output can be redacted later
     stages: tuple[StageRecord, ...] = ()
+    tokens: dict[str, int] | None = None  # agent pipelines: the stages' token counts summed
+    pull_request: dict[str, Any] | None = None  # agent pipelines: {url, number, branch, error}
     log_tail: str = ""
     schema_version: int = RUN_SCHEMA_VERSION
 
@@ -252,6 +274,8 @@ class RunRecord:
             "idempotency_key": self.idempotency_key,
             "secret_names": list(self.secret_names),
             "stages": [stage.to_dict() for stage in self.stages],
+            "tokens": self.tokens,
+            "pull_request": self.pull_request,
             "log_tail": self.log_tail,
         }
 
