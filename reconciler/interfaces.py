@@ -1,4 +1,4 @@
-"""Every adapter interface in one place: the config source, the executor and the ledger.
+"""Every adapter interface in one place: config source, executor, ledger and workspaces.
 
 The pure core (model, schedule, decide, planner, status) imports none of the adapters; the
 reconcile cycle talks to adapters only through these protocols. Each protocol has a real
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
+
+from reconciler.pipelines.auth import HostLogin
 
 ContainerState = Literal["created", "running", "exited", "dead"]
 
@@ -37,6 +39,7 @@ class RunRequest:
     retry_of: str | None = None
     config_revision: str = ""
     idempotency_key: str | None = None
+    user: str | None = None  # "uid[:gid]" or a name to run as; None: the image's user
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,14 @@ class Executor(Protocol):
         """The container's whole output (stdout and stderr interleaved)."""
         ...
 
+    def logs_since(self, run_id: str, offset: int) -> bytes:
+        """The output after its first ``offset`` bytes (what a follower has not read yet)."""
+        ...
+
+    def image_labels(self, image: str) -> Mapping[str, str]:
+        """The labels of an image on the engine; ExecutorError if the engine lacks it."""
+        ...
+
     def remove(self, run_id: str) -> None:
         """Remove the container; only called after its result is recorded."""
         ...
@@ -118,4 +129,49 @@ class ConfigSource(Protocol):
 
     def files(self, revision: str) -> dict[str, bytes]:
         """Every file of the revision that matters: oven.yaml and jobs/**/*.y(a)ml."""
+        ...
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A per-run checkout on the reconciler's host, ready to mount into the run's container."""
+
+    run_id: str
+    path: str  # host path of the checkout (mounted read-write at /work)
+    volumes: tuple[str, ...] = ()  # further "host:container[:ro|rw]" mounts it needs
+    env: Mapping[str, str] = field(default_factory=dict)  # e.g. the source's push token
+    user: str | None = None  # who the container must run as to write the checkout
+
+
+class Workspaces(Protocol):
+    """Per-run checkouts of agent-pipeline source repos, and the host's agent logins.
+
+    ``prepare`` raises ``SourceError`` when the repo cannot be cloned and ``AuthError`` when
+    the remote refused the credentials; the others raise nothing for a missing checkout.
+    """
+
+    def prepare(
+        self, run_id: str, repo: str, branch: str, credential: str | None
+    ) -> Workspace:
+        """A fresh checkout of ``branch`` of ``repo``; ``credential`` is a token or ssh key."""
+        ...
+
+    def list_dir(self, run_id: str, directory: str) -> list[str]:
+        """File names in a directory of the checkout; [] if it or the checkout is missing."""
+        ...
+
+    def read(self, run_id: str, path: str) -> bytes | None:
+        """A file of the checkout; None if it is missing."""
+        ...
+
+    def remove(self, run_id: str) -> None:
+        """Delete the checkout; quiet if it is gone."""
+        ...
+
+    def runs(self) -> list[str]:
+        """Run ids that have a checkout."""
+        ...
+
+    def host_login(self) -> HostLogin:
+        """What the host has of a Claude and gh login (for ``auth: host-login``)."""
         ...

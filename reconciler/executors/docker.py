@@ -104,6 +104,22 @@ class DockerExecutor:
                 raise messages.no_container(run_id) from exc
             return bytes(output)
 
+    def logs_since(self, run_id: str, offset: int) -> bytes:
+        """The output after its first ``offset`` bytes (the engine sends it whole; we slice)."""
+        return self.logs(run_id)[offset:]
+
+    def image_labels(self, image: str) -> dict[str, str]:
+        """The image's labels; ExecutorError naming the image if the engine does not have it."""
+        with _translated(f"inspect image {image}"):
+            try:
+                attrs = self._docker().api.inspect_image(image)
+            except ImageNotFound as exc:
+                raise messages.missing_image(image, "") from exc
+            except NotFound as exc:
+                raise messages.missing_image(image, "") from exc
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        return {str(key): str(value) for key, value in labels.items()}
+
     def remove(self, run_id: str) -> None:
         """Force-remove the container; quiet if it is already gone."""
         with _translated(f"remove run {run_id}"):
@@ -152,6 +168,8 @@ class DockerExecutor:
             "privileged": False,
             "security_opt": ["no-new-privileges"],
         }
+        if request.user:
+            options["user"] = request.user
         if request.memory:
             options["mem_limit"] = limits.memory_bytes(request.memory)
         if request.cpus is not None:

@@ -12,7 +12,7 @@ stopped engine.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -52,9 +52,16 @@ class FakeContainer:
 class MemoryEngine:
     """The pretend engine several ``MemoryExecutor`` instances can share."""
 
-    def __init__(self, clock: Clock | None = None, images: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        images: Iterable[str] | None = None,
+        labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.images = {_full_name(image) for image in images} if images is not None else None
+        # image -> its labels; an image not named here has none (or is missing, see images)
+        self.labels = {_full_name(image): dict(v) for image, v in (labels or {}).items()}
         self.available = True
         self.containers: dict[str, FakeContainer] = {}  # by container name
         self.lock = threading.RLock()
@@ -117,6 +124,18 @@ class MemoryExecutor:
     def logs(self, run_id: str) -> bytes:
         with self.engine.lock:
             return bytes(self._get(run_id).output)
+
+    def logs_since(self, run_id: str, offset: int) -> bytes:
+        with self.engine.lock:
+            return bytes(self._get(run_id).output[offset:])
+
+    def image_labels(self, image: str) -> dict[str, str]:
+        with self.engine.lock:
+            self.engine.check()
+            name = _full_name(image)
+            if self.engine.images is not None and name not in self.engine.images:
+                raise messages.missing_image(image, "")
+            return dict(self.engine.labels.get(name, {}))
 
     def remove(self, run_id: str) -> None:
         with self.engine.lock:

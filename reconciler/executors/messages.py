@@ -18,7 +18,8 @@ def engine_unavailable(action: str, detail: str = "") -> EngineUnavailable:
 
 
 def missing_image(image: str, job_id: str) -> ExecutorError:
-    return ExecutorError(f"image {image!r} of job {job_id} is not on this engine", IMAGE_HINT)
+    owner = f" of job {job_id}" if job_id else ""
+    return ExecutorError(f"image {image!r}{owner} is not on this engine", IMAGE_HINT)
 
 
 def already_exists(run_id: str) -> RunAlreadyExists:

@@ -112,7 +112,10 @@ class DockerHarness:
 
 class MemoryHarness:
     def __init__(self, instance: str, state_dir: Path) -> None:
-        engine = MemoryEngine(images=[BUSYBOX, BASE_TASKS])
+        engine = MemoryEngine(
+            images=[BUSYBOX, BASE_TASKS],
+            labels={BUSYBOX: {"org.opencontainers.image.title": "agent-oven/busybox"}},
+        )
         self.state_dir = state_dir
         self.executor = MemoryExecutor(engine, state_dir=state_dir, instance=instance)
         self.other = MemoryExecutor(engine, state_dir=state_dir, instance=instance + "-other")

@@ -128,6 +128,28 @@ def test_logs_are_captured_and_written_redacted(harness: Harness) -> None:
     assert "hunter2" not in path.read_text()
 
 
+def test_logs_since_gives_only_the_output_after_an_offset(harness: Harness) -> None:
+    run_id = new_run_id()
+    harness.executor.start(harness.request(run_id))
+    harness.emit(run_id, "Stage: one - STARTED")
+    first = harness.executor.logs_since(run_id, 0)
+    assert first == b"Stage: one - STARTED\n"
+    harness.emit(run_id, "Stage: two - STARTED")
+    assert harness.executor.logs_since(run_id, len(first)) == b"Stage: two - STARTED\n"
+    harness.finish(run_id, 0)
+    whole = harness.executor.logs(run_id)
+    assert harness.executor.logs_since(run_id, len(whole)) == b""
+
+
+def test_image_labels_are_read_without_starting_anything(harness: Harness) -> None:
+    found = harness.executor.image_labels("agent-oven/busybox")
+    assert found["org.opencontainers.image.title"] == "agent-oven/busybox"
+    with pytest.raises(ExecutorError) as caught:
+        harness.executor.image_labels("agent-oven/no-such-image:latest")
+    assert "agent-oven/no-such-image" in caught.value.message
+    assert caught.value.hint is not None and "make images" in caught.value.hint
+
+
 def test_a_missing_image_is_an_executor_error_with_a_hint(harness: Harness) -> None:
     run_id = new_run_id()
     with pytest.raises(ExecutorError) as caught:
