@@ -15,6 +15,7 @@ from reconciler.decide import decide, retry_delay
 from reconciler.errors import EngineUnavailable, ExecutorError, RunAlreadyExists
 from reconciler.interfaces import Executor
 from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord, Trigger
+from reconciler.pipeline_runs import PipelineRuns
 from reconciler.run_request import NotRunnable, build_request
 from reconciler.runids import manual_run_id, retry_run_id, scheduled_run_id
 from reconciler.schedule import fires_between, next_fire
@@ -32,9 +33,11 @@ class Dispatcher:
         secrets: SecretStore,
         spool: RequestSpool | None,
         tail_lines: int = 40,
+        pipelines: PipelineRuns | None = None,
     ) -> None:
         self.book, self.executor, self.secrets, self.spool = book, executor, secrets, spool
         self.tail_lines = tail_lines
+        self.pipelines = pipelines or PipelineRuns(executor, None, secrets)
         self.secret_names: set[str] = set()
         self.wakeups: list[datetime] = []
         self.revision = ""
@@ -42,7 +45,9 @@ class Dispatcher:
     def run(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         self.revision, self.wakeups = desired.revision, []
         # names only grow: a run may outlive the revision that named its secrets
-        self.secret_names |= {name for job in desired.jobs.values() for name in job.secrets}
+        self.secret_names |= {
+            name for job in desired.jobs.values() for name in PipelineRuns.secret_names(job)
+        }
         for job in desired.jobs.values():
             self._schedule(job, now, warnings)
         self._retries(desired, now)
@@ -142,14 +147,17 @@ class Dispatcher:
             scheduled_for=nominal,
             started_at=now,
             config_revision=self.revision,
-            image=job.image or "",
+            image=job.image or self.pipelines.runner_image,
             attempt=attempt,
             retry_of=retry_of,
             idempotency_key=key,
-            secret_names=job.secrets,
+            secret_names=PipelineRuns.secret_names(job),
         )
         try:
-            request = build_request(job, record, self.secrets.resolve(job.secrets))
+            if job.type == "agent-pipeline":
+                request = self.pipelines.prepare(job, record, now)
+            else:
+                request = build_request(job, record, self.secrets.resolve(job.secrets))
             started = self.executor.start(request)
         except RunAlreadyExists:
             if any(o.run_id == run_id for o in self.executor.observe()):
@@ -172,8 +180,12 @@ class Dispatcher:
         self, record: RunRecord, job: JobSpec, now: datetime, error: ErrorInfo
     ) -> None:
         log.error("run %s: cannot start: %s", record.run_id, error.message)
+        if error.hint:
+            log.error("run %s: hint: %s", record.run_id, error.hint)
         failed = record.with_changes(status="failed", finished_at=now, error=error)
         self.finish(record, failed, job, capture_log=False)
+        if job.type == "agent-pipeline":
+            self.pipelines.discard(record.run_id)  # no container will ever use the checkout
 
     def cancel(self, record: RunRecord, now: datetime, cls: str, why: str) -> None:
         self.executor.stop(record.run_id)
@@ -188,6 +200,8 @@ class Dispatcher:
         """Save the log, put its redacted tail in the record, and plan a retry if one is due."""
         names = self.secret_names | set(before.secret_names) | set(job.secrets if job else ())
         redact = self.secrets.redactor(names)
+        if capture_log and self._is_pipeline(before, job):
+            after = self.pipelines.conclude(after, job, redact)
         if capture_log:
             after = after.with_changes(log_tail=self._log_tail(before, redact))
         if after.error is not None:
@@ -203,6 +217,18 @@ class Dispatcher:
                 after = after.with_changes(next_retry_at=ended + timedelta(seconds=delay))
         self.book.put(after)
         log.info("run %s: %s (exit code %s)", after.run_id, after.status, after.exit_code)
+
+    def follow(self, record: RunRecord, job: JobSpec | None, now: datetime) -> None:
+        """A running agent pipeline: put the stages its new output reports on its record."""
+        if not self._is_pipeline(record, job):
+            return
+        names = self.secret_names | set(record.secret_names)
+        self.book.put(self.pipelines.follow(record, job, now, self.secrets.redactor(names)))
+
+    def _is_pipeline(self, record: RunRecord, job: JobSpec | None) -> bool:
+        if job is not None:
+            return job.type == "agent-pipeline"
+        return self.pipelines.owns(record.run_id)  # its job left the config
 
     def _log_tail(self, record: RunRecord, redact: Redactor) -> str:
         try:

@@ -27,10 +27,11 @@ from reconciler.book import RunBook
 from reconciler.clock import Clock, iso
 from reconciler.dispatch import Dispatcher
 from reconciler.errors import OvenError
-from reconciler.interfaces import ConfigSource, Executor, Ledger, ObservedRun
+from reconciler.interfaces import ConfigSource, Executor, Ledger, ObservedRun, Workspaces
 from reconciler.manifests import keep_last_good, load_tree
 from reconciler.model import DesiredState, optional_time
 from reconciler.outcomes import outcome, timed_out_record, vanished_record
+from reconciler.pipeline_runs import PipelineRuns
 from reconciler.planner import format_plan, plan
 from reconciler.recorder import Recorded, Recorder
 from reconciler.secrets import SecretStore
@@ -63,6 +64,7 @@ class Reconciler:
         clock: Clock,
         secrets: SecretStore | None = None,
         spool: RequestSpool | None = None,
+        workspaces: Workspaces | None = None,
     ) -> None:
         self.settings = settings
         self.source, self.executor, self.ledger, self.clock = source, executor, ledger, clock
@@ -71,8 +73,10 @@ class Reconciler:
         self.attempted_revision = ""
         self.applied_revision = ""
         self.started_at = clock.now()
+        secrets = secrets or SecretStore({})
+        self.pipelines = PipelineRuns(executor, workspaces, secrets, settings.runner_image)
         self.dispatch = Dispatcher(
-            self.book, executor, secrets or SecretStore({}), spool, settings.log_tail_lines
+            self.book, executor, secrets, spool, settings.log_tail_lines, self.pipelines
         )
         self.recorder = Recorder(ledger, settings.heartbeat)
         self.snapshots = SnapshotBox()
@@ -219,7 +223,9 @@ class Reconciler:
             log.info("run %s: adopting its container", container.run_id)
             record = self.book.adopt(container, now)
         action = settlement.action
-        if action is Action.STOP_REMOVED:
+        if action is Action.KEEP:
+            self.dispatch.follow(record, job, now)  # live stages of an agent pipeline
+        elif action is Action.STOP_REMOVED:
             log.warning("run %s: its job left the config, stopping it", record.run_id)
             self.dispatch.cancel(record, now, "JobRemoved", "the job was removed from the config")
         elif action is Action.TIME_OUT:
@@ -320,6 +326,14 @@ class Reconciler:
                 log.warning("run %s: cannot remove container: %s", run_id, exc)
                 continue
             self.removable.discard(run_id)
+            self.pipelines.discard(run_id)
+        if self.backoff["cycle"].failures:
+            return  # without a fresh look at the containers, no checkout counts as left over
+        in_use = {record.run_id for record in book.active()} | self.removable
+        in_use |= {container.run_id for container in self._observed}
+        for run_id in self.pipelines.leftovers(in_use):
+            log.info("run %s: removing its checkout (the run is over)", run_id)
+            self.pipelines.discard(run_id)
 
     def _next_tick(self, now: datetime) -> datetime:
         wakeups = [t for t in self.dispatch.wakeups if t > now]

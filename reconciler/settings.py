@@ -26,6 +26,11 @@ class Settings:
     instance: str = "default"  # label value separating reconcilers sharing one engine
     log_tail_lines: int = 40
     watch: bool = False  # repo is a local working tree, watched with watchfiles
+    # agent-pipeline jobs (docs/agent-pipelines.md)
+    runner_image: str = "agent-oven/pipeline-runner:latest"
+    host_claude_dir: Path | None = None  # host-login: ~/.claude unless set
+    host_claude_json: Path | None = None  # host-login: ~/.claude.json unless set
+    host_gh_dir: Path | None = None  # host-login: ~/.config/gh unless set
 
     @property
     def host_port(self) -> tuple[str, int]:
