@@ -13,8 +13,11 @@ import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from urllib.parse import urlsplit
+
 from reconciler.manifests.safe_yaml import Path
 from reconciler.manifests.scheduling import check_timezone, schedule_findings
+from reconciler.pipelines.sources import classify_remote
 
 Finding = tuple[Path, str]
 
@@ -34,6 +37,8 @@ def job_findings(
         if message:
             found.append((("volumes", index), message))
     found += shared_findings(job, targets)
+    if "source" in job:
+        found += source_findings(job["source"], allowlist)
     for name in set(job.get("env", {})) & set(job.get("secrets", [])):
         found.append((("env", name), "also listed in secrets; a name is a plain value or a secret"))
     return found
@@ -68,6 +73,38 @@ def shared_findings(fields: dict[str, Any], targets: Collection[str] | None) -> 
                         "define it under notifications.targets in oven.yaml",
                     )
                 )
+    return found
+
+
+def source_findings(source: dict[str, Any], allowlist: Sequence[str] | None) -> list[Finding]:
+    """An agent-pipeline source: no credentials in the URL; a local repo inside the allow-list.
+
+    A local repo is mounted read-write into the run's container (so the agent can push to
+    it), which is why it must be inside the volume allow-list like any bind mount.
+    """
+    repo, found = source["repo"], []
+    remote = classify_remote(repo)
+    if "://" in repo and urlsplit(repo).password:
+        found.append(
+            (("source", "repo"), "holds a password or token; name a secret in source.secret")
+        )
+    if remote.kind == "local":
+        path = remote.local_path or repo
+        if not path.startswith("/"):
+            found.append((("source", "repo"), f"{repo!r} is neither a URL nor an absolute path"))
+        elif allowlist is not None and not any(_inside(path, root) for root in allowlist):
+            where = ", ".join(allowlist) if allowlist else "it is empty"
+            found.append(
+                (
+                    ("source", "repo"),
+                    f"local repo {path!r} is outside the reconciler's volume allow-list "
+                    f"({where}); it is mounted into the run's container",
+                )
+            )
+    if source.get("secret") and not remote.takes_secret:
+        found.append(
+            (("source", "secret"), f"only https and ssh repos use a secret; {repo!r} is neither")
+        )
     return found
 
 

@@ -202,6 +202,7 @@ def _job_files(
             missed_total=facts.missed_total,
             active_runs=list(facts.active),
             previous=cache.summaries.get(job_id),
+            now=report.now,
         )
         summary["reason"] = facts.reason
         if facts.job is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.clock import iso
@@ -35,9 +35,11 @@ __all__ = [
     "recent_outcomes",
     "run_time",
     "success_rate",
+    "token_use",
 ]
 
 RECENT_RUNS = 20  # window for success rate and p95 duration
+TOKEN_WINDOW = timedelta(days=7)  # agent pipelines: token use summed over this long
 KEEP_RUNS = 50  # run files kept per job; older ones stay in git history
 OUTCOMES = frozenset({"succeeded", "failed", "timed_out"})
 FAILURES = frozenset({"failed", "timed_out"})
@@ -87,6 +89,29 @@ def consecutive_failures(runs: Iterable[RunRecord]) -> int:
     return count
 
 
+def token_use(runs: Sequence[RunRecord], now: datetime | None) -> dict[str, Any] | None:
+    """Agent pipelines: tokens of the newest finished run, and summed over the last 7 days.
+
+    The window ends at ``now`` (the newest run's end when None); it is as of the summary's
+    last update, which happens whenever one of the job's runs changes. None when no run of
+    the job reported tokens.
+    """
+    finals = [run for run in newest_first(runs) if run.is_final]
+    if not any(run.tokens for run in finals):
+        return None
+    end = now or finals[0].finished_at or run_time(finals[0])
+    window = [r for r in finals if r.tokens and (r.finished_at or run_time(r)) > end - TOKEN_WINDOW]
+    total: dict[str, int] = {}
+    for run in window:
+        for key, value in (run.tokens or {}).items():
+            total[key] = total.get(key, 0) + value
+    return {
+        "last_run": dict(finals[0].tokens) if finals[0].tokens else None,
+        "last_7_days": total,
+        "runs_7_days": len(window),
+    }
+
+
 def prune_runs(
     runs_for_job: Sequence[RunRecord], keep: int = KEEP_RUNS
 ) -> tuple[list[RunRecord], list[RunRecord]]:
@@ -111,13 +136,14 @@ def job_summary(
     missed_total: int | None = None,
     active_runs: Iterable[str] | None = None,
     previous: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The content of ``status/jobs/<id>.yaml``. ``job`` None means it left the config.
 
     ``missed_total`` should be the reconciler's running count (pruned run files are gone);
     without it the missed runs among ``runs`` are counted. ``active_runs`` defaults to the
     queued and running runs among ``runs``; ``previous`` (the last summary) supplies the
-    identity of a retired job and the first ``created_at``.
+    identity of a retired job and the first ``created_at``; ``now`` ends the token window.
     """
     previous = previous or {}
     ordered = newest_first(runs)
@@ -142,6 +168,7 @@ def job_summary(
         "runs_counted": len(recent_outcomes(ordered)),
         "missed_total": missed_total,
         "active_runs": sorted(set(active_runs)),
+        "tokens": token_use(ordered, now),
         "retired": job is None,
     }
 
