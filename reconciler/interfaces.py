@@ -156,6 +156,11 @@ class Workspaces(Protocol):
         """A fresh checkout of ``branch`` of ``repo``; ``credential`` is a token or ssh key."""
         ...
 
+    def copy_login(self, run_id: str) -> str:
+        """A private copy of the host's Claude and gh login for this run (outside its checkout,
+        readable by the container's user); returns its host path. Removed with the checkout."""
+        ...
+
     def list_dir(self, run_id: str, directory: str) -> list[str]:
         """File names in a directory of the checkout; [] if it or the checkout is missing."""
         ...

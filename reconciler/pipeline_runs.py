@@ -99,11 +99,16 @@ class PipelineRuns:
             raise NotRunnable(_as_error("AuthError", exc)) from exc
         except OvenError as exc:
             raise NotRunnable(_as_error("SourceUnavailable", exc)) from exc
+        try:
+            copy = self.workspaces.copy_login(record.run_id) if login else None
+        except OvenError as exc:
+            self.workspaces.remove(record.run_id)
+            raise NotRunnable(_as_error("AuthError", exc)) from exc
         launch = PipelineLaunch(
             image=self.runner_image,
             workspace=workspace,
             auth_env=auth_env(mode, available),
-            auth_volumes=host_login_volumes(login) if login else (),
+            auth_volumes=host_login_volumes(copy) if copy else (),
         )
         return build_request(job, record, secrets, launch)
 

@@ -12,7 +12,6 @@ import os
 import re
 from collections.abc import Collection, Sequence
 from typing import Any
-
 from urllib.parse import urlsplit
 
 from reconciler.manifests.safe_yaml import Path
@@ -82,7 +81,8 @@ def source_findings(source: dict[str, Any], allowlist: Sequence[str] | None) -> 
     A local repo is mounted read-write into the run's container (so the agent can push to
     it), which is why it must be inside the volume allow-list like any bind mount.
     """
-    repo, found = source["repo"], []
+    repo = source["repo"]
+    found: list[Finding] = []
     remote = classify_remote(repo)
     if "://" in repo and urlsplit(repo).password:
         found.append(

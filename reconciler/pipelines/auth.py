@@ -13,9 +13,9 @@ that never launched a container.
                                                      exists
 
 In every mode GH_TOKEN and GITHUB_TOKEN are handed over when the secret store has either
-(gh prefers them to a login). Host-login files are mounted read-only under
-``/oven/host-login``; the runner copies them into the agent's home, so the container never
-changes the host's files.
+(gh prefers them to a login). For host-login the reconciler copies the login files per run
+(readable by the container's user) and mounts the copy read-only at ``/oven/host-login``; the
+runner copies them on into the agent's home, so the container never changes the host's files.
 """
 
 from __future__ import annotations
@@ -81,16 +81,10 @@ def auth_env(mode: str, secrets: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def host_login_volumes(login: HostLogin) -> tuple[str, ...]:
-    """Read-only mounts of the host's login files that exist, under ``HOST_LOGIN_MOUNT``."""
-    mounts = []
-    if login.claude_dir_exists:
-        mounts.append(f"{login.claude_dir}:{HOST_LOGIN_MOUNT}/.claude:ro")
-    if login.claude_json_exists:
-        mounts.append(f"{login.claude_json}:{HOST_LOGIN_MOUNT}/.claude.json:ro")
-    if login.gh_dir_exists:
-        mounts.append(f"{login.gh_dir}:{HOST_LOGIN_MOUNT}/.config/gh:ro")
-    return tuple(mounts)
+def host_login_volumes(copy: str) -> tuple[str, ...]:
+    """The read-only mount of a run's copy of the host login (``.claude/``, ``.claude.json``,
+    ``.config/gh/``) at ``HOST_LOGIN_MOUNT``; the runner copies it into the agent's home."""
+    return (f"{copy}:{HOST_LOGIN_MOUNT}:ro",)
 
 
 def preflight(

@@ -63,8 +63,7 @@ AUTH_TEXTS = (
     AuthText(
         re.compile(r"Login expired", re.IGNORECASE),
         "Claude login expired (Login expired)",
-        "Claude login expired: run `claude login` on the host, or switch the job to "
-        "`oauth-token`",
+        "Claude login expired: run `claude login` on the host, or switch the job to `oauth-token`",
     ),
     AuthText(
         re.compile(r"OAuth token has expired", re.IGNORECASE),
@@ -213,7 +212,8 @@ def _stage_failed(stages: Sequence[StageRecord]) -> ErrorInfo | None:
     return ErrorInfo(
         "StageFailed",
         f"stage {stage.name!r} failed: {detail}",
-        hint or "read the stage's error and the log tail; fix the agent or its input, "
+        hint
+        or "read the stage's error and the log tail; fix the agent or its input, "
         "then run the job again",
     )
 

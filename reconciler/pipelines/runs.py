@@ -112,9 +112,9 @@ def redacted(record: RunRecord, redact: Callable[[str], str]) -> RunRecord:
 def _keep_known(known: Sequence[StageRecord], stage: StageRecord, model: str | None) -> StageRecord:
     """A stage as newly parsed, keeping the start time an earlier read saw for this attempt."""
     before = next((s for s in known if s.name == stage.name), None)
-    if before is not None and before.attempt == stage.attempt and before.started_at is not None:
-        if stage.started_at is None or before.started_at < stage.started_at:
-            stage = stage.with_changes(started_at=before.started_at)
+    earlier = before.started_at if before and before.attempt == stage.attempt else None
+    if earlier is not None and (stage.started_at is None or earlier < stage.started_at):
+        stage = stage.with_changes(started_at=earlier)
     return stage if stage.model or not model else stage.with_changes(model=model)
 
 

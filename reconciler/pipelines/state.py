@@ -116,6 +116,7 @@ def _stage(data: Mapping[str, Any]) -> StageRecord:
         finished_at=_time(data.get("endTime")),
         duration_s=_number(data.get("duration")),
         tokens=_tokens(_mapping(data.get("tokenUsage"))),
+        model=str(data["model"]) if data.get("model") else None,
         attempt=retry + 1 if isinstance(retry, int) and retry >= 0 else 1,
         commit=str(data["commitSha"]) if data.get("commitSha") else None,
         error=ErrorInfo("StageFailed", message, str(error.get("suggestion") or ""))

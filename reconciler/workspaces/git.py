@@ -26,15 +26,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.errors import AuthError, OvenError, SourceError
+from reconciler.gitrepo.mirror import redact_url
 from reconciler.interfaces import Workspace
 from reconciler.pipelines.auth import HostLogin
-from reconciler.gitrepo.mirror import redact_url
 from reconciler.pipelines.sources import Remote, classify_remote
 from reconciler.workspaces.remotes import HTTPS_HELPER, SSH_COMMAND, refused
 
 __all__ = ["AGENT_UID", "GitWorkspaces"]
 
 AGENT_UID = 1000  # the runner image's user `agent`
+OTHER_USER_HOME = "/tmp/oven-home"  # HOME in the container when it runs as another uid
+# top-level entries of ~/.claude a run does not need: history, caches, logs (can be large)
+HISTORY = frozenset({"projects", "todos", "shell-snapshots", "statsig", "logs", "debug", "ide"})
 CLONE_TIMEOUT = 600.0  # seconds
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": "", "LC_ALL": "C"}
 
@@ -78,7 +81,37 @@ class GitWorkspaces:
                 key.unlink(missing_ok=True)
         user = self._hand_over(path)
         volumes = (f"{remote.local_path}:{remote.local_path}:rw",) if remote.local_path else ()
+        if user is not None:  # the image's home belongs to `agent`: give ours a writable one
+            env = {**env, "HOME": OTHER_USER_HOME}
         return Workspace(run_id=run_id, path=str(path), volumes=volumes, env=env, user=user)
+
+    def copy_login(self, run_id: str) -> str:
+        """Copy ~/.claude (without its bulky history), ~/.claude.json and ~/.config/gh."""
+        target = self._login_path(run_id)
+        try:
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(mode=0o700, parents=True)
+            if self.claude_dir.is_dir():
+                top = str(self.claude_dir)
+                shutil.copytree(
+                    self.claude_dir,
+                    target / ".claude",
+                    symlinks=True,
+                    ignore=lambda folder, names: set(names) & HISTORY if folder == top else set(),
+                )
+            if self.claude_json.is_file():
+                shutil.copy2(self.claude_json, target / ".claude.json")
+            if self.gh_dir.is_dir():
+                shutil.copytree(self.gh_dir, target / ".config" / "gh", symlinks=True)
+        except OSError as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            raise OvenError(
+                f"cannot copy the host login for run {run_id}: {exc.strerror or exc}",
+                hint="the reconciler's user must be able to read ~/.claude, ~/.claude.json and "
+                "~/.config/gh (or the paths given by --host-claude-dir and friends)",
+            ) from exc
+        self._hand_over(target)
+        return str(target)
 
     def list_dir(self, run_id: str, directory: str) -> list[str]:
         folder = self._inside(run_id, directory)
@@ -94,6 +127,7 @@ class GitWorkspaces:
             return None
 
     def remove(self, run_id: str) -> None:
+        shutil.rmtree(self._login_path(run_id), ignore_errors=True)
         path = self._path(run_id)
         if not path.exists():
             return
@@ -109,7 +143,9 @@ class GitWorkspaces:
     def runs(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
 
     def host_login(self) -> HostLogin:
         credentials = self.claude_dir / ".credentials.json"
@@ -133,6 +169,9 @@ class GitWorkspaces:
         if not run_id or "/" in run_id or run_id.startswith("."):
             raise SourceError(f"cannot make a checkout for the run id {run_id!r}")
         return self.root / run_id
+
+    def _login_path(self, run_id: str) -> Path:
+        return self.root / ".logins" / self._path(run_id).name
 
     def _inside(self, run_id: str, relative: str) -> Path | None:
         """``relative`` inside the checkout, or None if it would leave it (``..``, links)."""

@@ -28,6 +28,7 @@ class MemoryWorkspaces:
         self.checkouts: dict[str, dict[str, bytes]] = {}
         self.credentials: dict[str, str | None] = {}  # run id -> the credential it was given
         self.refuse: dict[str, OvenError] = {}
+        self.logins: set[str] = set()  # runs with a copy of the host login
         self._lock = threading.Lock()
 
     def prepare(self, run_id: str, repo: str, branch: str, credential: str | None) -> Workspace:
@@ -43,6 +44,11 @@ class MemoryWorkspaces:
         env = {"OVEN_GIT_TOKEN": credential} if credential else {}
         return Workspace(run_id=run_id, path=f"/checkouts/{run_id}", volumes=volumes, env=env)
 
+    def copy_login(self, run_id: str) -> str:
+        with self._lock:
+            self.logins.add(run_id)
+        return f"/logins/{run_id}"
+
     def list_dir(self, run_id: str, directory: str) -> list[str]:
         prefix = PurePosixPath(directory)
         with self._lock:
@@ -56,6 +62,7 @@ class MemoryWorkspaces:
     def remove(self, run_id: str) -> None:
         with self._lock:
             self.checkouts.pop(run_id, None)
+            self.logins.discard(run_id)
 
     def runs(self) -> list[str]:
         with self._lock:

@@ -184,7 +184,8 @@ class TestJobSummary:
                          "exit_code": None},
             "last_success": "2026-03-01T03:00:10Z",
             "consecutive_failures": 2, "success_rate": 0.3333, "p95_duration_s": 30.0,
-            "runs_counted": 3, "missed_total": 7, "active_runs": ["a-005"], "tokens": None, "retired": False,
+            "runs_counted": 3, "missed_total": 7, "active_runs": ["a-005"], "tokens": None,
+            "retired": False,
         }
         assert list(load_yaml(dump_yaml(summary))) == sorted(summary)
 

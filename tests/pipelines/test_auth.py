@@ -108,8 +108,7 @@ def test_each_mode_hands_over_its_claude_secret_and_both_github_variables() -> N
     assert auth_env("host-login", {"ANTHROPIC_API_KEY": "k"}) == {}
 
 
-def test_host_login_mounts_only_what_exists_read_only() -> None:
-    assert host_login_volumes(login(gh_dir_exists=False)) == (
-        "/home/u/.claude:/oven/host-login/.claude:ro",
-        "/home/u/.claude.json:/oven/host-login/.claude.json:ro",
+def test_host_login_mounts_the_runs_copy_read_only() -> None:
+    assert host_login_volumes("/state/checkouts/.logins/r1") == (
+        "/state/checkouts/.logins/r1:/oven/host-login:ro",
     )

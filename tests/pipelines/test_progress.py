@@ -101,9 +101,9 @@ def test_a_partial_last_line_waits_for_the_rest() -> None:
 
 def test_any_chunking_of_a_log_gives_the_same_stages() -> None:
     log = (
-        "Pipeline: nightly\nRun ID: 1a2b3c4d\nStage: a - STARTED\nStage: a - COMPLETED (1.0s)"
-        " [aaaaaaa]\nStage: b - STARTED\nStage: b - FAILED: boom\nPipeline FAILED\n"
-    ).encode()
+        b"Pipeline: nightly\nRun ID: 1a2b3c4d\nStage: a - STARTED\nStage: a - COMPLETED (1.0s)"
+        b" [aaaaaaa]\nStage: b - STARTED\nStage: b - FAILED: boom\nPipeline FAILED\n"
+    )
     whole = advance(Progress(), log, NOW)
     for size in (1, 3, 7, 64):
         progress, consumed = Progress(), 0

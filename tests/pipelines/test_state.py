@@ -121,7 +121,8 @@ def test_the_run_id_line_picks_our_state_file_among_several() -> None:
         "1a2b3c4d-0000-4000-8000-000000000001.json": state(),
         "notes.txt": b"x",
     }
-    assert choose_state_file(files, "1a2b3c4d") == files["1a2b3c4d-0000-4000-8000-000000000001.json"]
+    ours = files["1a2b3c4d-0000-4000-8000-000000000001.json"]
+    assert choose_state_file(files, "1a2b3c4d") == ours
     assert choose_state_file(files, None) == files["0000aaaa-1.json"], "else the newest trigger"
     assert choose_state_file({"only.json": b"{}"}, "ffffffff") == b"{}"
     assert choose_state_file({}, "1a2b3c4d") is None
