@@ -31,6 +31,7 @@ from reconciler.source.local import LocalSource
 from reconciler.spool import RequestSpool
 from reconciler.web.app import create_app
 from reconciler.web.server import serve
+from reconciler.workspaces import GitWorkspaces
 
 log = logging.getLogger("oven")
 
@@ -52,6 +53,17 @@ def build_reconciler(settings: Settings) -> Reconciler:
         clock=SystemClock(),
         secrets=SecretStore.load(settings.secrets_file),
         spool=RequestSpool(settings.state_dir),
+        workspaces=workspaces(settings),
+    )
+
+
+def workspaces(settings: Settings) -> GitWorkspaces:
+    """Checkouts of agent-pipeline runs under the state dir; host-login paths from settings."""
+    return GitWorkspaces(
+        settings.state_dir / "checkouts",
+        claude_dir=settings.host_claude_dir,
+        claude_json=settings.host_claude_json,
+        gh_dir=settings.host_gh_dir,
     )
 
 

@@ -29,6 +29,14 @@ OWN_OPTIONS = (
            env="OVEN_KEEP_RUNS", default="50", type=int, metavar="N"),
     Option("--tick", "seconds between looks at running containers",
            env="OVEN_TICK", default="1", type=float, metavar="SECONDS"),
+    Option("--runner-image", "image agent-pipeline jobs run in",
+           env="OVEN_RUNNER_IMAGE", default="agent-oven/pipeline-runner:latest", metavar="IMAGE"),
+    Option("--host-claude-dir", "auth: host-login: the Claude login directory to copy per run",
+           env="OVEN_HOST_CLAUDE_DIR", type=Path, metavar="DIR", shown="~/.claude"),
+    Option("--host-claude-json", "auth: host-login: Claude's global state file to copy per run",
+           env="OVEN_HOST_CLAUDE_JSON", type=Path, metavar="FILE", shown="~/.claude.json"),
+    Option("--host-gh-dir", "auth: host-login: the gh login directory to copy per run",
+           env="OVEN_HOST_GH_DIR", type=Path, metavar="DIR", shown="~/.config/gh"),
 )
 # fmt: on
 
@@ -59,5 +67,9 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         keep_runs=args.keep_runs,
         instance=args.instance,
         watch=args.watch,
+        runner_image=args.runner_image,
+        host_claude_dir=args.host_claude_dir,
+        host_claude_json=args.host_claude_json,
+        host_gh_dir=args.host_gh_dir,
     )
     return asyncio.run(run_daemon(settings))

@@ -75,6 +75,7 @@ class Api:
                 "reconciler": snapshot.reconciler,
                 "health": queries.health(snapshot),
                 "jobs": queries.sorted_jobs(snapshot),
+                "current_stages": queries.current_stages(snapshot),
             }
         )
 

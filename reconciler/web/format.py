@@ -70,6 +70,27 @@ def schedule_text(value: Any) -> str:
     return str(value) if value else DASH
 
 
+def count(value: Any) -> str:
+    """1234 -> '1.2k', 2500000 -> '2.5M', 87 -> '87'."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return DASH
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(number) >= size:
+            return f"{number / size:.1f}{unit}"
+    return f"{number:.0f}"
+
+
+def tokens(value: Any) -> str:
+    """Token counts in brief: '1.5k in · 250 out' (cache and thinking counts left out)."""
+    if not isinstance(value, Mapping) or not value:
+        return DASH
+    parts = [f"{count(value[key])} {word}" for key, word in (("input", "in"), ("output", "out"))
+             if key in value]
+    return " · ".join(parts) or DASH
+
+
 def or_dash(value: Any) -> Any:
     return DASH if value is None or value == "" else value
 
@@ -82,4 +103,6 @@ def install(env: Environment) -> None:
         short_rev=short_rev,
         schedule_text=schedule_text,
         or_dash=or_dash,
+        count=count,
+        tokens=tokens,
     )

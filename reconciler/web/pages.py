@@ -35,6 +35,7 @@ class Pages:
             self.env, request, "overview.html", page="overview", feed="/api/v1/snapshot",
             jobs=queries.sorted_jobs(snapshot), health=queries.health(snapshot),
             reconciler=snapshot.reconciler, problems=queries.problems(snapshot),
+            current=queries.current_stages(snapshot),
         )
 
     async def job(self, request: Request) -> HTMLResponse:
@@ -58,7 +59,8 @@ class Pages:
         return render(
             self.env, request, "run.html", page="run", feed=f"/api/v1/runs/{quote(run_id)}",
             run=run, job=snapshot.jobs.get(str(run.get("job_id"))), stages=stage_bars(run),
-            problems=queries.problems(snapshot),
+            problems=queries.problems(snapshot), current_stage=queries.current_stage(run),
+            pr_link=queries.safe_link((run.get("pull_request") or {}).get("url")),
         )
 
     async def problems(self, request: Request) -> HTMLResponse:

@@ -209,3 +209,29 @@ def last_success_time(job: Mapping[str, Any]) -> datetime | None:
     if isinstance(value, Mapping):
         value = value.get("finished_at") or value.get("started_at")
     return parse_time(value)
+
+
+def current_stage(run: Mapping[str, Any]) -> str | None:
+    """An agent pipeline's running stage: its name, with the attempt after the first."""
+    running = [s for s in run.get("stages") or [] if s.get("status") == "running"]
+    if not running:
+        return None
+    stage = running[-1]
+    attempt = stage.get("attempt") or 1
+    return f"{stage.get('name')} (attempt {attempt})" if attempt > 1 else str(stage.get("name"))
+
+
+def current_stages(snapshot: Snapshot) -> dict[str, str]:
+    """Run id -> current stage, for every active run that reports one (the overview's feed)."""
+    stages = {}
+    for run_id in active_run_ids(snapshot):
+        stage = current_stage(snapshot.runs.get(run_id) or {})
+        if stage:
+            stages[run_id] = stage
+    return stages
+
+
+def safe_link(url: Any) -> str | None:
+    """A URL a page may link to: http(s) only, so a pipeline's text never becomes a script."""
+    text = str(url or "")
+    return text if text.startswith(("https://", "http://")) else None

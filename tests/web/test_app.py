@@ -266,7 +266,7 @@ def test_api_health(client: TestClient) -> None:
 
 def test_api_snapshot_feed(client: TestClient) -> None:
     feed = client.get("/api/v1/snapshot").json()
-    assert set(feed) == {"reconciler", "health", "jobs"}
+    assert set(feed) == {"reconciler", "health", "jobs", "current_stages"}
     assert len(feed["reconciler"]["problems"]) == 1
     assert [job["job_id"] for job in feed["jobs"]] == ["backup", "idle", "nightly-review"]
 

@@ -88,6 +88,46 @@
     return frag.childNodes.length ? frag : dash();
   }
 
+  function count(v) {
+    var n = Number(v);
+    if (blank(v) || isNaN(n)) return DASH;
+    var units = [[1e9, "G"], [1e6, "M"], [1e3, "k"]];
+    for (var i = 0; i < units.length; i++) {
+      if (Math.abs(n) >= units[i][0]) return (n / units[i][0]).toFixed(1) + units[i][1];
+    }
+    return n.toFixed(0);
+  }
+
+  function tokensText(t) {
+    /* Same as web/format.py tokens(): "1.5k in · 250 out". */
+    if (!t || typeof t !== "object") return DASH;
+    var parts = [];
+    if ("input" in t) parts.push(count(t.input) + " in");
+    if ("output" in t) parts.push(count(t.output) + " out");
+    return parts.length ? parts.join(" \u00b7 ") : DASH;
+  }
+
+  function currentStage(stages) {
+    /* Same as web/queries.py current_stage(): the last running stage, with its attempt. */
+    var running = (stages || []).filter(function (s) { return s.status === "running"; });
+    if (!running.length) return null;
+    var s = running[running.length - 1];
+    return (s.attempt || 1) > 1 ? s.name + " (attempt " + s.attempt + ")" : String(s.name);
+  }
+
+  function pullRequest(pr) {
+    if (!pr) return dash();
+    if (pr.url && /^https?:\/\//.test(pr.url)) {
+      var a = el("a", "pr", pr.url);
+      a.href = pr.url;
+      a.rel = "noopener noreferrer";
+      return a;
+    }
+    if (pr.url) return el("code", null, pr.url);
+    if (pr.error) return el("span", "bad", "not opened: " + pr.error);
+    return dash();
+  }
+
   function failures(n) { n = Number(n) || 0; return el("span", n > 0 ? "bad" : "muted", n); }
 
   function code(v) { return blank(v) ? dash() : el("code", null, v); }
@@ -104,6 +144,9 @@
     run: runLink,
     code: code,
     rev: function (v) { return code(blank(v) ? v : String(v).slice(0, 12)); },
+    current: function (v) { var s = currentStage(v); return s ? el("strong", null, s) : dash(); },
+    tokens: function (v) { return document.createTextNode(tokensText(v)); },
+    pr: pullRequest,
     enabled: function (v) {
       return v === false ? el("span", "tag warn", "disabled") : el("span", "tag ok", "enabled");
     }
@@ -142,7 +185,17 @@
 
   /* ---------- page renderers ---------- */
 
-  function jobRow(job) {
+  function activeRuns(ids, current) {
+    var frag = document.createDocumentFragment();
+    (ids || []).forEach(function (id) {
+      frag.append(runLink(id));
+      if (current && current[id]) frag.append(" ", el("span", "stage-now", "\u00b7 " + current[id]));
+      frag.append(" ");
+    });
+    return frag.childNodes.length ? frag : dash();
+  }
+
+  function jobRow(job, current) {
     var tr = el("tr", job.enabled === false ? "disabled" : null);
     tr.dataset.job = job.job_id;
     var id = [link("/jobs/" + encodeURIComponent(job.job_id), job.job_id, "id"), el("div", "sub", job.name)];
@@ -156,7 +209,9 @@
     }
     return cells(tr, [c(id), c(sched), c([timeEl(job.next_run)]), c(last),
       c([percent(job.success_rate)], "num"), c([duration(job.p95_duration_s)], "num"),
-      c([failures(job.consecutive_failures)], "num"), c([runLinks(job.active_runs)])]);
+      c([failures(job.consecutive_failures)], "num"),
+      c([tokensText(job.tokens && job.tokens.last_7_days)], "num"),
+      c([activeRuns(job.active_runs, current)])]);
   }
 
   function runRow(run) {
@@ -206,8 +261,8 @@
     renderProblems(rec.problems || []);
     var tbody = document.getElementById("jobs-body");
     if (tbody) {
-      var rows = data.jobs.map(jobRow);
-      tbody.replaceChildren.apply(tbody, rows.length ? rows : [emptyRow(8, "No jobs are defined yet.")]);
+      var rows = data.jobs.map(function (job) { return jobRow(job, data.current_stages); });
+      tbody.replaceChildren.apply(tbody, rows.length ? rows : [emptyRow(9, "No jobs are defined yet.")]);
       setText("jobs-count", data.jobs.length);
     }
   }
@@ -236,8 +291,12 @@
     var tokens = stage.tokens ? Object.keys(stage.tokens).sort().map(function (k) {
       return k + " " + stage.tokens[k];
     }).join(", ") : DASH;
-    return cells(el("tr"), [c([stage.name]), c([badge(stage.status)]), c([bar], "bar-cell"),
-      c([duration(stage.duration_s)], "num"), c([stage.model || DASH]), c([tokens], "num")]);
+    var name = [stage.name];
+    if ((stage.attempt || 1) > 1) name.push(" ", el("span", "muted", "(attempt " + stage.attempt + ")"));
+    if (stage.error) name.push(el("div", "sub bad", stage.error.message));
+    return cells(el("tr"), [c(name), c([badge(stage.status)]), c([bar], "bar-cell"),
+      c([duration(stage.duration_s)], "num"), c([stage.model || DASH]),
+      c([code(stage.commit)]), c([tokens], "num")]);
   }
 
   function stageBars(run) {
