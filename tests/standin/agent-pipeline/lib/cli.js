@@ -276,6 +276,18 @@ async function run(cwd, args) {
     process.stderr.write(`standin: ${echoName}=${value}\n`);
   }
 
+  if (process.env.STANDIN_WRITE_HOME === '1') {
+    try {
+      touchClaudeHome(runId);
+    } catch (err) {
+      // Claude Code crashes the same way when ~/.claude or ~/.claude.json is read-only.
+      out.error(`standin: cannot write the Claude Code home: ${err.message}`);
+      finish('failed');
+      out.line('Pipeline FAILED');
+      return 1;
+    }
+  }
+
   let branch = null;
   if (autoCommit && mergeStrategy !== 'none') {
     branch = `${branchPrefix}/${pipelineName}-${runId.slice(0, 8)}`;
@@ -368,6 +380,20 @@ async function run(cwd, args) {
   return status === 'completed' ? 0 : 1;
 }
 
+// What Claude Code does on start: a file under ~/.claude and an atomic rewrite of ~/.claude.json.
+function touchClaudeHome(runId) {
+  const home = process.env.HOME || require('os').homedir();
+  const todos = path.join(home, '.claude', 'todos');
+  fs.mkdirSync(todos, { recursive: true });
+  fs.writeFileSync(path.join(todos, `${runId}.json`), '[]\n');
+  const globalState = path.join(home, '.claude.json');
+  let data = {};
+  if (fs.existsSync(globalState)) data = JSON.parse(fs.readFileSync(globalState, 'utf8'));
+  data.numStartups = (data.numStartups || 0) + 1;
+  fs.writeFileSync(`${globalState}.tmp`, `${JSON.stringify(data, null, 2)}\n`);
+  fs.renameSync(`${globalState}.tmp`, globalState);
+}
+
 function commitStage(cwd, stageName, runId, pipelineName, model) {
   const rel = path.join('agent-output', pipelineName, `${stageName}.md`);
   const file = path.join(cwd, rel);
@@ -390,7 +416,7 @@ function commitStage(cwd, stageName, runId, pipelineName, model) {
 
 // No GitHub here: push the branch to `origin` and report a URL derived from its address.
 function pullRequest(cwd, branch, baseBranch, state) {
-  const remote = git(cwd, ['remote', 'get-url', 'origin'], { check: false });
+  const remote = git(cwd, ['config', '--get', 'remote.origin.url'], { check: false });
   if (!remote.ok || !remote.out) {
     state.artifacts.prError = 'No origin remote: pull request not created';
     return;
