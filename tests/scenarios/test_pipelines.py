@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -320,3 +321,33 @@ def test_an_image_without_agent_pipeline_is_not_installed_and_never_launched(
     assert "AGENT_PIPELINE_PACKAGE" in run["error"]["hint"]
     assert docker_client.containers.list(all=True, filters={"label": f"{INSTANCE}={instance}"}) == []
 
+
+
+def test_host_login_runs_on_a_per_run_copy_and_leaves_the_hosts_files_unchanged(
+    bare: Path, tmp_path: Path, instance: str, source: Path, standin_image: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    """The login files are the host user's own (mode 600); the agent (uid 1000) still reads its
+    copy, writes to it as Claude Code does, and the host's files stay as they were."""
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    expires = int((time.time() + 8 * 3600) * 1000)
+    creds = json.dumps({"claudeAiOauth": {"accessToken": "sk-ant-oat01-host", "expiresAt": expires,
+                                           "refreshToken": "sk-ant-ort01-host"}})
+    (home / ".claude" / ".credentials.json").write_text(creds)
+    (home / ".claude" / ".credentials.json").chmod(0o600)
+    (home / ".claude.json").write_text('{"numStartups": 1}')
+    before = {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    job = pipeline_job("desk", source, {"STANDIN_WRITE_HOME": "1"}, auth="host-login")
+    push_files(bare, "main", {"jobs/desk.yaml": job}, "jobs")
+    d = Driver(bare, tmp_path / "state", instance, standin_image, str(tmp_path), {})
+    d.workspaces.claude_dir = home / ".claude"
+    d.workspaces.claude_json = home / ".claude.json"
+    d.workspaces.gh_dir = home / ".config" / "gh"
+    run = d.run("desk")
+    assert (run["status"], run["error"]) == ("succeeded", None), run["log_tail"]
+    after = {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    assert after == before, "the host's login files are untouched"
+    assert not (tmp_path / "state" / "checkouts" / ".logins").exists() or not any(
+        (tmp_path / "state" / "checkouts" / ".logins").iterdir()
+    ), "the run's copy is removed with its checkout"
