@@ -319,7 +319,8 @@ def test_an_image_without_agent_pipeline_is_not_installed_and_never_launched(
     run = d.run("bare")
     assert (run["status"], run["error"]["class"]) == ("failed", "NotInstalled")
     assert "AGENT_PIPELINE_PACKAGE" in run["error"]["hint"]
-    assert docker_client.containers.list(all=True, filters={"label": f"{INSTANCE}={instance}"}) == []
+    mine = docker_client.containers.list(all=True, filters={"label": f"{INSTANCE}={instance}"})
+    assert mine == [], "never launched"
 
 
 
