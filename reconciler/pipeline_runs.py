@@ -42,6 +42,7 @@ from reconciler.pipelines import (
     redacted,
     with_progress,
 )
+from reconciler.pipelines.auth import GITHUB_SECRETS
 from reconciler.pipelines.sources import classify_remote
 from reconciler.run_request import NotRunnable, PipelineLaunch, build_request
 from reconciler.secrets import MissingSecret, SecretStore
@@ -104,6 +105,9 @@ class PipelineRuns:
         except OvenError as exc:
             self.workspaces.remove(record.run_id)
             raise NotRunnable(_as_error("AuthError", exc)) from exc
+        if credential and classify_remote(job.source.repo).kind == "https":
+            # gh opens the pull request: without a GitHub token of its own, it gets the repo's
+            available = {**dict.fromkeys(GITHUB_SECRETS, credential), **available}
         launch = PipelineLaunch(
             image=self.runner_image,
             workspace=workspace,

@@ -24,9 +24,9 @@ from reconciler.model import (
     Source,
     canonical_json,
 )
+from reconciler.pipelines.auth import DEFAULT_AUTH
 
 MERGED_SECTIONS = ("policy", "retries", "resources", "notifications", "env")
-DEFAULT_AUTH = "host-login"
 
 
 def full_manifest(job: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,9 @@ __all__ = [
 ]
 
 AUTH_MODES = ("api-key", "oauth-token", "host-login")
-DEFAULT_AUTH = "host-login"  # the schema's default; docs/agent-pipelines.md says when to change
+# A scheduled run is unattended: a year-long token from `claude setup-token` keeps working,
+# while a host login's access token lasts hours and must not be refreshed in a throw-away copy.
+DEFAULT_AUTH = "oauth-token"
 CLAUDE_SECRET = {"api-key": "ANTHROPIC_API_KEY", "oauth-token": "CLAUDE_CODE_OAUTH_TOKEN"}
 GITHUB_SECRETS = ("GH_TOKEN", "GITHUB_TOKEN")
 HOST_LOGIN_MOUNT = "/oven/host-login"

@@ -38,7 +38,7 @@ def test_agent_pipeline_job_keeps_its_own_time_zone_and_gets_default_auth(good_f
     assert job.type == "agent-pipeline" and job.path == "jobs/review/nightly.yml"
     assert job.source == Source(repo="git@github.com:myorg/myapp.git", branch="main")
     assert job.pipeline == "post-commit-example"
-    assert job.auth == "host-login"
+    assert job.auth == "oauth-token", "the default: unattended runs need a lasting token"
     assert job.schedule.timezone == "America/Los_Angeles"
     assert job.image is None and job.command == () and job.volumes == ()
 

@@ -224,3 +224,13 @@ def test_pipeline_not_found_lists_the_pipelines_of_the_checkout(world: World):
     error = world.run(run_id)["error"]
     assert error["class"] == "PipelineNotFound"
     assert "nightly, weekly" in error["message"]
+
+
+def test_an_https_source_token_also_serves_gh_when_no_github_token_is_set(tmp_path: Path):
+    world = World(tmp_path, {"ANTHROPIC_API_KEY": KEY, "APP_TOKEN": "tok-app-123456"})
+    run_id = world.start(pipeline_job(source={"repo": REPO, "secret": "APP_TOKEN"}))
+    (container,) = world.engine.containers.values()
+    env = container.request.env
+    assert env["OVEN_GIT_TOKEN"] == env["GH_TOKEN"] == env["GITHUB_TOKEN"] == "tok-app-123456"
+    assert world.workspaces.credentials[run_id] == "tok-app-123456"
+    assert "APP_TOKEN" in world.run(run_id)["secret_names"]
