@@ -8,6 +8,7 @@ nothing itself: run ids come from ``runids``, decisions from ``decide``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from reconciler.book import RunBook
@@ -19,7 +20,7 @@ from reconciler.pipeline_runs import PipelineRuns
 from reconciler.run_request import NotRunnable, build_request
 from reconciler.runids import manual_run_id, retry_run_id, scheduled_run_id
 from reconciler.schedule import fires_between, next_fire
-from reconciler.secrets import MissingSecret, Redactor, SecretStore
+from reconciler.secrets import MissingSecret, SecretStore
 from reconciler.spool import RequestSpool, RunRequestFile
 
 log = logging.getLogger("oven")
@@ -199,8 +200,9 @@ class Dispatcher:
     ) -> None:
         """Save the log, put its redacted tail in the record, and plan a retry if one is due."""
         names = self.secret_names | set(before.secret_names) | set(job.secrets if job else ())
-        redact = self.secrets.redactor(names)
+        redact: Callable[[str], str] = self.secrets.redactor(names)
         if capture_log and self._is_pipeline(before, job):
+            redact = self.pipelines.redaction(redact)
             after = self.pipelines.conclude(after, job, redact)
         if capture_log:
             after = after.with_changes(log_tail=self._log_tail(before, redact))
@@ -230,7 +232,7 @@ class Dispatcher:
             return job.type == "agent-pipeline"
         return self.pipelines.owns(record.run_id)  # its job left the config
 
-    def _log_tail(self, record: RunRecord, redact: Redactor) -> str:
+    def _log_tail(self, record: RunRecord, redact: Callable[[str], str]) -> str:
         try:
             path = self.executor.write_log(record.run_id, record.job_id, redact)
             text = path.read_text(errors="replace")

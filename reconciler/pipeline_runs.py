@@ -42,10 +42,10 @@ from reconciler.pipelines import (
     redacted,
     with_progress,
 )
-from reconciler.pipelines.auth import GITHUB_SECRETS
+from reconciler.pipelines.auth import GITHUB_SECRETS, login_secrets
 from reconciler.pipelines.sources import classify_remote
 from reconciler.run_request import NotRunnable, PipelineLaunch, build_request
-from reconciler.secrets import MissingSecret, SecretStore
+from reconciler.secrets import MissingSecret, Redactor, SecretStore
 
 log = logging.getLogger("oven")
 
@@ -156,6 +156,16 @@ class PipelineRuns:
             "or environment",
         )
 
+    def redaction(self, redact: Redact) -> Redact:
+        """``redact`` plus the host login's token values (a pipeline may print those too)."""
+        if self.workspaces is None:
+            return redact
+        values = login_secrets(self.workspaces.host_login())
+        if not values:
+            return redact
+        more = Redactor(values)
+        return lambda text: more(redact(text))
+
     # -- while it runs ---------------------------------------------------------------------
     def follow(
         self, record: RunRecord, job: JobSpec | None, now: datetime, redact: Redact
@@ -169,7 +179,10 @@ class PipelineRuns:
             return record
         progress = advance(progress, fresh, now)
         self._progress[record.run_id] = progress
-        return redacted(with_progress(record, progress, job.model if job else None), redact)
+        updated = with_progress(record, progress, job.model if job else None)
+        if updated is record:
+            return record  # no stage changed
+        return redacted(updated, self.redaction(redact))
 
     # -- after it ended --------------------------------------------------------------------
     def conclude(self, record: RunRecord, job: JobSpec | None, redact: Redact) -> RunRecord:
@@ -190,7 +203,7 @@ class PipelineRuns:
         )
         pipeline = job.pipeline if job and job.pipeline else progress.pipeline or ""
         final = concluded(record, finish, pipeline, job.model if job else None)
-        return redacted(final, redact)
+        return redacted(final, self.redaction(redact))
 
     def _output(self, run_id: str) -> bytes:
         try:

@@ -38,6 +38,7 @@ __all__ = [
     "auth_env",
     "auth_secret_names",
     "host_login_volumes",
+    "login_secrets",
     "preflight",
 ]
 
@@ -87,6 +88,22 @@ def host_login_volumes(copy: str) -> tuple[str, ...]:
     """The read-only mount of a run's copy of the host login (``.claude/``, ``.claude.json``,
     ``.config/gh/``) at ``HOST_LOGIN_MOUNT``; the runner copies it into the agent's home."""
     return (f"{copy}:{HOST_LOGIN_MOUNT}:ro",)
+
+
+def login_secrets(login: HostLogin | None) -> tuple[str, ...]:
+    """The token values in the host's Claude credentials, to redact like any secret."""
+    if login is None or not login.credentials:
+        return ()
+    try:
+        document = json.loads(login.credentials)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return ()
+    oauth = document.get("claudeAiOauth") if isinstance(document, dict) else None
+    if not isinstance(oauth, dict):
+        return ()
+    return tuple(
+        str(oauth[key]) for key in ("accessToken", "refreshToken") if oauth.get(key)
+    )
 
 
 def preflight(

@@ -234,3 +234,51 @@ def test_an_https_source_token_also_serves_gh_when_no_github_token_is_set(tmp_pa
     assert env["OVEN_GIT_TOKEN"] == env["GH_TOKEN"] == env["GITHUB_TOKEN"] == "tok-app-123456"
     assert world.workspaces.credentials[run_id] == "tok-app-123456"
     assert "APP_TOKEN" in world.run(run_id)["secret_names"]
+
+
+def test_a_checkout_without_a_run_is_swept_but_a_running_ones_stays(world: World):
+    run_id = world.start(pipeline_job())
+    world.workspaces.write("agent-gone-run", "README.md", b"left by a crash")
+    world.tick(1)
+    assert world.workspaces.runs() == [run_id], "the orphan goes, the running one stays"
+
+
+def test_a_restarted_reconciler_keeps_the_stage_times_it_recorded(world: World, tmp_path: Path):
+    run_id = world.start(pipeline_job())
+    world.executor.emit(run_id, "Stage: review - STARTED\n")
+    world.tick(1)
+    started = world.run(run_id)["stages"][0]["started_at"]
+    world.reconciler = Reconciler(
+        Settings(repo="memory", state_dir=tmp_path, heartbeat=3600),
+        source=world.source, executor=world.executor, ledger=world.ledger, clock=world.clock,
+        secrets=SecretStore({"ANTHROPIC_API_KEY": KEY}), spool=world.spool,
+        workspaces=world.workspaces,
+    )
+    world.reconciler.restore()
+    world.executor.emit(run_id, "Stage: review - COMPLETED (30.0s)\n")
+    world.tick(30)
+    stage = world.run(run_id)["stages"][0]
+    assert (stage["status"], stage["started_at"]) == ("succeeded", started)
+
+
+def test_the_host_logins_tokens_are_redacted_like_secrets(tmp_path: Path):
+    from reconciler.pipelines import HostLogin
+
+    world = World(tmp_path, {})
+    creds = {"claudeAiOauth": {"accessToken": "sk-ant-oat01-hostsecret", "refreshToken": "rt-x",
+                               "expiresAt": int(T0.timestamp() * 1000) + 3600_000}}
+    world.workspaces.login = HostLogin(
+        "/h/.claude", "/h/.claude.json", "/h/gh", claude_dir_exists=True,
+        credentials=json.dumps(creds).encode(), claude_json_exists=True,
+    )
+    run_id = world.start(pipeline_job(auth="host-login"))
+    (container,) = world.engine.containers.values()
+    assert f"/logins/{run_id}:/oven/host-login:ro" in container.request.volumes
+    world.executor.emit(run_id, "Stage: review - STARTED\nStage: review - FAILED: token "
+                                "sk-ant-oat01-hostsecret leaked\n")
+    world.executor.finish(run_id, 1)
+    world.tick(1)
+    run = world.run(run_id)
+    assert "sk-ant-oat01-hostsecret" not in json.dumps(run)
+    assert "***" in run["stages"][0]["error"]["message"] and "***" in run["log_tail"]
+    assert world.workspaces.logins == set(), "the login copy went with the checkout"
