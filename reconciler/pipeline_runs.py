@@ -103,7 +103,7 @@ class PipelineRuns:
         try:
             copy = self.workspaces.copy_login(record.run_id) if login else None
         except OvenError as exc:
-            self.workspaces.remove(record.run_id)
+            self.discard(record.run_id)
             raise NotRunnable(_as_error("AuthError", exc)) from exc
         if credential and classify_remote(job.source.repo).kind == "https":
             # gh opens the pull request: without a GitHub token of its own, it gets the repo's

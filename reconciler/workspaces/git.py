@@ -70,16 +70,24 @@ class GitWorkspaces:
         remote = classify_remote(repo)
         path = self._path(run_id)
         self.remove(run_id)
-        self.root.mkdir(parents=True, exist_ok=True)
         env = self._credential_env(remote, credential)
-        key = self._key_file(run_id, remote, credential)
         try:
-            self._clone(remote, branch, path, env, key)
-            self._configure(path, remote)
-        finally:
-            if key is not None:
-                key.unlink(missing_ok=True)
-        user = self._hand_over(path)
+            self.root.mkdir(parents=True, exist_ok=True)
+            key = self._key_file(run_id, remote, credential)
+            try:
+                self._clone(remote, branch, path, env, key)
+                self._configure(path, remote)
+            finally:
+                if key is not None:
+                    key.unlink(missing_ok=True)
+            user = self._hand_over(path)
+        except OSError as exc:
+            shutil.rmtree(path, ignore_errors=True)
+            raise SourceError(
+                f"cannot make the checkout of run {run_id} under {self.root}: "
+                f"{exc.strerror or exc}",
+                hint="the reconciler's --state-dir must be writable (and, as root, allow chown)",
+            ) from exc
         volumes = (f"{remote.local_path}:{remote.local_path}:rw",) if remote.local_path else ()
         if user is not None:  # the image's home belongs to `agent`: give ours a writable one
             env = {**env, "HOME": OTHER_USER_HOME}
