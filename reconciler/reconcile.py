@@ -72,7 +72,12 @@ class Reconciler:
         self.applied_revision = ""
         self.started_at = clock.now()
         self.dispatch = Dispatcher(
-            self.book, executor, secrets or SecretStore({}), spool, settings.log_tail_lines
+            self.book,
+            executor,
+            secrets or SecretStore({}),
+            spool,
+            settings.log_tail_lines,
+            log_wait=settings.log_wait,
         )
         self.recorder = Recorder(ledger, settings.heartbeat)
         self.snapshots = SnapshotBox()

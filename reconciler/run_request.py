@@ -1,13 +1,14 @@
 """From a job and its run record to the container request the executor starts.
 
 Pure: the request carries everything the executor needs (image, command, env with secrets,
-limits, labels' sources), or ``NotRunnable`` says why the job cannot start at all.
+limits, what the container may do, labels' sources), or ``NotRunnable`` says why the job
+cannot start at all.
 """
 
 from __future__ import annotations
 
 from reconciler.interfaces import RunRequest
-from reconciler.model import ErrorInfo, JobSpec, RunRecord
+from reconciler.model import DEFAULT_PIDS_LIMIT, ErrorInfo, JobSpec, RunRecord
 
 
 class NotRunnable(Exception):
@@ -41,6 +42,11 @@ def build_request(job: JobSpec, record: RunRecord, secrets: dict[str, str]) -> R
         volumes=job.volumes,
         memory=job.resources.memory,
         cpus=job.resources.cpus,
+        pids=job.resources.pids or DEFAULT_PIDS_LIMIT,
+        user=job.user,
+        read_only_rootfs=job.read_only_rootfs,
+        network=job.network,
+        capabilities=job.capabilities,
         scheduled_for=record.scheduled_for,
         attempt=record.attempt,
         retry_of=record.retry_of,

@@ -29,8 +29,12 @@ OWN_OPTIONS = (
            env="OVEN_KEEP_RUNS", default="50", type=int, metavar="N"),
     Option("--tick", "seconds between looks at running containers",
            env="OVEN_TICK", default="1", type=float, metavar="SECONDS"),
+    Option("--max-log-bytes", "most bytes of a run's log kept under the state dir (the first "
+           "and last halves, with a marker of what was cut)", env="OVEN_MAX_LOG_BYTES",
+           default=str(10 * 1024 * 1024), type=options.log_bytes, metavar="BYTES"),
 )
 # fmt: on
+LOG_WAIT = 0.2  # seconds a tick waits for a run's log to be saved before moving on
 
 
 def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
@@ -58,6 +62,8 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         heartbeat=args.heartbeat,
         keep_runs=args.keep_runs,
         instance=args.instance,
+        max_log_bytes=args.max_log_bytes,
+        log_wait=LOG_WAIT,
         watch=args.watch,
     )
     return asyncio.run(run_daemon(settings))
