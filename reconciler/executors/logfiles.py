@@ -7,7 +7,8 @@ kept, with a marker line in between that says how many bytes were cut. Redaction
 values is the caller's job; it hands a ``redact`` function in, and only redacted text ever
 reaches the disk. A function with a ``window`` attribute (``secrets.Redactor``) says how long
 one match can be: that many characters are held back between pieces, so a secret that arrives
-split over two chunks is still found, and no fragment of one is left at the cut.
+split over two chunks is still found. The tail is redacted from the cut on, and its first
+``window`` characters are dropped too, so no fragment of a secret the cut went through is kept.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import codecs
 import os
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -100,12 +101,19 @@ class CappedWriter:
             self.pending += self.decoder.decode(b"", final=True)
             self._write_head(final=True)
             return
-        skip = 0
-        if self.cut:
-            skip = self._start_of_tail()
-            self.cut += skip
-            self.out.write(self._marker())
-        self._write_tail(skip)
+        over = max(0, self.ring_bytes - self.tail_budget)
+        pieces = self._redacted_tail(over)
+        if not (self.cut or over):
+            for piece in pieces:
+                self.out.write(piece)
+            return
+        first = next(pieces, b"")
+        start = self._start_of_tail(first)
+        self.cut += over + start
+        self.out.write(self._marker())
+        self.out.write(first[start:])
+        for piece in pieces:
+            self.out.write(piece)
 
     # -- head ------------------------------------------------------------------------------
     def _write_head(self, final: bool) -> None:
@@ -138,21 +146,17 @@ class CappedWriter:
             self.ring_bytes -= len(dropped)
             self.cut += len(dropped)
 
-    def _start_of_tail(self) -> int:
-        """Bytes to skip at the start of the ring: what is over the budget, then the
-        ``window`` after the cut (a fragment of a match cut in two lies there), then up to the
-        next line end if one is near (a cut line reads better whole)."""
-        skip = max(0, self.ring_bytes - self.tail_budget) + self.window * 4  # <= 4 bytes a char
-        head = bytearray()
-        for chunk in self.ring:
-            if len(head) >= skip + NEWLINE_SEARCH:
-                break
-            head += chunk
-        skip = min(skip, len(head))
-        newline = head.find(b"\n", skip, skip + NEWLINE_SEARCH)
+    def _start_of_tail(self, first: bytes) -> int:
+        """Where the kept tail starts in its first redacted piece: past ``window`` characters
+        (the rest of a match the cut went through lies there; matches wholly after the cut
+        are already redacted) and on to the next line end if one is near."""
+        skip = min(len(first), self.window * 4)  # a character is at most 4 bytes
+        newline = first.find(b"\n", skip, skip + NEWLINE_SEARCH)
         return newline + 1 if newline != -1 else skip
 
-    def _write_tail(self, skip: int) -> None:
+    def _redacted_tail(self, skip: int) -> Iterator[bytes]:
+        """The ring from byte ``skip`` on, redacted, in pieces; the first is long enough for
+        ``_start_of_tail`` unless it is the only one."""
         decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
         pending = ""
         while self.ring:
@@ -160,13 +164,13 @@ class CappedWriter:
             if skip:
                 chunk, skip = chunk[skip:], max(0, skip - len(chunk))
             pending += decoder.decode(chunk)
-            if len(pending) >= PIECE + self.window:
+            if len(pending) >= PIECE + self.window + NEWLINE_SEARCH:
                 text = self.redact(pending)
                 hold = min(self.window, len(text))
-                self.out.write(text[: len(text) - hold].encode(errors="surrogateescape"))
+                yield text[: len(text) - hold].encode(errors="surrogateescape")
                 pending = text[len(text) - hold :]
         pending += decoder.decode(b"", final=True)
-        self.out.write(self.redact(pending).encode(errors="surrogateescape"))
+        yield self.redact(pending).encode(errors="surrogateescape")
 
     def _marker(self) -> bytes:
         half = self.tail_budget
