@@ -30,9 +30,11 @@ from docker.types import LogConfig, Mount
 
 from reconciler.clock import utc
 from reconciler.errors import ExecutorError
-from reconciler.executors import labels, limits, logfiles, messages, volumes
+from reconciler.executors import frames, labels, limits, logfiles, messages, volumes
 from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
 from reconciler.runids import container_name
+
+LOG_BLOCK = 256 * 1024  # bytes read from the engine's log stream at a time
 
 STATES: dict[str, ContainerState] = {
     "created": "created",
@@ -132,13 +134,8 @@ class DockerExecutor:
     def write_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> Path:
         """Stream the run's log, redacted and capped, to ``<state_dir>/logs/<job>/<run>.log``."""
         with _translated(f"read the log of run {run_id}"):
-            try:
-                stream = self._docker().api.logs(
-                    container_name(run_id), stdout=True, stderr=True, stream=True, follow=False
-                )
-            except NotFound as exc:
-                raise messages.no_container(run_id) from exc
-            return logfiles.save(self.state_dir, job_id, run_id, stream, redact, self.max_log_bytes)
+            output = frames.payloads(self._log_blocks(container_name(run_id), run_id))
+            return logfiles.save(self.state_dir, job_id, run_id, output, redact, self.max_log_bytes)
 
     def engine_version(self) -> str:
         """The engine's version; EngineUnavailable if none answers (for ``oven doctor``)."""
@@ -159,6 +156,22 @@ class DockerExecutor:
             if self._client is None:
                 self._client = _connect()
             return self._client
+
+    def _log_blocks(self, name: str, run_id: str) -> Iterator[bytes]:
+        """The raw log stream of a (non-TTY) container in blocks of up to ``LOG_BLOCK``.
+
+        Uses the SDK's request helpers rather than ``api.logs(stream=True)``, whose reader
+        makes two socket reads per frame (see ``frames``)."""
+        api = self._docker().api
+        params = {"stdout": 1, "stderr": 1, "follow": 0, "timestamps": 0}
+        response = api._get(api._url("/containers/{0}/logs", name), params=params, stream=True)
+        try:
+            api._raise_for_status(response)
+        except NotFound as exc:
+            raise messages.no_container(run_id) from exc
+        with response:
+            while block := response.raw.read(LOG_BLOCK):
+                yield block
 
     def _create_options(self, request: RunRequest) -> dict[str, Any]:
         limits.check_privileges(request)
