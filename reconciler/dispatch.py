@@ -23,7 +23,7 @@ from pathlib import Path
 
 from reconciler.book import RunBook
 from reconciler.decide import decide, retry_delay
-from reconciler.errors import EngineUnavailable, ExecutorError, RunAlreadyExists
+from reconciler.errors import EngineUnavailable, ExecutorError, RunAlreadyExists, VolumeRefused
 from reconciler.interfaces import Executor
 from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord, Trigger
 from reconciler.run_request import NotRunnable, build_request
@@ -184,12 +184,16 @@ class Dispatcher:
             return self._fail_to_start(record, job, now, _NAME_TAKEN)
         except NotRunnable as exc:
             return self._fail_to_start(record, job, now, exc.error)
-        except (MissingSecret, SecretTooShort) as exc:
-            return self._fail_to_start(record, job, now, _error(exc.reason, exc))
+        except MissingSecret as exc:
+            return self._fail_to_start(record, job, now, _error("MissingSecret", exc))
+        except SecretTooShort as exc:
+            return self._fail_to_start(record, job, now, _error("SecretTooShort", exc))
         except EngineUnavailable:
             raise  # nothing can start; the cycle reports it and tries again next tick
-        except ExecutorError as exc:  # VolumeRefused and the engine's refusals
-            return self._fail_to_start(record, job, now, _error(exc.reason, exc))
+        except VolumeRefused as exc:
+            return self._fail_to_start(record, job, now, _error("VolumeRefused", exc))
+        except ExecutorError as exc:
+            return self._fail_to_start(record, job, now, _error("ExecutorError", exc))
         self.book.put(record.with_changes(started_at=started.started_at or now))
         self.book.note_scheduled(record)
         log.info("run %s: started (%s)", run_id, trigger)

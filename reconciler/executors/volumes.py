@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from reconciler.errors import ExecutorError
+from reconciler.errors import ExecutorError, VolumeRefused
 
 VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 HINT = 'write volumes as "SOURCE:TARGET" or "SOURCE:TARGET:ro" (or ":rw")'
@@ -27,12 +27,6 @@ REFUSED_HINT = (
     "a symlink (or a directory that is gone) in the host path points outside the directories "
     "the reconciler may mount (--allow-volume); look at the path on the host and remove the link"
 )
-
-
-class VolumeRefused(ExecutorError):
-    """A host path resolves, at container creation, to somewhere outside the allow-list."""
-
-    transient = False
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.executors import logfiles
+from reconciler.executors import frames, logfiles
 from reconciler.secrets import Redactor
 
 SECRET = "s3cr3t-value-42"
@@ -63,3 +63,20 @@ def test_no_fragment_of_a_secret_is_left_at_the_cut(tmp_path: Path) -> None:
 def test_the_cap_has_a_floor_so_the_marker_is_never_most_of_the_log(tmp_path: Path) -> None:
     saved = save(tmp_path, [b"y" * 100_000], 10)
     assert logfiles.MIN_MAX_LOG_BYTES <= len(saved) <= logfiles.MIN_MAX_LOG_BYTES + 200
+
+
+def frame(stream: int, payload: bytes) -> bytes:
+    return bytes([stream, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+
+
+@pytest.mark.parametrize("block", [1, 3, 8, 9, 50, 10_000])
+def test_the_engines_frames_are_joined_back_into_output_however_they_are_read(block: int) -> None:
+    stream = b"".join(frame(1 + n % 2, f"line {n}\n".encode()) for n in range(200))
+    blocks = [stream[i : i + block] for i in range(0, len(stream), block)]
+    assert b"".join(frames.payloads(blocks)) == b"".join(f"line {n}\n".encode() for n in range(200))
+
+
+def test_a_stream_cut_inside_a_frame_keeps_what_arrived() -> None:
+    assert b"".join(frames.payloads([frame(1, b"whole"), frame(1, b"partial")[:-3]])) == (
+        b"wholepart"
+    )
