@@ -3,27 +3,48 @@
 Also where a run ends: its log is saved (redacted), the tail goes into the run record, and a
 failed attempt gets the time of its retry. Every start goes through ``_launch``, which derives
 nothing itself: run ids come from ``runids``, decisions from ``decide``.
+
+Saving a log streams the container's whole output and may take seconds (a run that printed
+100 MB), so it happens on a worker thread, off the tick: ``finish`` waits for it at most
+``log_wait`` seconds. A save still going keeps the run ``running`` in the book (so its
+container is neither recorded nor removed); a later tick's ``finish`` of the same run picks
+the result up, with the final record the first ``finish`` built (a cancel stays a cancel).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from reconciler.book import RunBook
 from reconciler.decide import decide, retry_delay
-from reconciler.errors import EngineUnavailable, ExecutorError, RunAlreadyExists
+from reconciler.errors import EngineUnavailable, ExecutorError, RunAlreadyExists, VolumeRefused
 from reconciler.interfaces import Executor
 from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord, Trigger
 from reconciler.pipeline_runs import PipelineRuns
 from reconciler.run_request import NotRunnable, build_request
 from reconciler.runids import manual_run_id, retry_run_id, scheduled_run_id
 from reconciler.schedule import fires_between, next_fire
-from reconciler.secrets import MissingSecret, SecretStore
+from reconciler.secrets import MissingSecret, SecretStore, SecretTooShort
 from reconciler.spool import RequestSpool, RunRequestFile
 
 log = logging.getLogger("oven")
+
+TAIL_MAX_BYTES = 16 * 1024  # of the saved log, for the run record's log_tail
+
+
+@dataclass(frozen=True)
+class _Saving:
+    """A log being saved on the worker thread, and the final record waiting for it."""
+
+    future: Future[Path]
+    after: RunRecord
 
 
 class Dispatcher:
@@ -35,10 +56,15 @@ class Dispatcher:
         spool: RequestSpool | None,
         tail_lines: int = 40,
         pipelines: PipelineRuns | None = None,
+        log_wait: float | None = None,
     ) -> None:
+        """``log_wait``: seconds ``finish`` waits for a log save (None: until it is done)."""
         self.book, self.executor, self.secrets, self.spool = book, executor, secrets, spool
         self.tail_lines = tail_lines
         self.pipelines = pipelines or PipelineRuns(executor, None, secrets)
+        self.log_wait = log_wait
+        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oven-logs")
+        self._saving: dict[str, _Saving] = {}
         self.secret_names: set[str] = set()
         self.wakeups: list[datetime] = []
         self.revision = ""
@@ -169,8 +195,12 @@ class Dispatcher:
             return self._fail_to_start(record, job, now, exc.error)
         except MissingSecret as exc:
             return self._fail_to_start(record, job, now, _error("MissingSecret", exc))
+        except SecretTooShort as exc:
+            return self._fail_to_start(record, job, now, _error("SecretTooShort", exc))
         except EngineUnavailable:
             raise  # nothing can start; the cycle reports it and tries again next tick
+        except VolumeRefused as exc:
+            return self._fail_to_start(record, job, now, _error("VolumeRefused", exc))
         except ExecutorError as exc:
             return self._fail_to_start(record, job, now, _error("ExecutorError", exc))
         self.book.put(record.with_changes(started_at=started.started_at or now))
@@ -198,14 +228,22 @@ class Dispatcher:
     def finish(
         self, before: RunRecord, after: RunRecord, job: JobSpec | None, capture_log: bool = True
     ) -> None:
-        """Save the log, put its redacted tail in the record, and plan a retry if one is due."""
+        """Save the log, put its redacted tail in the record, and plan a retry if one is due.
+
+        While the log is still being saved (see the module docstring) the run stays as it is.
+        """
         names = self.secret_names | set(before.secret_names) | set(job.secrets if job else ())
         redact: Callable[[str], str] = self.secrets.redactor(names)
         if capture_log and self._is_pipeline(before, job):
             redact = self.pipelines.redaction(redact)
-            after = self.pipelines.conclude(after, job, redact)
+            if before.run_id not in self._saving:  # concluded once, when its log save began
+                after = self.pipelines.conclude(after, job, redact)
         if capture_log:
-            after = after.with_changes(log_tail=self._log_tail(before, redact))
+            saved = self._saved_log(before, after, redact)
+            if saved is None:
+                return
+            after, tail = saved
+            after = after.with_changes(log_tail=tail)
         if after.error is not None:
             error = after.error
             after = after.with_changes(
@@ -232,13 +270,45 @@ class Dispatcher:
             return job.type == "agent-pipeline"
         return self.pipelines.owns(record.run_id)  # its job left the config
 
-    def _log_tail(self, record: RunRecord, redact: Callable[[str], str]) -> str:
+    def _saved_log(
+        self, before: RunRecord, after: RunRecord, redact: Callable[[str], str]
+    ) -> tuple[RunRecord, str] | None:
+        """The final record and its log tail once the log is saved; None while it is saving."""
+        saving = self._saving.get(before.run_id)
+        if saving is None:
+            future = self._saver.submit(
+                self.executor.write_log, before.run_id, before.job_id, redact
+            )
+            saving = self._saving[before.run_id] = _Saving(future, after)
         try:
-            path = self.executor.write_log(record.run_id, record.job_id, redact)
-            text = path.read_text(errors="replace")
+            path = saving.future.result(timeout=self.log_wait)
+        except FutureTimeout:
+            log.info("run %s: ended; saving its log (large output) off the tick", before.run_id)
+            return None
         except (ExecutorError, OSError) as exc:
+            tail = f"(log unavailable: {exc})"
+        else:
+            tail = self._log_tail(path)
+        del self._saving[before.run_id]
+        return saving.after, tail
+
+    def _log_tail(self, path: Path) -> str:
+        try:
+            return read_tail(path, self.tail_lines, TAIL_MAX_BYTES)
+        except OSError as exc:
             return f"(log unavailable: {exc})"
-        return "\n".join(text.splitlines()[-self.tail_lines :])
+
+
+def read_tail(path: Path, lines: int, max_bytes: int) -> str:
+    """The last ``lines`` lines of a saved log, from at most its last ``max_bytes``."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - max_bytes))
+        data = handle.read()
+    text = data.decode("utf-8", "replace")
+    if size > max_bytes and "\n" in text:
+        text = text.split("\n", 1)[1]  # the first line is cut: leave it out
+    return "\n".join(text.splitlines()[-lines:])
 
 
 _NAME_TAKEN = ErrorInfo(

@@ -20,7 +20,8 @@ off and retry; a non-transient one sets ``Stalled=True``: a person must act.
     ├── AuthError                no    a remote refused our credentials (401/403, denied)
     ├── ExecutorError            yes   the container engine refused a request
     │   ├── EngineUnavailable    yes   no engine answers
-    │   └── RunAlreadyExists     yes   a container for this run id exists (counts as started)
+    │   ├── RunAlreadyExists     yes   a container for this run id exists (counts as started)
+    │   └── VolumeRefused        no    a host path resolves outside the volume allow-list
     └── UsageError               no    bad command-line input
 """
 
@@ -107,6 +108,12 @@ class RunAlreadyExists(ExecutorError):
     """A container for this run id already exists: the run counts as started."""
 
     transient = True
+
+
+class VolumeRefused(ExecutorError):
+    """A bind mount's host path, resolved when the container is created, leaves the allow-list."""
+
+    transient = False
 
 
 class UsageError(OvenError):

@@ -34,12 +34,16 @@ class RunRequest:
     ] = ()  # "host:container[:ro|rw]", already checked against the allow-list
     memory: str | None = None
     cpus: float | None = None
+    pids: int = 512  # process limit (model.DEFAULT_PIDS_LIMIT)
+    user: str | None = None  # "uid[:gid]" or a name to run as; None: the image's user
+    read_only_rootfs: bool = False
+    network: str = "bridge"  # none | bridge
+    capabilities: tuple[str, ...] = ()  # added back after dropping all
     scheduled_for: datetime | None = None
     attempt: int = 1
     retry_of: str | None = None
     config_revision: str = ""
     idempotency_key: str | None = None
-    user: str | None = None  # "uid[:gid]" or a name to run as; None: the image's user
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,9 @@ class Executor(Protocol):
     def write_log(
         self, run_id: str, job_id: str, redact: Callable[[str], str] | None = None
     ) -> Path:
-        """Save the whole output, redacted, to ``<state_dir>/logs/<job>/<run>.log``."""
+        """Save the output, redacted, to ``<state_dir>/logs/<job>/<run>.log``: streamed, never
+        held whole in memory, capped at the executor's ``max_log_bytes`` (head and tail kept,
+        a marker line says how many bytes were cut). May take seconds for a large output."""
         ...
 
 

@@ -48,7 +48,12 @@ def build_reconciler(settings: Settings) -> Reconciler:
     return Reconciler(
         settings,
         source=source,
-        executor=DockerExecutor(state_dir=settings.state_dir, instance=settings.instance),
+        executor=DockerExecutor(
+            state_dir=settings.state_dir,
+            instance=settings.instance,
+            volume_allowlist=settings.volume_allowlist,
+            max_log_bytes=settings.max_log_bytes,
+        ),
         ledger=GitLedger(mirror, settings.status_branch),
         clock=SystemClock(),
         secrets=SecretStore.load(settings.secrets_file),

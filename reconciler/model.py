@@ -30,6 +30,21 @@ ACTIVE_STATUSES: frozenset[str] = frozenset({"queued", "running"})
 
 RUN_SCHEMA_VERSION = 1
 
+Network = Literal["none", "bridge"]
+DEFAULT_PIDS_LIMIT = 512  # processes and threads per run container unless resources.pids says
+# Capabilities a manifest may add back after every run drops all (docs/security.md says why
+# each is safe enough and why the rest of Docker's default set is left out).
+ALLOWED_CAPABILITIES: tuple[str, ...] = (
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "NET_BIND_SERVICE",
+    "SETGID",
+    "SETUID",
+)
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -79,6 +94,7 @@ class Resources:
     timeout: int | None = None  # seconds, per attempt, container killed when exceeded
     memory: str | None = None  # docker notation: 512m, 2g
     cpus: float | None = None
+    pids: int | None = None  # process limit; None: DEFAULT_PIDS_LIMIT
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,11 @@ class JobSpec:
     image: str | None = None
     command: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
+    # what the run container may do (docs/security.md)
+    user: str | None = None  # "name", "uid" or "uid:gid"; None: the image's user
+    read_only_rootfs: bool = False
+    network: Network = "bridge"
+    capabilities: tuple[str, ...] = ()  # added back after dropping all; ALLOWED_CAPABILITIES
     # agent-pipeline jobs
     source: Source | None = None
     pipeline: str | None = None

@@ -76,7 +76,13 @@ class Reconciler:
         secrets = secrets or SecretStore({})
         self.pipelines = PipelineRuns(executor, workspaces, secrets, settings.runner_image)
         self.dispatch = Dispatcher(
-            self.book, executor, secrets, spool, settings.log_tail_lines, self.pipelines
+            self.book,
+            executor,
+            secrets,
+            spool,
+            settings.log_tail_lines,
+            self.pipelines,
+            log_wait=settings.log_wait,
         )
         self.recorder = Recorder(ledger, settings.heartbeat)
         self.snapshots = SnapshotBox()

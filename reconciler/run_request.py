@@ -1,9 +1,10 @@
 """From a job and its run record to the container request the executor starts.
 
 Pure: the request carries everything the executor needs (image, command, env with secrets,
-mounts, user, limits, labels' sources), or ``NotRunnable`` says why the job cannot start at
-all. A docker job runs its own image and command. An agent-pipeline job runs the runner image
-on its per-run checkout, prepared beforehand by the cycle (``PipelineLaunch``)::
+mounts, user, limits, what the container may do, labels' sources), or ``NotRunnable`` says why
+the job cannot start at all. A docker job runs its own image and command. An agent-pipeline job
+runs the runner image on its per-run checkout, prepared beforehand by the cycle
+(``PipelineLaunch``)::
 
     command   oven-pipeline <pipeline>          (the runner's entry script)
     mounts    <checkout>:/work:rw, the checkout's own mounts, host-login files read-only
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from reconciler.interfaces import RunRequest, Workspace
-from reconciler.model import ErrorInfo, JobSpec, RunRecord
+from reconciler.model import DEFAULT_PIDS_LIMIT, ErrorInfo, JobSpec, RunRecord
 
 RUNNER_COMMAND = "oven-pipeline"  # the runner image's entry script: oven-pipeline <name>
 WORK_DIR = "/work"  # where the checkout is mounted in the runner container
@@ -61,6 +62,11 @@ def build_request(
         volumes=job.volumes,
         memory=job.resources.memory,
         cpus=job.resources.cpus,
+        pids=job.resources.pids or DEFAULT_PIDS_LIMIT,
+        user=job.user,
+        read_only_rootfs=job.read_only_rootfs,
+        network=job.network,
+        capabilities=job.capabilities,
         scheduled_for=record.scheduled_for,
         attempt=record.attempt,
         retry_of=record.retry_of,

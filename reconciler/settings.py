@@ -25,6 +25,8 @@ class Settings:
     keep_runs: int = 50  # run files kept per job on the status branch
     instance: str = "default"  # label value separating reconcilers sharing one engine
     log_tail_lines: int = 40
+    max_log_bytes: int = 10 * 1024 * 1024  # a run's log saved under state_dir: head + tail
+    log_wait: float | None = None  # seconds a tick waits for a log save; None: until saved
     watch: bool = False  # repo is a local working tree, watched with watchfiles
     # agent-pipeline jobs (docs/agent-pipelines.md)
     runner_image: str = "agent-oven/pipeline-runner:latest"

@@ -90,6 +90,17 @@ def time_arg(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
 
 
+def log_bytes(text: str) -> int:
+    """A size in bytes for --max-log-bytes: at least 4096, so the marker is not most of it."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of bytes: {text!r}") from exc
+    if value < 4096:
+        raise argparse.ArgumentTypeError(f"{value} is below the minimum of 4096 bytes")
+    return value
+
+
 def log_level(text: str) -> int:
     if text.lower() not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(f"not a log level: {text!r} (use {', '.join(LOG_LEVELS)})")

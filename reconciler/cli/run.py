@@ -37,8 +37,12 @@ OWN_OPTIONS = (
            env="OVEN_HOST_CLAUDE_JSON", type=Path, metavar="FILE", shown="~/.claude.json"),
     Option("--host-gh-dir", "auth: host-login: the gh login directory to copy per run",
            env="OVEN_HOST_GH_DIR", type=Path, metavar="DIR", shown="~/.config/gh"),
+    Option("--max-log-bytes", "most bytes of a run's log kept under the state dir (the first "
+           "and last halves, with a marker of what was cut)", env="OVEN_MAX_LOG_BYTES",
+           default=str(10 * 1024 * 1024), type=options.log_bytes, metavar="BYTES"),
 )
 # fmt: on
+LOG_WAIT = 0.2  # seconds a tick waits for a run's log to be saved before moving on
 
 
 def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
@@ -66,6 +70,8 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         heartbeat=args.heartbeat,
         keep_runs=args.keep_runs,
         instance=args.instance,
+        max_log_bytes=args.max_log_bytes,
+        log_wait=LOG_WAIT,
         watch=args.watch,
         runner_image=args.runner_image,
         host_claude_dir=args.host_claude_dir,

@@ -6,12 +6,18 @@ are kept after they exit until the reconciler has recorded the result and calls 
 ``observe`` rebuilds the whole picture from the engine, which is how a restarted reconciler
 adopts runs still going. Every docker/requests exception is translated here into
 ``reconciler.errors`` with a hint. Calls block; the reconcile loop runs them in worker threads.
+
+Least privilege (docs/security.md): every container drops all capabilities (a manifest may add
+back some from ``model.ALLOWED_CAPABILITIES``), runs with ``no-new-privileges``, a process
+limit, memory-swap equal to memory, a capped engine log, and only the network, user and root
+filesystem mode its manifest asks for. Bind mounts are resolved and checked against the volume
+allow-list again right before creation (``volumes.confine``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -20,13 +26,15 @@ from typing import Any
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.types import Mount
+from docker.types import LogConfig, Mount
 
 from reconciler.clock import utc
 from reconciler.errors import ExecutorError
-from reconciler.executors import labels, limits, logfiles, messages, volumes
+from reconciler.executors import frames, labels, limits, logfiles, messages, volumes
 from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
 from reconciler.runids import container_name
+
+LOG_BLOCK = 256 * 1024  # bytes read from the engine's log stream at a time
 
 STATES: dict[str, ContainerState] = {
     "created": "created",
@@ -49,10 +57,16 @@ class DockerExecutor:
         state_dir: Path | str,
         instance: str = "default",
         stop_timeout: float = 30.0,
+        volume_allowlist: Sequence[str] | None = None,
+        max_log_bytes: int = logfiles.DEFAULT_MAX_LOG_BYTES,
     ) -> None:
+        """``volume_allowlist``: host directories bind mounts must resolve into (None: not
+        checked here, only when manifests load); ``max_log_bytes``: cap of a saved log."""
         self.state_dir = Path(state_dir)
         self.instance = instance
         self.stop_timeout = stop_timeout
+        self.volume_allowlist = tuple(volume_allowlist) if volume_allowlist is not None else None
+        self.max_log_bytes = max_log_bytes
         self._client = client
         self._owns_client = client is None
         self._lock = threading.Lock()
@@ -134,8 +148,10 @@ class DockerExecutor:
     # -- beyond the protocol ---------------------------------------------------------------
 
     def write_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> Path:
-        """Save the run's whole log under ``<state_dir>/logs/<job_id>/<run_id>.log``."""
-        return logfiles.save(self.state_dir, job_id, run_id, self.logs(run_id), redact)
+        """Stream the run's log, redacted and capped, to ``<state_dir>/logs/<job>/<run>.log``."""
+        with _translated(f"read the log of run {run_id}"):
+            output = frames.payloads(self._log_blocks(container_name(run_id), run_id))
+            return logfiles.save(self.state_dir, job_id, run_id, output, redact, self.max_log_bytes)
 
     def engine_version(self) -> str:
         """The engine's version; EngineUnavailable if none answers (for ``oven doctor``)."""
@@ -157,21 +173,45 @@ class DockerExecutor:
                 self._client = _connect()
             return self._client
 
+    def _log_blocks(self, name: str, run_id: str) -> Iterator[bytes]:
+        """The raw log stream of a (non-TTY) container in blocks of up to ``LOG_BLOCK``.
+
+        Uses the SDK's request helpers rather than ``api.logs(stream=True)``, whose reader
+        makes two socket reads per frame (see ``frames``)."""
+        api = self._docker().api
+        params = {"stdout": 1, "stderr": 1, "follow": 0, "timestamps": 0}
+        response = api._get(api._url("/containers/{0}/logs", name), params=params, stream=True)
+        try:
+            api._raise_for_status(response)
+        except NotFound as exc:
+            raise messages.no_container(run_id) from exc
+        with response:
+            while block := response.raw.read(LOG_BLOCK):
+                yield block
+
     def _create_options(self, request: RunRequest) -> dict[str, Any]:
+        limits.check_privileges(request)
         env = {"OVEN_JOB_ID": request.job_id, "OVEN_RUN_ID": request.run_id, **request.env}
+        mounts = volumes.confine(volumes.parse_all(request.volumes), self.volume_allowlist)
         options: dict[str, Any] = {
             "name": container_name(request.run_id),
             "command": list(request.command) or None,
             "environment": env,
-            "mounts": [_mount(spec) for spec in volumes.parse_all(request.volumes)],
+            "mounts": [_mount(spec) for spec in mounts],
             "labels": labels.for_request(request, self.instance),
             "privileged": False,
             "security_opt": ["no-new-privileges"],
+            "cap_drop": ["ALL"],
+            "cap_add": list(request.capabilities) or None,
+            "pids_limit": request.pids,
+            "log_config": LogConfig(type=LogConfig.types.JSON, config=dict(limits.ENGINE_LOG)),
+            "network_mode": request.network,
+            "read_only": request.read_only_rootfs,
         }
         if request.user:
             options["user"] = request.user
         if request.memory:
-            options["mem_limit"] = limits.memory_bytes(request.memory)
+            options["mem_limit"] = options["memswap_limit"] = limits.memory_bytes(request.memory)
         if request.cpus is not None:
             options["nano_cpus"] = limits.nano_cpus(request.cpus)
         return options

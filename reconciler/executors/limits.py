@@ -1,4 +1,5 @@
-"""Resource limits from manifests (``memory: 512m``, ``cpus: 1.5``) in the units engines take.
+"""Resource limits from manifests (``memory: 512m``, ``cpus: 1.5``) in the units engines take,
+and the checks on what a run container may do (capabilities, network, process limit).
 
 Memory follows Docker's notation: a number with an optional unit b, k, m or g (powers of
 1024, case-insensitive). Pure functions, shared by every executor so all of them accept and
@@ -10,10 +11,16 @@ from __future__ import annotations
 import re
 
 from reconciler.errors import ExecutorError
+from reconciler.interfaces import RunRequest
+from reconciler.model import ALLOWED_CAPABILITIES
 
 MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*$", re.IGNORECASE)
 UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MIN_MEMORY = 6 * 1024**2  # the Docker engine refuses limits below 6 MiB
+NETWORKS = ("none", "bridge")
+# The engine's own log of a run (json-file driver): at most 3 files of 10 MB on the host's
+# disk, the newest kept. The reconciler's saved copy is capped separately (--max-log-bytes).
+ENGINE_LOG = {"max-size": "10m", "max-file": "3"}
 
 
 def memory_bytes(text: str) -> int:
@@ -36,3 +43,19 @@ def nano_cpus(cpus: float) -> int:
     if cpus <= 0:
         raise ExecutorError(f"cpus {cpus} must be more than 0", hint="write it like 0.5 or 2")
     return int(round(cpus * 1e9))
+
+
+def check_privileges(request: RunRequest) -> None:
+    """ExecutorError for a request asking for more than a run container may have."""
+    extra = sorted(set(request.capabilities) - set(ALLOWED_CAPABILITIES))
+    if extra:
+        raise ExecutorError(
+            f"capabilities {', '.join(extra)} may not be added to a run container",
+            hint=f"only {', '.join(ALLOWED_CAPABILITIES)} may be (docs/security.md)",
+        )
+    if request.network not in NETWORKS:
+        raise ExecutorError(
+            f"network {request.network!r} is not offered", hint="use none or bridge"
+        )
+    if request.pids < 1:
+        raise ExecutorError(f"pids limit {request.pids} must be at least 1")

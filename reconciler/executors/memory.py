@@ -5,14 +5,14 @@ Nothing runs: a "container" is a record that stays running until the test calls
 and passes the same contract tests: names are unique across instances sharing one
 ``MemoryEngine`` (``RunAlreadyExists``), ``observe`` sees only its own instance, ``stop`` kills
 with exit code 137, ``remove`` and ``stop`` are quiet for gone runs, and the same volume,
-memory and label rules apply. ``engine.available = False`` makes every call fail like a
-stopped engine.
+memory, privilege and label rules apply (bind mounts are confined to ``volume_allowlist``
+when one is given). ``engine.available = False`` makes every call fail like a stopped engine.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -80,14 +80,19 @@ class MemoryExecutor:
         *,
         state_dir: Path | str | None = None,
         instance: str = "default",
+        volume_allowlist: Sequence[str] | None = None,
+        max_log_bytes: int = logfiles.DEFAULT_MAX_LOG_BYTES,
     ) -> None:
         self.engine = engine or MemoryEngine()
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.instance = instance
+        self.volume_allowlist = tuple(volume_allowlist) if volume_allowlist is not None else None
+        self.max_log_bytes = max_log_bytes
 
     def start(self, request: RunRequest) -> ObservedRun:
         """Record a running container; the same checks and errors as the Docker engine."""
-        volumes.parse_all(request.volumes)
+        limits.check_privileges(request)
+        volumes.confine(volumes.parse_all(request.volumes), self.volume_allowlist)
         if request.memory:
             limits.memory_bytes(request.memory)
         if request.cpus is not None:
@@ -145,7 +150,8 @@ class MemoryExecutor:
     def write_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> Path:
         if self.state_dir is None:
             raise ExecutorError("this MemoryExecutor has no state_dir to write logs to")
-        return logfiles.save(self.state_dir, job_id, run_id, self.logs(run_id), redact)
+        output = self.logs(run_id)
+        return logfiles.save(self.state_dir, job_id, run_id, output, redact, self.max_log_bytes)
 
     def engine_version(self) -> str:
         self.engine.check()

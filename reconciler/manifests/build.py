@@ -98,6 +98,10 @@ def job_spec(path: str, full: Mapping[str, Any]) -> JobSpec:
         image=full.get("image"),
         command=("sh", "-c", command) if isinstance(command, str) else tuple(command),
         volumes=tuple(full.get("volumes", ())),
+        user=full.get("user"),
+        read_only_rootfs=full.get("readOnlyRootfs", False),
+        network=full.get("network", "bridge"),
+        capabilities=tuple(full.get("capabilities", ())),
         source=Source(**full["source"]) if "source" in full else None,
         pipeline=full.get("pipeline"),
         auth=full.get("auth"),
@@ -121,6 +125,7 @@ def _resources(resources: Mapping[str, Any]) -> Resources:
         timeout=resources.get("timeout"),
         memory=resources.get("memory"),
         cpus=float(cpus) if cpus is not None else None,
+        pids=resources.get("pids"),
     )
 
 

@@ -161,6 +161,7 @@ def test_run_takes_its_settings_from_flags_and_the_environment(
         "OVEN_ALLOW_VOLUMES": "/srv/a:/srv/b",
         "OVEN_KEEP_RUNS": "7",
         "OVEN_INTERVAL": "",
+        "OVEN_MAX_LOG_BYTES": "65536",
     }.items():
         monkeypatch.setenv(name, value)
     done = oven("run", "--allow-volume", "/srv/c", "--tick", "0.5")
@@ -175,6 +176,8 @@ def test_run_takes_its_settings_from_flags_and_the_environment(
             keep_runs=7,
             tick=0.5,
             interval=30.0,
+            max_log_bytes=65536,
+            log_wait=0.2,  # the daemon saves large logs off the tick
         )
     ]
 

@@ -7,6 +7,7 @@ session ends by force-removing all of them, whatever happened.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -40,9 +41,13 @@ def new_run_id(prefix: str = "run") -> str:
 
 
 def remove_instance_containers(client: docker.DockerClient, instance_prefix: str) -> None:
-    for container in client.containers.list(all=True, filters={"label": labels.MANAGED}):
-        if container.labels.get(labels.INSTANCE, "").startswith(instance_prefix):
-            container.remove(force=True)
+    # sparse: no inspect per container, so one that goes away meanwhile (another test's) is fine
+    listed = client.containers.list(all=True, sparse=True, filters={"label": labels.MANAGED})
+    for container in listed:
+        instance = (container.attrs.get("Labels") or {}).get(labels.INSTANCE, "")
+        if instance.startswith(instance_prefix):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
 
 
 @pytest.fixture(scope="session")
