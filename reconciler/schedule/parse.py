@@ -57,18 +57,19 @@ def parse_interval(text: str) -> timedelta:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
     value = str(text).strip().lower()
     number, unit = value[:-1], value[-1:]
+    shown = repr(text if len(text) <= 40 else text[:37] + "...")
     if unit not in units or not (number.isascii() and number.isdigit()):
         raise ScheduleError(
-            f"bad interval {text!r}",
+            f"bad interval {shown}",
             hint='write a whole number and a unit: "30s", "5m", "2h", "1d"',
         )
     digits = number.lstrip("0") or "0"
     seconds = int(digits) * units[unit] if len(digits) <= 12 else None  # 12 digits: > any bound
     if seconds is not None and seconds < 1:
-        raise ScheduleError(f"interval {text!r} is below one second", hint="use at least 1s")
+        raise ScheduleError(f"interval {shown} is below one second", hint="use at least 1s")
     if seconds is None or seconds > MAX_INTERVAL.total_seconds():
         raise ScheduleError(
-            f"interval {text!r} is longer than {MAX_INTERVAL.days} days",
+            f"interval {shown} is longer than {MAX_INTERVAL.days} days",
             hint="for rarer runs use a cron schedule (e.g. '0 0 1 1 *') or a once schedule",
         )
     return timedelta(seconds=seconds)
