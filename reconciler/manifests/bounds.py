@@ -88,4 +88,3 @@ def memory_problem(text: str) -> str | None:
 
 def _iso(when: datetime) -> str:
     return when.isoformat().replace("+00:00", "Z")
-

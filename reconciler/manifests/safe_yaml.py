@@ -230,9 +230,7 @@ class _Builder:
         except ValueError:  # an int of more digits than Python converts (4300)
             value = None
         if (value is None and node.tag == _TAG + "int") or _too_big(value):
-            raise YamlProblem(
-                node.start_mark.line + 1, dotted(path), "number has too many digits"
-            )
+            raise YamlProblem(node.start_mark.line + 1, dotted(path), "number has too many digits")
         if isinstance(value, float) and not math.isfinite(value):
             raise YamlProblem(
                 node.start_mark.line + 1, dotted(path), f"{node.value!r} is not a finite number"
@@ -266,6 +264,8 @@ def dotted(path: Path) -> str:
     Keys are shown with control characters escaped (``text.printable``)."""
     text = ""
     for part in path:
-        name = printable(part) if isinstance(part, str) else part
-        text += f"[{name}]" if isinstance(part, int) else (f".{name}" if text else name)
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{printable(part)}" if text else printable(part)
     return text or FILE_FIELD

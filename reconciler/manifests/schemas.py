@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-from collections.abc import Iterator
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from referencing import Registry, Resource
@@ -27,7 +26,6 @@ from reconciler.manifests.bounds import RFC3339
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schema"
 JOB_SCHEMA = "job.schema.json"
 OVEN_SCHEMA = "oven.schema.json"
-
 
 
 def is_date_time(value: object) -> bool:

@@ -155,8 +155,6 @@ def _kind_of(value: Any) -> str:
     return f"the string {show(value)}"
 
 
-
-
 def _extra_keys(error: ValidationError) -> list[str]:
     known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
     return [key for key in error.instance if key not in known]

@@ -107,7 +107,9 @@ def test_the_daemon_runs_the_good_job_and_reports_each_row(tmp_path: Path) -> No
         clock.advance(seconds)
         reconciler.tick(fetch=True)
     status = yaml.safe_load(ledger.read()["status/reconciler.yaml"])
-    shown = sorted(f"{p['path']}:{p['line']}: {p['field']}: {p['message']}" for p in status["problems"])
+    shown = sorted(
+        f"{p['path']}:{p['line']}: {p['field']}: {p['message']}" for p in status["problems"]
+    )
     assert shown == EXPECTED
     assert reconciler.desired is not None and sorted(reconciler.desired.jobs) == ["good"]
     assert any(r.run_id.startswith("good-") for r in executor.observe()), "the good job runs"

@@ -252,7 +252,10 @@ CASES: dict[str, tuple[str, str]] = {
         "(got '1969-12-31T23:59:59Z')",
     ),
     "startingDeadline beyond timedelta (issue 6)": (
-        docker("policy: {startingDeadline: 258053483022575}\n", "schedule: {type: interval, every: 20s}\n"),
+        docker(
+            "policy: {startingDeadline: 258053483022575}\n",
+            "schedule: {type: interval, every: 20s}\n",
+        ),
         "6: policy.startingDeadline: must be at most 31622400 (got 258053483022575)",
     ),
     "memory beyond the engine's int64": (
@@ -335,7 +338,7 @@ CASES: dict[str, tuple[str, str]] = {
         "(got 'line one\\nline two\\x07')",
     ),
     "newline in a cron expression": (
-        docker("", "schedule: {type: cron, cron: \"0 2 * * *\\n\"}\n"),
+        docker("", 'schedule: {type: cron, cron: "0 2 * * *\\n"}\n'),
         "5: schedule.cron: must be one line without control characters (got '0 2 * * *\\n')",
     ),
     "escape sequence in an unknown field's name": (

@@ -60,7 +60,9 @@ def test_symlinked_manifests_are_never_followed_and_each_is_a_problem(tmp_path: 
     (repo / "jobs" / "inside.yaml").symlink_to("real.yaml")
     (repo / "oven.yaml").symlink_to("../outside.yaml")
     files = read_worktree(repo)
-    assert isinstance(files["jobs/inside.yaml"], Symlink) and files["jobs/inside.yaml"] == b"real.yaml"
+    assert (
+        isinstance(files["jobs/inside.yaml"], Symlink) and files["jobs/inside.yaml"] == b"real.yaml"
+    )
     state = validate_worktree(repo)
     assert list(state.jobs) == ["backup-db"], "the regular file next to the links still loads"
     assert [str(p) for p in state.problems] == [

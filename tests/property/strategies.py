@@ -87,9 +87,7 @@ def instants(low: datetime = _NOW_MIN, high: datetime = _NOW_MAX) -> st.SearchSt
         st.integers(-7200, 7200),
     ).filter(lambda t: low <= t <= high)
     plain = st.datetimes(min_value=low, max_value=high)
-    return st.one_of(plain, near, st.sampled_from([low, high])).map(
-        lambda t: t.replace(tzinfo=UTC)
-    )
+    return st.one_of(plain, near, st.sampled_from([low, high])).map(lambda t: t.replace(tzinfo=UTC))
 
 
 def rfc3339(when: datetime, minutes: int, style: int) -> str:
@@ -109,7 +107,9 @@ def at_times(mode: str) -> st.SearchStrategy[str]:
         st.integers(-14 * 60 + 1, 14 * 60 - 1),
         st.integers(0, 3),
     )
-    edge = st.sampled_from(["1970-01-01T00:00:00Z", "2199-12-31T23:59:59Z", "2200-01-01T09:59:59+10:00"])
+    edge = st.sampled_from(
+        ["1970-01-01T00:00:00Z", "2199-12-31T23:59:59Z", "2200-01-01T09:59:59+10:00"]
+    )
     beyond = st.sampled_from(
         [
             "9999-12-31T23:59:59-14:00",
@@ -154,8 +154,30 @@ CRON_VALID = st.one_of(
 CRON_NOISE = st.one_of(
     st.lists(
         st.sampled_from(
-            ["*", "*/0", "60", "-1", "L", "?", "1-", "99999999999999999999", "5/", "W", "#", "31",
-             "30", "2", "FEB", "*/1", "0-59/61", ",", "1,,2", "7", "8", "2147483648"]
+            [
+                "*",
+                "*/0",
+                "60",
+                "-1",
+                "L",
+                "?",
+                "1-",
+                "99999999999999999999",
+                "5/",
+                "W",
+                "#",
+                "31",
+                "30",
+                "2",
+                "FEB",
+                "*/1",
+                "0-59/61",
+                ",",
+                "1,,2",
+                "7",
+                "8",
+                "2147483648",
+            ]
         ),
         min_size=1,
         max_size=7,
@@ -168,9 +190,14 @@ CRON_NOISE = st.one_of(
 def schedules(mode: str) -> st.SearchStrategy[dict[str, Any]]:
     zone = st.one_of(st.sampled_from(ZONES), st.sampled_from(["UTC", "Europe/Berlin"]))
     if mode == "chaos":
-        zone = st.one_of(zone, st.sampled_from(["America", "a" * 300, "", "../etc", "Etc/../UTC"]), ODD)
+        zone = st.one_of(
+            zone, st.sampled_from(["America", "a" * 300, "", "../etc", "Etc/../UTC"]), ODD
+        )
     cron = st.fixed_dictionaries(
-        {"type": st.just("cron"), "cron": CRON_VALID if mode != "chaos" else st.one_of(CRON_VALID, CRON_NOISE)},
+        {
+            "type": st.just("cron"),
+            "cron": CRON_VALID if mode != "chaos" else st.one_of(CRON_VALID, CRON_NOISE),
+        },
         optional={"timezone": zone},
     )
     once = st.fixed_dictionaries({"type": st.just("once"), "at": at_times(mode)})
@@ -182,7 +209,9 @@ def schedules(mode: str) -> st.SearchStrategy[dict[str, Any]]:
     every_chaos = st.one_of(
         every_valid,
         st.builds(lambda n, u: f"{n}{u}", st.integers(0, 10**20), st.sampled_from("smhdSMHDx")),
-        st.sampled_from(["99999999999d", "1830358181m", "367d", "31622401s", "9" * 5000 + "s", "0s"]),
+        st.sampled_from(
+            ["99999999999d", "1830358181m", "367d", "31622401s", "9" * 5000 + "s", "0s"]
+        ),
         anything(),
     )
     every = {"valid": every_valid, "edge": every_edge, "chaos": every_chaos}[mode]
@@ -208,8 +237,23 @@ def sizes(mode: str) -> st.SearchStrategy[str]:
     edge = st.sampled_from(["6m", "1024g", "6144k", "6291456", "6291456b", "1024G", "1024gb"])
     chaos = st.one_of(
         valid,
-        st.sampled_from(["99999999999999g", "1025g", "5m", "0", "0.0000001g", "1" * 40 + "g", "9" * 400 + "g", "1t"]),
-        st.builds(lambda n, u: f"{n}{u}", st.integers(0, 2**70), st.sampled_from(["", "b", "k", "m", "g", "kb"])),
+        st.sampled_from(
+            [
+                "99999999999999g",
+                "1025g",
+                "5m",
+                "0",
+                "0.0000001g",
+                "1" * 40 + "g",
+                "9" * 400 + "g",
+                "1t",
+            ]
+        ),
+        st.builds(
+            lambda n, u: f"{n}{u}",
+            st.integers(0, 2**70),
+            st.sampled_from(["", "b", "k", "m", "g", "kb"]),
+        ),
         anything(),
     )
     return {"valid": valid, "edge": edge, "chaos": chaos}[mode]
@@ -279,8 +323,13 @@ def notifications(mode: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 _TARGET = st.from_regex(r"\A/[a-z][a-z0-9]{0,7}(/[a-z0-9._-]{1,8}){0,3}\Z").filter(
-    lambda t: not t.startswith("/proc") and t not in ("/dev",) and "/.." not in t
-    and "/./" not in t and not t.endswith("/.")
+    lambda t: (
+        not t.startswith("/proc")
+        and t not in ("/dev",)
+        and "/.." not in t
+        and "/./" not in t
+        and not t.endswith("/.")
+    )
 )
 
 
@@ -297,13 +346,31 @@ def volumes(mode: str) -> st.SearchStrategy[list[str]]:
     if mode != "chaos":
         return valid
     odd_target = st.sampled_from(
-        ["/", "/proc", "//proc/", "/proc/sys", "/dev", "/dev/null", "/etc/hosts", "/sys", "/a/../b",
-         "rel", "/data/./x", "/dev/shm", "/x\x00y"]
+        [
+            "/",
+            "/proc",
+            "//proc/",
+            "/proc/sys",
+            "/dev",
+            "/dev/null",
+            "/etc/hosts",
+            "/sys",
+            "/a/../b",
+            "rel",
+            "/data/./x",
+            "/dev/shm",
+            "/x\x00y",
+        ]
     )
-    odd_source = st.sampled_from(["/etc", "./x", "a b", "/srv/oven/../etc", "/srv/oven-evil", "-x", "\x00"])
+    odd_source = st.sampled_from(
+        ["/etc", "./x", "a b", "/srv/oven/../etc", "/srv/oven-evil", "-x", "\x00"]
+    )
     noise = st.lists(
-        st.tuples(st.one_of(source, odd_source), st.one_of(_TARGET, odd_target), st.sampled_from(["", ":ro", ":rx", ":"]))
-        .map(lambda v: f"{v[0]}:{v[1]}{v[2]}"),
+        st.tuples(
+            st.one_of(source, odd_source),
+            st.one_of(_TARGET, odd_target),
+            st.sampled_from(["", ":ro", ":rx", ":"]),
+        ).map(lambda v: f"{v[0]}:{v[1]}{v[2]}"),
         max_size=4,
     )
     return st.one_of(valid, noise, anything())
@@ -311,7 +378,9 @@ def volumes(mode: str) -> st.SearchStrategy[list[str]]:
 
 @cache
 def env_and_secrets(mode: str) -> st.SearchStrategy[dict[str, Any]]:
-    value = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
+    value = st.text(
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
+    )
     env_st = st.dictionaries(NAMES, value, max_size=4)
     names_st = st.lists(NAMES, max_size=3, unique=True)
     chaos_env = st.dictionaries(st.one_of(NAMES, ODD), st.one_of(ODD, anything()), max_size=3)
@@ -337,8 +406,16 @@ def env_and_secrets(mode: str) -> st.SearchStrategy[dict[str, Any]]:
 _IDS = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 _PATH_PART = st.from_regex(r"\A[a-z0-9]{1,6}((\.|_|__|-{1,2})[a-z0-9]{1,6}){0,2}\Z")
 _IMAGES = st.one_of(
-    st.sampled_from(["busybox", "agent-oven/base-tasks:latest", "registry.example.com:5000/a/b:1.2",
-                     "busybox@sha256:" + "a" * 64, "localhost/x", "UPPER.example.com/x__y"]),
+    st.sampled_from(
+        [
+            "busybox",
+            "agent-oven/base-tasks:latest",
+            "registry.example.com:5000/a/b:1.2",
+            "busybox@sha256:" + "a" * 64,
+            "localhost/x",
+            "UPPER.example.com/x__y",
+        ]
+    ),
     st.builds(
         lambda host, parts, tag: host + "/".join(parts) + tag,
         st.sampled_from(["", "registry.example.com/", "localhost:5000/", "Reg-1.example:1/"]),
@@ -427,7 +504,9 @@ def oven_settings(draw: st.DrawFn, mode: str) -> dict[str, Any]:
                 "retries": retries(mode),
                 "resources": resources(mode),
                 "notifications": notifications(mode),
-                "schedule": st.fixed_dictionaries({}, optional={"timezone": st.sampled_from(ZONES)}),
+                "schedule": st.fixed_dictionaries(
+                    {}, optional={"timezone": st.sampled_from(ZONES)}
+                ),
             },
         )
     )
@@ -436,7 +515,10 @@ def oven_settings(draw: st.DrawFn, mode: str) -> dict[str, Any]:
     return settings
 
 
-_YAML_ALPHABET = st.sampled_from(list(":-[]{}&*!|>'\"#%@`,? \n\t\\") + ["0", "9", "a", "Z", ".", "\x00", "\x1b", "\u202e", "é", "\U0001f600", "\ufeff"])
+_YAML_ALPHABET = st.sampled_from(
+    list(":-[]{}&*!|>'\"#%@`,? \n\t\\")
+    + ["0", "9", "a", "Z", ".", "\x00", "\x1b", "\u202e", "é", "\U0001f600", "\ufeff"]
+)
 
 
 def yaml_noise(valid_texts: list[str]) -> st.SearchStrategy[bytes]:
@@ -448,7 +530,9 @@ def yaml_noise(valid_texts: list[str]) -> st.SearchStrategy[bytes]:
         index = draw(st.integers(0, len(lines) - 1))
         key = lines[index].split(":", 1)[0]
         junk = draw(st.text(_YAML_ALPHABET, max_size=30) | ODD)
-        lines[index] = draw(st.sampled_from([f"{key}: {junk}", f"{key}:{junk}", junk, f"{junk}: 1"]))
+        lines[index] = draw(
+            st.sampled_from([f"{key}: {junk}", f"{key}:{junk}", junk, f"{junk}: 1"])
+        )
         return "\n".join(lines).encode("utf-8", "surrogatepass")
 
     return st.one_of(

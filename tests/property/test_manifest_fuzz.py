@@ -100,7 +100,10 @@ def fire_queries(job: JobSpec, now: datetime, data: st.DataObject) -> None:
 def decisions(job: JobSpec, now: datetime, data: st.DataObject) -> None:
     """Three decisions in a row, each starting from what the last one recorded."""
     recent = st.integers(0, 2 * 86_400)  # mostly a running daemon; sometimes years of downtime
-    back = data.draw(st.one_of(recent, recent, recent, st.integers(0, 3 * 366 * 86_400)), label="applied seconds ago")
+    back = data.draw(
+        st.one_of(recent, recent, recent, st.integers(0, 3 * 366 * 86_400)),
+        label="applied seconds ago",
+    )
     created = max(now - timedelta(seconds=back), datetime(1970, 1, 1, tzinfo=UTC))
     last = data.draw(st.one_of(st.none(), st.just(created)), label="last scheduled")
     active = data.draw(st.integers(0, 2), label="active runs")
