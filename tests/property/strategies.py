@@ -464,26 +464,39 @@ COMMON = ("description", "owner", "enabled", "policy", "retries", "resources", "
 
 @st.composite
 def manifests(draw: st.DrawFn, mode: str) -> dict[str, Any]:
-    """One job manifest (a mapping) in ``mode``: valid, edge or chaos."""
-    fields = _fields(mode)
-    kind = draw(fields["kind"])
+    """One job manifest (a mapping) in ``mode``: valid, edge or chaos.
+
+    In chaos, one to three fields are drawn from anything and the rest stay valid, so the
+    odd values that validation accepts go on into the daemon's code paths."""
+    chaotic = (
+        set(draw(st.lists(st.sampled_from([*_fields("chaos"), "extra"]), min_size=1, max_size=3)))
+        if mode == "chaos"
+        else set()
+    )
+
+    calm = "valid" if mode == "chaos" else mode
+
+    def field(name: str) -> Any:
+        return draw(_fields("chaos" if name in chaotic else calm)[name])
+
+    kind = field("kind")
     job: dict[str, Any] = {
-        "id": draw(fields["id"]),
-        "name": draw(fields["name"]),
+        "id": field("id"),
+        "name": field("name"),
         "type": kind,
-        "schedule": draw(fields["schedule"]),
+        "schedule": field("schedule"),
     }
     if kind == "agent-pipeline":
-        job["source"], job["pipeline"] = draw(fields["source"]), draw(fields["pipeline"])
+        job["source"], job["pipeline"] = field("source"), field("pipeline")
         optional = (*COMMON, "auth", "model")
     else:
-        job["image"] = draw(fields["image"])
+        job["image"] = field("image")
         optional = (*COMMON, "command", "volumes")
-    for field in optional:
-        if draw(st.booleans()):
-            job[field] = draw(fields[field])
-    job.update(draw(fields["env"]))
-    if mode == "chaos" and draw(st.booleans()):
+    for name in optional:
+        if name in chaotic or draw(st.booleans()):
+            job[name] = field(name)
+    job.update(field("env"))
+    if "extra" in chaotic:  # an unknown field, or any value in place of a known one
         job[draw(st.sampled_from([*job, "extra", "timeout"]))] = draw(anything())
     return job
 

@@ -163,7 +163,9 @@ def test_valid_manifests_load_and_run(mode: str, data: st.DataObject) -> None:
 @given(data=st.data())
 def test_anything_in_any_field_is_a_problem_or_runs(data: st.DataObject) -> None:
     job = data.draw(manifests("chaos"), label="job")
-    oven = data.draw(st.one_of(st.none(), oven_settings("chaos")), label="oven.yaml")
+    oven = data.draw(
+        st.one_of(st.none(), oven_settings("valid"), oven_settings("chaos")), label="oven.yaml"
+    )
     state = load(dump(job), None if oven is None else dump(oven))
     run_daemon_paths(state, data)
 
