@@ -32,7 +32,7 @@ MAX_RETRIES = 10  # retries.limit
 MAX_CATCH_UP = 1000  # policy.maxCatchUp
 # sizes
 MIN_MEMORY = 6 * 1024**2  # the Docker engine refuses less
-MAX_MEMORY = 1024**4  # 1024g; the engine takes an int64, and no host has more
+MAX_MEMORY = 1024**4  # 1024g: the engine takes an int64; a larger limit is no limit
 MIN_CPUS = 0.01  # the Docker engine refuses less (NanoCpus < 10^7)
 MAX_CPUS = 1024
 
