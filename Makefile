@@ -5,7 +5,7 @@ DEMO_DIR ?= .demo
 DEMO_LISTEN ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup engine images browser test demo lint bench clean
+.PHONY: help setup engine images browser test demo lint bench fuzz clean
 
 help:
 	@echo "make demo   - run the reconciler on config-example/ with the status page on $(DEMO_LISTEN)"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint   - ruff, mypy and the import contracts (layers)"
 	@echo "make images - build the example and test images locally"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-venv.sh
 	bash scripts/bootstrap-venv.sh $(VENV)
@@ -42,6 +43,11 @@ lint: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+FUZZ_EXAMPLES ?= 5000
+
+fuzz: setup
+	OVEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest tests/property -q --timeout 3600 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(DEMO_DIR) .oven-state

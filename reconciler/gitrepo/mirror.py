@@ -131,10 +131,13 @@ class GitMirror:
                     hint="is it a branch or commit of the remote? (fetch first)",
                 ) from exc
 
-    def read_files(self, sha: str, prefixes: Sequence[str] = ("",)) -> dict[str, bytes]:
-        """Regular files of the commit whose path is a prefix or lies under one ('' = all)."""
+    def read_files(
+        self, sha: str, prefixes: Sequence[str] = ("",), links: bool = False
+    ) -> dict[str, bytes]:
+        """Regular files of the commit whose path is a prefix or lies under one ('' = all);
+        ``links=True``: symbolic links too, as ``manifests.Symlink`` (see ``files_at``)."""
         with self._lock, self._repo(SourceError) as repo:
-            return files_at(repo, sha, prefixes)
+            return files_at(repo, sha, prefixes, links)
 
     def tree_of(self, sha: str) -> str:
         """The tree sha of a commit (equal trees mean equal content)."""

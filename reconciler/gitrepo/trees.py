@@ -16,6 +16,7 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.repo import Repo
 
 from reconciler.errors import LedgerError, OvenError, SourceError
+from reconciler.manifests import Symlink
 
 FILE_MODE = 0o100644
 Change = tuple[bytes, int | None, ObjectID | None]
@@ -82,16 +83,22 @@ def _safe_path(name: str) -> bytes:
     return name.encode()
 
 
-def files_at(repo: Repo, sha: str, prefixes: Sequence[str] = ("",)) -> dict[str, bytes]:
-    """Regular files of a commit of any dulwich repo (bare or not) under the prefixes."""
+def files_at(
+    repo: Repo, sha: str, prefixes: Sequence[str] = ("",), links: bool = False
+) -> dict[str, bytes]:
+    """Regular files of a commit of any dulwich repo (bare or not) under the prefixes.
+
+    ``links=True``: symbolic links (mode 120000) too, as ``manifests.Symlink(target)``, so the
+    manifest loader can name them as problems. Names that are not UTF-8 keep their bytes as
+    surrogates (``surrogateescape``)."""
     tree = load_commit(repo, sha, SourceError).tree
     found: dict[str, bytes] = {}
     for prefix in prefixes:
-        found.update(_files_under(repo, tree, prefix.strip("/")))
+        found.update(_files_under(repo, tree, prefix.strip("/"), links))
     return found
 
 
-def _files_under(repo: Repo, tree: ObjectID, prefix: str) -> dict[str, bytes]:
+def _files_under(repo: Repo, tree: ObjectID, prefix: str, links: bool) -> dict[str, bytes]:
     store = repo.object_store
     root, base = tree, ""
     if prefix:
@@ -99,13 +106,23 @@ def _files_under(repo: Repo, tree: ObjectID, prefix: str) -> dict[str, bytes]:
             mode, root = _lookup(repo, tree, prefix.encode())
         except (KeyError, NotTreeError):
             return {}
-        if stat.S_ISREG(mode):
-            return {prefix: store[root].as_raw_string()}
         if not stat.S_ISDIR(mode):
-            return {}
+            content = _content(repo, mode, root, links)
+            return {prefix: content} if content is not None else {}
         base = prefix + "/"
-    return {
-        base + entry.path.decode(): store[entry.sha].as_raw_string()
-        for entry in iter_tree_contents(store, root)
-        if entry.mode is not None and stat.S_ISREG(entry.mode) and entry.sha is not None
-    }
+    found: dict[str, bytes] = {}
+    for entry in iter_tree_contents(store, root):
+        if entry.mode is None or entry.sha is None:
+            continue
+        content = _content(repo, entry.mode, entry.sha, links)
+        if content is not None:
+            found[base + entry.path.decode("utf-8", "surrogateescape")] = content
+    return found
+
+
+def _content(repo: Repo, mode: int, sha: ObjectID, links: bool) -> bytes | None:
+    if stat.S_ISREG(mode):
+        return repo.object_store[sha].as_raw_string()
+    if links and stat.S_ISLNK(mode):
+        return Symlink(repo.object_store[sha].as_raw_string())
+    return None

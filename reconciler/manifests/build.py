@@ -90,7 +90,9 @@ def job_spec(path: str, full: Mapping[str, Any]) -> JobSpec:
         owner=full["owner"],
         enabled=full["enabled"],
         policy=_policy(full["policy"]),
-        retries=Retries(limit=full["retries"]["limit"], backoff=float(full["retries"]["backoff"])),
+        retries=Retries(
+            limit=int(full["retries"]["limit"]), backoff=float(full["retries"]["backoff"])
+        ),
         resources=_resources(full["resources"]),
         notifications=_notifications(full["notifications"]),
         env=tuple(sorted(full.get("env", {}).items())),
@@ -114,19 +116,24 @@ def _policy(policy: Mapping[str, Any]) -> Policy:
     return Policy(
         concurrency=policy["concurrency"],
         missed=policy["missed"],
-        starting_deadline=policy.get("startingDeadline"),
-        max_catch_up=policy["maxCatchUp"],
+        starting_deadline=_whole(policy.get("startingDeadline")),
+        max_catch_up=int(policy["maxCatchUp"]),
     )
 
 
 def _resources(resources: Mapping[str, Any]) -> Resources:
     cpus = resources.get("cpus")
     return Resources(
-        timeout=resources.get("timeout"),
+        timeout=_whole(resources.get("timeout")),
         memory=resources.get("memory"),
         cpus=float(cpus) if cpus is not None else None,
         pids=resources.get("pids"),
     )
+
+
+def _whole(value: int | float | None) -> int | None:
+    """A schema ``integer`` as an int: JSON Schema counts ``600.0`` as an integer too."""
+    return int(value) if value is not None else None
 
 
 def _notifications(notifications: Mapping[str, Any]) -> Notifications:

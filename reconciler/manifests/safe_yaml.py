@@ -20,9 +20,12 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.manifests.text import printable
+
 MAX_BYTES = 256 * 1024
 MAX_DEPTH = 32
 MAX_NODES = 10_000
+MAX_INT_BITS = 4000  # about 1200 decimal digits; far beyond every bound, still printable
 FILE_FIELD = "(file)"
 
 Path = tuple[str | int, ...]
@@ -196,7 +199,7 @@ class _Builder:
                 raise YamlProblem(
                     key_node.start_mark.line + 1,
                     dotted(child),
-                    f"duplicate key '{key}' (first at line {self.lines[child]})",
+                    f"duplicate key '{printable(key)}' (first at line {self.lines[child]})",
                 )
             self.lines[child] = key_node.start_mark.line + 1
             result[key] = self._value(value_node, child, depth + 1)
@@ -222,7 +225,12 @@ class _Builder:
 
     def _scalar(self, node: ScalarNode, path: Path) -> Any:
         self._check_scalar_tag(node, path)
-        value = _CONSTRUCTOR.construct_object(node)
+        try:
+            value = _CONSTRUCTOR.construct_object(node)
+        except ValueError:  # an int of more digits than Python converts (4300)
+            value = None
+        if (value is None and node.tag == _TAG + "int") or _too_big(value):
+            raise YamlProblem(node.start_mark.line + 1, dotted(path), "number has too many digits")
         if isinstance(value, float) and not math.isfinite(value):
             raise YamlProblem(
                 node.start_mark.line + 1, dotted(path), f"{node.value!r} is not a finite number"
@@ -241,13 +249,23 @@ class _Builder:
             )
 
 
+def _too_big(value: Any) -> bool:
+    """An int too long to print (Python refuses str() of 4300+ digits); 0x and 0b read it."""
+    return isinstance(value, int) and value.bit_length() > MAX_INT_BITS
+
+
 def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
 
 
 def dotted(path: Path) -> str:
-    """``('schedule', 'cron')`` -> ``schedule.cron``; ``('volumes', 1)`` -> ``volumes[1]``."""
+    """``('schedule', 'cron')`` -> ``schedule.cron``; ``('volumes', 1)`` -> ``volumes[1]``.
+
+    Keys are shown with control characters escaped (``text.printable``)."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{printable(part)}" if text else printable(part)
     return text or FILE_FIELD

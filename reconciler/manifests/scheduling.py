@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reconciler.clock import utc
 from reconciler.errors import ScheduleError
+from reconciler.manifests.bounds import parse_time, time_problem
 from reconciler.model import Schedule
 from reconciler.schedule import parse_interval, validate_schedule
 
@@ -23,7 +23,7 @@ def check_timezone(name: str) -> str | None:
     """None when ``name`` is a known IANA time zone, else what to write instead."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a long name
         return f"unknown time zone {name!r}; use an IANA name like UTC or Europe/Berlin"
     return None
 
@@ -34,7 +34,7 @@ def model_schedule(schedule: dict[str, Any]) -> Schedule:
     if kind == "cron":
         return Schedule("cron", cron=schedule["cron"], timezone=schedule.get("timezone", "UTC"))
     if kind == "once":
-        return Schedule("once", at=utc(schedule["at"]))
+        return Schedule("once", at=parse_time(schedule["at"]))
     if kind == "interval":
         return Schedule("interval", every=parse_interval(schedule["every"]))
     return Schedule("manual")
@@ -45,6 +45,8 @@ def schedule_findings(schedule: dict[str, Any], where: tuple[str | int, ...]) ->
     zone = schedule.get("timezone")
     if zone is not None and (message := check_timezone(zone)):
         return [((*where, "timezone"), message)]
+    if schedule["type"] == "once" and (message := time_problem(schedule["at"])):
+        return [((*where, "at"), message)]
     try:
         validate_schedule(model_schedule(schedule))
     except ScheduleError as exc:

@@ -10,31 +10,29 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from referencing import Registry, Resource
 
 from reconciler.errors import ManifestError
+from reconciler.manifests.bounds import RFC3339
 
 # reconciler/schema links to the top-level schema/ folder so installed copies carry it too
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schema"
 JOB_SCHEMA = "job.schema.json"
 OVEN_SCHEMA = "oven.schema.json"
 
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE
-)
-
 
 def is_date_time(value: object) -> bool:
     """RFC 3339 ``date-time``: a real calendar time with ``T`` and an offset (``Z`` or ±hh:mm)."""
     if not isinstance(value, str):
         return True
-    if not _RFC3339.match(value):
+    if not RFC3339.match(value):
         return False
     datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     return True
@@ -42,6 +40,28 @@ def is_date_time(value: object) -> bool:
 
 FORMATS = FormatChecker(formats=())
 FORMATS.checks("date-time", raises=ValueError)(is_date_time)
+
+
+@cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with JSON Schema's (ECMA-262) meaning of a final ``$``: the end of the text.
+
+    Python's ``$`` also matches before a final newline, so ``id: "backup\\n"`` would pass
+    ``^[a-z0-9-]+$``; editors (ECMA-262) refuse it, and so do we.
+    """
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(
+    validator: Draft202012Validator, pattern: str, instance: object, schema: object
+) -> Iterator[ValidationError]:
+    if isinstance(instance, str) and not _regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
 @cache
@@ -65,7 +85,10 @@ def validator(name: str) -> Draft202012Validator:
         (schema(n)["$id"], Resource.from_contents(schema(n))) for n in (JOB_SCHEMA, OVEN_SCHEMA)
     ]
     registry: Registry = Registry().with_resources(resources)
-    return Draft202012Validator(schema(name), registry=registry, format_checker=FORMATS)
+    checker: Draft202012Validator = _Validator(
+        schema(name), registry=registry, format_checker=FORMATS
+    )
+    return checker
 
 
 def job_validator() -> Draft202012Validator:

@@ -3,6 +3,11 @@
 Each job file is parsed on its own, so one broken file never stops the others. Ids must be
 unique across the repo: when several files claim one id, every one of them gets a problem and
 none of them is loaded (``keep_last_good`` may still keep the definition a claimant had before).
+
+Sources hand a manifest path that is a symbolic link (git mode 120000, a link on disk) as a
+``Symlink`` instead of its content; the loader names it as a problem rather than skip it
+silently or follow it out of the repo. A file name with control characters (or not UTF-8) is
+a problem too, shown escaped.
 """
 
 from __future__ import annotations
@@ -11,11 +16,17 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from reconciler.manifests.job import ParsedJob, parse_job_file
-from reconciler.manifests.oven import OVEN_PATH, load_oven
+from reconciler.manifests.oven import OVEN_PATH, OvenSettings, load_oven
+from reconciler.manifests.safe_yaml import FILE_FIELD
+from reconciler.manifests.text import printable, show
 from reconciler.model import DesiredState, JobSpec, Problem
 
 JOBS_DIR = "jobs/"
 SUFFIXES = (".yaml", ".yml")
+
+
+class Symlink(bytes):
+    """A manifest path that is a symbolic link; the bytes are the link's target."""
 
 
 def is_job_path(path: str) -> bool:
@@ -29,16 +40,43 @@ def load_tree(
     volume_allowlist: Sequence[str] | None = (),
 ) -> DesiredState:
     """Every job in ``files`` (repo-relative path -> content); other files are ignored."""
-    settings = load_oven(files.get(OVEN_PATH), OVEN_PATH)
+    unusable = {path: text for path in files if (text := file_problem(path, files[path]))}
+    if OVEN_PATH in unusable:
+        settings = OvenSettings(targets=None)  # like a broken oven.yaml: no defaults, no targets
+    else:
+        settings = load_oven(files.get(OVEN_PATH), OVEN_PATH)
     parsed = [
         parse_job_file(path, files[path], settings.defaults, volume_allowlist, settings.targets)
         for path in sorted(files)
-        if is_job_path(path)
+        if is_job_path(path) and path not in unusable
     ]
     jobs, duplicates = unique_jobs(parsed)
-    problems = [*settings.problems, *(p for job in parsed for p in job.problems), *duplicates]
+    refused = [
+        Problem(printable(path), 1, FILE_FIELD, text)
+        for path, text in unusable.items()
+        if path == OVEN_PATH or is_job_path(path)
+    ]
+    problems = [
+        *settings.problems,
+        *refused,
+        *(p for job in parsed for p in job.problems),
+        *duplicates,
+    ]
     problems.sort(key=lambda p: (p.path, p.line, p.field))
     return DesiredState(revision=revision, jobs=jobs, problems=tuple(problems))
+
+
+def file_problem(path: str, content: bytes) -> str | None:
+    """Why the file at ``path`` is not read at all: a symlink, or a name people cannot read."""
+    if isinstance(content, Symlink):
+        target = show(content.decode("utf-8", "replace"))
+        return (
+            f"is a symlink (to {target}); manifests must be regular files: copy the file, "
+            "or share values through oven.yaml defaults"
+        )
+    if not path.isprintable():
+        return "file name has control characters or is not UTF-8; rename the file"
+    return None
 
 
 def unique_jobs(parsed: Sequence[ParsedJob]) -> tuple[dict[str, JobSpec], list[Problem]]:

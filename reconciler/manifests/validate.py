@@ -23,6 +23,8 @@ from reconciler.manifests.safe_yaml import (
     dotted,
     load_document,
 )
+from reconciler.manifests.schemas import JOB_SCHEMA, schema
+from reconciler.manifests.text import show
 from reconciler.model import Problem
 
 Finding = tuple[Path, str]
@@ -34,8 +36,17 @@ PATTERN_MESSAGES = {
     "not starting with a digit",
     "^[0-9]+[smhd]$": "must be a whole number followed by s, m, h or d (e.g. 30s, 5m, 2h, 1d)",
     "^[0-9]+(\\.[0-9]+)?([kmgKMG][bB]?|[bB])?$": "must be a size like 512m or 2g",
-    "^[^:]+:[^:]+(:(ro|rw))?$": "must be SOURCE:TARGET, SOURCE:TARGET:ro or SOURCE:TARGET:rw",
-    "^[^\\s]{1,255}$": "must be an image reference without spaces",
+    r"^[^:\u0000-\u001f\u007f]+:[^:\u0000-\u001f\u007f]+(:(ro|rw))?$": "must be SOURCE:TARGET, "
+    "SOURCE:TARGET:ro or SOURCE:TARGET:rw",
+    schema(JOB_SCHEMA)["properties"]["image"]["pattern"]: "must be an image reference like "
+    "busybox:1.36 or registry.example.com/tools:1.2 (the path in lowercase, no spaces)",
+    r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$": "must be one "
+    "line without control characters",
+    r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$": "must not "
+    "contain control characters other than tabs and newlines",
+    r"^[^\u0000]*$": "must not contain a NUL character",
+    "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$": "must be a user "
+    "name or uid, optionally with :group or :gid (e.g. 1000:1000)",
     "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$": "must be a pipeline name "
     "(letters, digits, '.', '_' and '-')",
 }
@@ -59,7 +70,7 @@ def check_document(
     except YamlProblem as exc:
         return None, [Problem(path, exc.line, exc.field, exc.message)]
     if not isinstance(doc.data, dict):
-        found = "a list" if isinstance(doc.data, list) else f"a single value ({_show(doc.data)})"
+        found = "a list" if isinstance(doc.data, list) else f"a single value ({show(doc.data)})"
         return None, [
             Problem(
                 path, doc.line_of(()), FILE_FIELD, f"expected a mapping of fields, found {found}"
@@ -110,16 +121,16 @@ def _message(error: ValidationError) -> str:
     if kind == "type":
         return _type_message(expected, value)
     if kind == "enum":
-        return f"must be one of: {', '.join(map(str, expected))} (got {_show(value)})"
+        return f"must be one of: {', '.join(map(str, expected))} (got {show(value)})"
     if kind == "pattern":
-        return f"{PATTERN_MESSAGES.get(expected, 'must match ' + expected)} (got {_show(value)})"
+        return f"{PATTERN_MESSAGES.get(expected, 'must match ' + expected)} (got {show(value)})"
     if kind in ("minLength", "minItems") and expected == 1:
         return "must not be empty"
     if kind in ("minLength", "minItems"):
         unit = "characters" if kind == "minLength" else "items"
         return f"must have at least {expected} {unit}"
     if kind in simple:
-        return f"{simple[kind]} (got {_show(value)})"
+        return f"{simple[kind]} (got {show(value)})"
     return str(error.message)[:200]
 
 
@@ -143,12 +154,7 @@ def _kind_of(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"the string {_show(value)}"
-
-
-def _show(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return f"the string {show(value)}"
 
 
 def _extra_keys(error: ValidationError) -> list[str]:
@@ -189,7 +195,7 @@ def _one_of(error: ValidationError, where: Path, root: Any) -> list[Finding]:
         kinds = _consts(error.context or [], where)
         if "type" not in error.instance:
             return [((*where, "type"), f"required field is missing (one of: {', '.join(kinds)})")]
-        got = _show(error.instance["type"])
+        got = show(error.instance["type"])
         return [((*where, "type"), f"must be one of: {', '.join(kinds)} (got {got})")]
     shapes = sorted(
         {str(sub.validator_value) for sub in error.context or [] if sub.validator == "type"}

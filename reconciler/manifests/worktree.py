@@ -1,19 +1,22 @@
 """The manifests of a config repo checked out on disk (``oven validate PATH``, local sources).
 
 Reads the same files ``load_tree`` looks at: ``oven.yaml`` and ``jobs/**/*.yaml|yml``.
-Symbolic links are followed only while they stay inside the checkout, and a file is read no
-further than one byte past the size limit, so a huge file costs nothing but its problem.
+A manifest that is a symbolic link is never followed: it is handed on as a ``Symlink`` and
+becomes a problem, as the same link committed to git does. Folders that are links are not
+entered, and a file is read no further than one byte past the size limit, so a huge file
+costs nothing but its problem.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import SourceError
 from reconciler.manifests.oven import OVEN_PATH
 from reconciler.manifests.safe_yaml import MAX_BYTES
-from reconciler.manifests.tree import JOBS_DIR, is_job_path, load_tree
+from reconciler.manifests.tree import JOBS_DIR, Symlink, is_job_path, load_tree
 from reconciler.model import DesiredState
 
 
@@ -26,12 +29,15 @@ def read_worktree(root: Path | str) -> dict[str, bytes]:
         )
     real_base = base.resolve()
     files: dict[str, bytes] = {}
-    candidates = [base / OVEN_PATH, *sorted((base / JOBS_DIR).rglob("*"))]
+    jobs = base / JOBS_DIR
+    candidates = [base / OVEN_PATH, *([] if jobs.is_symlink() else sorted(jobs.rglob("*")))]
     for path in candidates:
         relative = path.relative_to(base).as_posix()
         if relative != OVEN_PATH and not is_job_path(relative):
             continue
-        if path.is_file() and path.resolve().is_relative_to(real_base):
+        if path.is_symlink():
+            files[relative] = Symlink(os.fsencode(os.readlink(path)))
+        elif path.is_file() and path.resolve().is_relative_to(real_base):
             files[relative] = _read(path)
     return files
 

@@ -23,12 +23,19 @@ from reconciler.schedule.fires import (
     previous_fire,
     recent_fires,
 )
-from reconciler.schedule.parse import ALIASES, cron_fields, parse_interval, validate_schedule
+from reconciler.schedule.parse import (
+    ALIASES,
+    MAX_INTERVAL,
+    cron_fields,
+    parse_interval,
+    validate_schedule,
+)
 from reconciler.schedule.words import describe
 
 __all__ = [
     "ALIASES",
     "LOOKAHEAD_YEARS",
+    "MAX_INTERVAL",
     "count_fires_between",
     "cron_fields",
     "describe",

@@ -19,6 +19,7 @@ from reconciler.schedule.cron import check_expression, check_fires
 
 __all__ = [
     "ALIASES",
+    "MAX_INTERVAL",
     "CronSpec",
     "cron_fields",
     "cron_spec",
@@ -38,6 +39,8 @@ ALIASES = {
     "@hourly": "0 * * * *",
 }
 _SECOND = timedelta(seconds=1)
+MAX_INTERVAL = timedelta(days=366)  # longer periods are once or cron schedules; keeps fire
+# times (now + a few periods) far inside datetime's range (docs/manifests.md, "Bounds")
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,21 @@ def parse_interval(text: str) -> timedelta:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
     value = str(text).strip().lower()
     number, unit = value[:-1], value[-1:]
-    if unit not in units or not number.isdigit():
+    shown = repr(text if len(text) <= 40 else text[:37] + "...")
+    if unit not in units or not (number.isascii() and number.isdigit()):
         raise ScheduleError(
-            f"bad interval {text!r}",
+            f"bad interval {shown}",
             hint='write a whole number and a unit: "30s", "5m", "2h", "1d"',
         )
-    seconds = int(number) * units[unit]
-    if seconds < 1:
-        raise ScheduleError(f"interval {text!r} is below one second", hint="use at least 1s")
+    digits = number.lstrip("0") or "0"
+    seconds = int(digits) * units[unit] if len(digits) <= 12 else None  # 12 digits: > any bound
+    if seconds is not None and seconds < 1:
+        raise ScheduleError(f"interval {shown} is below one second", hint="use at least 1s")
+    if seconds is None or seconds > MAX_INTERVAL.total_seconds():
+        raise ScheduleError(
+            f"interval {shown} is longer than {MAX_INTERVAL.days} days",
+            hint="for rarer runs use a cron schedule (e.g. '0 0 1 1 *') or a once schedule",
+        )
     return timedelta(seconds=seconds)
 
 
@@ -101,7 +111,7 @@ def zone_named(name: str) -> ZoneInfo:
     """The IANA time zone ``name``; ScheduleError when there is no such zone."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder, a long name
         raise ScheduleError(
             f"unknown time zone {name!r}", hint="use an IANA name such as Europe/Berlin or UTC"
         ) from exc
@@ -120,9 +130,10 @@ def cron_spec(schedule: Schedule) -> CronSpec:
 def every_us(schedule: Schedule) -> int:
     """An interval schedule's period in microseconds; ScheduleError unless whole seconds >= 1."""
     every = schedule.every
-    if every is None or every < _SECOND or every % _SECOND:
+    if every is None or every < _SECOND or every % _SECOND or every > MAX_INTERVAL:
         raise ScheduleError(
-            f"interval {every} must be a whole number of seconds, at least 1s",
+            f"interval {every} must be a whole number of seconds, at least 1s and at most "
+            f"{MAX_INTERVAL.days}d",
             hint='write every: "30s", "5m", "2h" or "1d"',
         )
     return every // timedelta(microseconds=1)

@@ -43,5 +43,5 @@ class GitSource:
     def files(self, revision: str) -> dict[str, bytes]:
         """oven.yaml and jobs/**/*.y(a)ml of the revision (a sha, short sha or branch)."""
         sha = self.mirror.resolve(revision)
-        found = self.mirror.read_files(sha, MANIFEST_PREFIXES)
+        found = self.mirror.read_files(sha, MANIFEST_PREFIXES, links=True)
         return {path: data for path, data in found.items() if is_manifest_path(path)}

@@ -19,6 +19,7 @@ from dulwich.repo import Repo
 
 from reconciler.errors import SourceError
 from reconciler.gitrepo.trees import files_at
+from reconciler.manifests import Symlink
 from reconciler.source.git import MANIFEST_PREFIXES, is_manifest_path
 
 WORKTREE = "worktree:"
@@ -48,7 +49,7 @@ class LocalSource:
             raise SourceError(f"the files in {self.path} no longer match {revision}",
                               hint="fetch again to read the current revision")
         with self._repo() as repo:
-            found = files_at(repo, revision, MANIFEST_PREFIXES)
+            found = files_at(repo, revision, MANIFEST_PREFIXES, links=True)
         return {path: data for path, data in found.items() if is_manifest_path(path)}
 
     def wait_for_change(self, timeout: float) -> bool:
@@ -87,7 +88,7 @@ class LocalSource:
                 head = repo.head().decode()
             except KeyError:
                 return None  # a repository without commits
-            committed = files_at(repo, head, MANIFEST_PREFIXES)
+            committed = files_at(repo, head, MANIFEST_PREFIXES, links=True)
         committed = {path: data for path, data in committed.items() if is_manifest_path(path)}
         return head if committed == files else None
 
@@ -100,7 +101,8 @@ class LocalSource:
 
 
 def read_worktree(root: Path) -> dict[str, bytes]:
-    """oven.yaml and jobs/**/*.y(a)ml on disk; symlinks are not followed."""
+    """oven.yaml and jobs/**/*.y(a)ml on disk; a symlink is not followed but handed on as a
+    ``manifests.Symlink``, which the loader reports as a problem."""
     if not root.is_dir():
         raise SourceError(f"config directory {root} does not exist",
                           hint="pass the path of a checkout of the config repo")
@@ -111,7 +113,9 @@ def read_worktree(root: Path) -> dict[str, bytes]:
         candidates.extend(Path(folder) / name for name in names)
     for path in candidates:
         rel = path.relative_to(root).as_posix()
-        if is_manifest_path(rel) and path.is_file() and not path.is_symlink():
+        if is_manifest_path(rel) and path.is_symlink():
+            found[rel] = Symlink(os.fsencode(os.readlink(path)))
+        elif is_manifest_path(rel) and path.is_file():
             try:
                 found[rel] = path.read_bytes()
             except OSError as exc:

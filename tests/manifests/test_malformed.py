@@ -220,6 +220,131 @@ CASES: dict[str, tuple[str, str]] = {
         docker("owner: caf\xe9\n").encode("latin-1").decode("utf-8", "surrogateescape"),
         "6: (file): file is not valid UTF-8 text",
     ),
+    # --- bounds: every later computation stays in range (docs/manifests.md, "Bounds")
+    "interval beyond datetime (issue 6)": (
+        docker("", "schedule: {type: interval, every: 99999999999d}\n"),
+        "5: schedule.every: interval '99999999999d' is longer than 366 days; for rarer runs use "
+        "a cron schedule (e.g. '0 0 1 1 *') or a once schedule",
+    ),
+    "interval whose fires leave datetime (issue 6)": (
+        docker("", "schedule: {type: interval, every: 1830358181m}\n"),
+        "5: schedule.every: interval '1830358181m' is longer than 366 days; for rarer runs use "
+        "a cron schedule (e.g. '0 0 1 1 *') or a once schedule",
+    ),
+    "interval one second over the bound": (
+        docker("", "schedule: {type: interval, every: 31622401s}\n"),
+        "5: schedule.every: interval '31622401s' is longer than 366 days; for rarer runs use "
+        "a cron schedule (e.g. '0 0 1 1 *') or a once schedule",
+    ),
+    "interval of 5000 digits": (
+        docker("", "schedule: {type: interval, every: " + "9" * 5000 + "s}\n"),
+        "5: schedule.every: interval '" + "9" * 37 + "...' is longer than 366 days; for rarer "
+        "runs use a cron schedule (e.g. '0 0 1 1 *') or a once schedule",
+    ),
+    "once past year 9999 in UTC (issue 6)": (
+        docker("", 'schedule: {type: once, at: "9999-12-31T23:59:59-14:00"}\n'),
+        "5: schedule.at: must be between 1970-01-01T00:00:00Z and 2199-12-31T23:59:59Z "
+        "(got '9999-12-31T23:59:59-14:00')",
+    ),
+    "once before 1970": (
+        docker("", "schedule: {type: once, at: '1969-12-31T23:59:59Z'}\n"),
+        "5: schedule.at: must be between 1970-01-01T00:00:00Z and 2199-12-31T23:59:59Z "
+        "(got '1969-12-31T23:59:59Z')",
+    ),
+    "startingDeadline beyond timedelta (issue 6)": (
+        docker(
+            "policy: {startingDeadline: 258053483022575}\n",
+            "schedule: {type: interval, every: 20s}\n",
+        ),
+        "6: policy.startingDeadline: must be at most 31622400 (got 258053483022575)",
+    ),
+    "memory beyond the engine's int64": (
+        docker("resources: {memory: 99999999999999g}\n"),
+        "6: resources.memory: must be at most 1024g (got '99999999999999g')",
+    ),
+    "memory written with 400 digits": (
+        docker("resources: {memory: " + "9" * 400 + "g}\n"),
+        "6: resources.memory: must be at most 32 characters (got '" + "9" * 56 + "...)",
+    ),
+    "cpus below the engine's minimum": (
+        docker("resources: {cpus: 0.001}\n"),
+        "6: resources.cpus: must be at least 0.01 (got 0.001)",
+    ),
+    "integer of 5000 digits": (
+        docker("retries: {limit: " + "9" * 5000 + "}\n"),
+        "6: retries.limit: number has too many digits",
+    ),
+    "time zone that is a folder of zones": (
+        docker("", cron("0 2 * * *", "America")),
+        "8: schedule.timezone: unknown time zone 'America'; use an IANA name like UTC or "
+        "Europe/Berlin",
+    ),
+    # --- values the engine refuses
+    "NUL in an env value": (
+        docker('env: {GREETING: "hi\\0there"}\n'),
+        "6: env.GREETING: must not contain a NUL character (got 'hi\\x00there')",
+    ),
+    "NUL in a command argument": (
+        docker('command: [echo, "a\\0b"]\n'),
+        "6: command[1]: must not contain a NUL character (got 'a\\x00b')",
+    ),
+    "mount over the container's root": (
+        docker("volumes: ['cache:/']\n"),
+        "6: volumes[0]: container path '/' cannot be mounted over; the engine refuses it",
+    ),
+    "mount over /proc, written oddly": (
+        docker("volumes: ['cache://proc/']\n"),
+        "6: volumes[0]: container path '//proc/' cannot be mounted over; the engine refuses it",
+    ),
+    "mount inside /proc": (
+        docker("volumes: ['cache:/proc/sys']\n"),
+        "6: volumes[0]: container path '/proc/sys' cannot be mounted over; the engine refuses it",
+    ),
+    "mount over /dev": (
+        docker("volumes: ['/srv/oven/dev:/dev']\n"),
+        "6: volumes[0]: container path '/dev' cannot be mounted over; the engine refuses it",
+    ),
+    "named volume over /etc/hosts": (
+        docker("volumes: ['cache:/etc/hosts']\n"),
+        "6: volumes[0]: container path '/etc/hosts' is a file the engine writes; a named volume "
+        "(a directory) cannot be mounted over it",
+    ),
+    "two mounts on one container path": (
+        docker("volumes: ['cache:/data', '/srv/oven/data:/data/']\n"),
+        "6: volumes[1]: container path '/data' is already mounted by volumes[0]",
+    ),
+    "image the engine cannot parse": (
+        docker("", MANUAL).replace("image: busybox", "image: Agent-Oven/Busybox"),
+        "4: image: must be an image reference like busybox:1.36 or registry.example.com/tools:1.2 "
+        "(the path in lowercase, no spaces) (got 'Agent-Oven/Busybox')",
+    ),
+    # --- text shown to people
+    "id with a trailing newline": (
+        docker("", MANUAL).replace("id: broken-job", 'id: "broken-job\\n"'),
+        "1: id: must be 1-63 lowercase letters, digits and hyphens, starting and ending with a "
+        "letter or digit (got 'broken-job\\n')",
+    ),
+    "escape sequence in the name": (
+        docker("", MANUAL).replace("name: Broken job", 'name: "\\e[2J\\e[31mBroken"'),
+        "2: name: must be one line without control characters (got '\\x1b[2J\\x1b[31mBroken')",
+    ),
+    "bidirectional override in the owner": (
+        docker('owner: "ops \\u202Egnp.exe"\n'),
+        "6: owner: must be one line without control characters (got 'ops \\u202egnp.exe')",
+    ),
+    "control character in the description": (
+        docker('description: "line one\\nline two\\a"\n'),
+        "6: description: must not contain control characters other than tabs and newlines "
+        "(got 'line one\\nline two\\x07')",
+    ),
+    "newline in a cron expression": (
+        docker("", 'schedule: {type: cron, cron: "0 2 * * *\\n"}\n'),
+        "5: schedule.cron: must be one line without control characters (got '0 2 * * *\\n')",
+    ),
+    "escape sequence in an unknown field's name": (
+        docker('"\\e[2J": 1\n'),
+        "6: \\x1b[2J: unknown field",
+    ),
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import SourceError
-from reconciler.manifests import read_worktree, validate_worktree
+from reconciler.manifests import Symlink, read_worktree, validate_worktree
 from reconciler.manifests.safe_yaml import MAX_BYTES
 
 from .conftest import AGENT_JOB, DOCKER_JOB, OVEN
@@ -51,14 +51,36 @@ def test_validate_worktree_of_a_real_git_checkout(tmp_path: Path) -> None:
     assert [p.path for p in state.problems] == ["jobs/bad.yaml"]
 
 
-def test_symlinks_leaving_the_checkout_are_not_read(tmp_path: Path) -> None:
+def test_symlinked_manifests_are_never_followed_and_each_is_a_problem(tmp_path: Path) -> None:
     outside = tmp_path / "outside.yaml"
     outside.write_text(DOCKER_JOB)
     repo = tmp_path / "repo"
     _write(repo, {"jobs/real.yaml": DOCKER_JOB})
-    (repo / "jobs" / "link.yaml").symlink_to(outside)
-    (repo / "jobs" / "inside.yaml").symlink_to(repo / "jobs" / "real.yaml")
-    assert sorted(read_worktree(repo)) == ["jobs/inside.yaml", "jobs/real.yaml"]
+    (repo / "jobs" / "link.yaml").symlink_to("../../outside.yaml")
+    (repo / "jobs" / "inside.yaml").symlink_to("real.yaml")
+    (repo / "oven.yaml").symlink_to("../outside.yaml")
+    files = read_worktree(repo)
+    assert (
+        isinstance(files["jobs/inside.yaml"], Symlink) and files["jobs/inside.yaml"] == b"real.yaml"
+    )
+    state = validate_worktree(repo)
+    assert list(state.jobs) == ["backup-db"], "the regular file next to the links still loads"
+    assert [str(p) for p in state.problems] == [
+        "jobs/inside.yaml:1: (file): is a symlink (to 'real.yaml'); manifests must be regular "
+        "files: copy the file, or share values through oven.yaml defaults",
+        "jobs/link.yaml:1: (file): is a symlink (to '../../outside.yaml'); manifests must be "
+        "regular files: copy the file, or share values through oven.yaml defaults",
+        "oven.yaml:1: (file): is a symlink (to '../outside.yaml'); manifests must be regular "
+        "files: copy the file, or share values through oven.yaml defaults",
+    ]
+
+
+def test_a_jobs_folder_that_is_a_symlink_is_not_entered(tmp_path: Path) -> None:
+    _write(tmp_path / "elsewhere", {"jobs/backup.yaml": DOCKER_JOB})
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "jobs").symlink_to(tmp_path / "elsewhere" / "jobs")
+    assert read_worktree(repo) == {}
 
 
 def test_huge_file_is_read_only_past_the_limit_and_reported(tmp_path: Path) -> None:

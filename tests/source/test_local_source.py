@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import SourceError
+from reconciler.manifests import Symlink
 from reconciler.source.local import LocalSource
 
 
@@ -37,7 +38,7 @@ def test_plain_directory_revision_is_a_content_hash(tmp_path):
         source.files(first)
 
 
-def test_symlinks_are_not_followed(tmp_path):
+def test_symlinks_are_not_followed_but_handed_on_for_the_loader_to_report(tmp_path):
     outside = tmp_path / "outside.yaml"
     outside.write_text("secret: 1\n")
     root = tmp_path / "repo"
@@ -45,7 +46,9 @@ def test_symlinks_are_not_followed(tmp_path):
     (root / "jobs" / "link.yaml").symlink_to(outside)
 
     source = LocalSource(root)
-    assert source.files(source.fetch()) == {"jobs/a.yaml": b"id: a\n"}
+    files = source.files(source.fetch())
+    assert files == {"jobs/a.yaml": b"id: a\n", "jobs/link.yaml": str(outside).encode()}
+    assert isinstance(files["jobs/link.yaml"], Symlink), "the link's target, never its content"
 
 
 def test_git_checkout_uses_head_sha_until_edited(tmp_path, git):
