@@ -20,6 +20,7 @@ from several worker threads.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -75,8 +76,14 @@ class GitMirror:
         self.faults = Faults(remote, self.path)
         self.display = self.faults.display
         self.rebuilds = 0  # how often the mirror was found damaged and re-created
+        self.broken: dict[str, str] = {}  # branch -> the missing commit it named at the last fetch
         self._now = now
         self._lock = threading.RLock()
+        self._unclosed: list[Repo] = []  # damaged: closed once the error's frames are gone
+
+    def __del__(self) -> None:
+        while self._unclosed:  # left open by the last error; its frames are gone by now
+            _close(self._unclosed.pop())
 
     # -- reading ------------------------------------------------------------------------
 
@@ -175,14 +182,15 @@ class GitMirror:
         """
         with self._lock:
             try:
-                self._push(branch, new_sha, old_sha)
+                return self._push(branch, new_sha, old_sha)
             except MirrorDamaged as damage:
-                self._rebuild(damage)
-                raise PushRejected(
-                    f"the local git mirror at {self.path} was damaged ({damage.reason}) and "
-                    "has been re-created",
-                    hint="fetch the branch and write on top of its tip",
-                ) from damage
+                reason = damage.reason
+            self._rebuild(reason)  # out of the handler: the error's frames are gone now
+            raise PushRejected(
+                f"the local git mirror at {self.path} was damaged ({reason}) and has been "
+                "re-created",
+                hint="fetch the branch and write on top of its tip",
+            )
 
     def _push(self, branch: str, new_sha: str, old_sha: str | None) -> None:
         ref = _head_ref(branch)
@@ -264,13 +272,22 @@ class GitMirror:
             # meanwhile would name a commit we did not get: trust the refs the pack was for.
             refs = seen or {ref: sha for ref, sha in result.refs.items() if sha}
             with self._local():
-                heads = {
-                    ref: sha
-                    for ref, sha in refs.items()
-                    if ref.startswith(HEADS) and sha and sha in repo.object_store
-                }
+                named = {ref: sha for ref, sha in refs.items() if ref.startswith(HEADS) and sha}
+                heads = {ref: sha for ref, sha in named.items() if sha in repo.object_store}
                 _mirror_heads(repo, heads)
+            missing = {ref: sha for ref, sha in named.items() if ref not in heads}
+            self.broken = {_text(ref[len(HEADS) :]): _text(sha) for ref, sha in missing.items()}
             return {bytes(ref): bytes(sha) for ref, sha in heads.items()}
+
+    def check_branch(self, branch: str, error: Errors) -> None:
+        """Raise ``error`` when the last fetch met ``branch`` pointing at a missing commit."""
+        sha = self.broken.get(branch.removeprefix("refs/heads/"))
+        if sha is not None:
+            raise error(
+                f"branch {branch!r} of {self.display} points at {sha[:12]}, a commit the "
+                "repository there does not hold",
+                hint=DAMAGED_HINT,
+            )
 
     def _read(self, error: Errors, op: Callable[[Repo], T]) -> T:
         """``op`` on the mirror; a damaged mirror is re-created and fetched, then ``op`` again."""
@@ -286,7 +303,8 @@ class GitMirror:
             try:
                 return op()
             except MirrorDamaged as damage:
-                self._rebuild(damage)
+                reason = damage.reason
+            self._rebuild(reason)  # out of the handler: the error's frames are gone now
             try:
                 if refetch:
                     self._fetch(error)
@@ -298,13 +316,20 @@ class GitMirror:
                     hint=REBUILT_HINT,
                 ) from damage
 
-    def _rebuild(self, damage: MirrorDamaged) -> None:
+    def _rebuild(self, reason: str) -> None:
         log.warning(
             "the local git mirror at %s is damaged (%s); re-creating it from %s",
-            self.path, damage.reason, self.display,
+            self.path, reason, self.display,
         )
         self.rebuilds += 1
-        shutil.rmtree(self.path, ignore_errors=True)
+        _close_all(self._unclosed)
+        try:
+            if self.path.is_dir() and not self.path.is_symlink():
+                shutil.rmtree(self.path)
+            else:
+                self.path.unlink(missing_ok=True)
+        except OSError as exc:  # opening it again will say what is wrong
+            log.warning("cannot delete %s: %s", self.path, exc)
 
     def _healthy(self) -> bool:
         """Every branch of the mirror reads: its commit, trees and the blobs they name."""
@@ -318,6 +343,7 @@ class GitMirror:
     @contextmanager
     def _repo(self) -> Iterator[Repo]:
         """The mirror, created when missing; MirrorDamaged when it cannot be opened."""
+        _close_all(self._unclosed)
         try:
             if (self.path / "objects").is_dir():
                 repo = open_repo(str(self.path))
@@ -332,8 +358,10 @@ class GitMirror:
             raise MirrorDamaged(f"cannot open it: {self.faults.reason(exc)}") from exc
         try:
             yield repo
-        finally:
-            _close(repo)
+        except BaseException:
+            self._unclosed.append(repo)  # closed at the next use, once the error is handled
+            raise
+        _close(repo)
 
     @contextmanager
     def _local(self) -> Iterator[None]:
@@ -386,11 +414,22 @@ def _short(sha: bytes | None) -> str:
 
 
 def _close(repo: Repo) -> None:
-    """Close the repository; a damaged pack may refuse (a traceback still holds its memory)."""
     try:
         repo.close()
-    except Exception as exc:  # the error that damaged it is already on its way
+    except Exception as exc:  # a damaged pack: nothing more to do with it
         log.debug("closing %s: %s", repo.path, exc)
+
+
+def _close_all(repos: list[Repo]) -> None:
+    """Close the repositories an error left open.
+
+    An error from a damaged pack holds views of the pack's memory in its traceback, and the
+    pack cannot be closed while they live; by the next use of the mirror it has been handled.
+    """
+    if repos:
+        gc.collect()  # the handled error's frames, if a reference cycle still holds them
+    while repos:
+        _close(repos.pop())
 
 
 def _mirror_heads(repo: Repo, heads: Mapping[Ref, ObjectID]) -> None:

@@ -61,6 +61,7 @@ class GitLedger:
 
     def _fetch_tip(self) -> str | None:
         self.mirror.fetch()
+        self.mirror.check_branch(self.branch, LedgerError)
         return self.mirror.local_tip(self.branch)
 
     def _same_tree(self, tip: str | None, commit: str) -> bool:
