@@ -26,6 +26,7 @@ class Settings:
     instance: str = "default"  # label value separating reconcilers sharing one engine
     log_tail_lines: int = 40
     watch: bool = False  # repo is a local working tree, watched with watchfiles
+    lease_seconds: float = 60.0  # the leader lease on the status branch; 0 turns it off
 
     @property
     def host_port(self) -> tuple[str, int]:

@@ -10,6 +10,21 @@ from reconciler.cli import options
 from reconciler.cli.context import Context
 from reconciler.cli.options import Env, Option
 from reconciler.errors import UsageError
+from reconciler.lease import MIN_SECONDS
+
+
+def lease_seconds(text: str) -> float:
+    """0 (no lease) or a lease a daemon can renew in time."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from exc
+    if value != 0 and not MIN_SECONDS <= value <= 86400:
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range: use 0 (no lease) or {MIN_SECONDS:g} to 86400 seconds"
+        )
+    return value
+
 
 # fmt: off
 OWN_OPTIONS = (
@@ -29,6 +44,10 @@ OWN_OPTIONS = (
            env="OVEN_KEEP_RUNS", default="50", type=int, metavar="N"),
     Option("--tick", "seconds between looks at running containers",
            env="OVEN_TICK", default="1", type=float, metavar="SECONDS"),
+    Option("--lease-seconds", "length of the leader lease on the status branch, so only one "
+           f"of several daemons on one repo schedules; 0 turns it off (else at least "
+           f"{MIN_SECONDS:g})", env="OVEN_LEASE_SECONDS", default="60", type=lease_seconds,
+           metavar="SECONDS"),
 )
 # fmt: on
 
@@ -59,5 +78,6 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         keep_runs=args.keep_runs,
         instance=args.instance,
         watch=args.watch,
+        lease_seconds=args.lease_seconds,
     )
     return asyncio.run(run_daemon(settings))
