@@ -111,6 +111,14 @@ class Ledger(Protocol):
         """
         ...
 
+    def verify_history(self) -> None:
+        """Raise ``StatusRewritten`` when the branch, as last fetched, lost that commit.
+
+        Costs no network call: the daemon fetches the repository anyway; between writes this
+        lets the recorder notice a force-push before it next has something to write.
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class LeaseRead:

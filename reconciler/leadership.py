@@ -4,9 +4,11 @@ Asked once per tick. A leader reads the lease only when it is due for renewal (h
 lease); a standby reads it every tenth of a lease, and at the moment it runs out by its own
 count, and then takes it over: at most a lease and a tenth after the leader's last renewal.
 Every write is one compare-and-swap (``interfaces.LeaseStore``); a lost race is read again at
-the next tick, never written again blindly. While the lease cannot be read or written, a
-leader keeps leading only until ``margin`` before its lease runs out; then it stops
-scheduling, like a standby, and the error says why.
+the next tick, never written again blindly. A lease held by an earlier start of this daemon
+(its id is remembered in the state directory; or same instance and host, and its process is
+gone) is taken over at once, so a restart does not wait out its own lease. While the lease
+cannot be read or written, a leader keeps leading only until ``margin`` before its lease runs
+out; then it stops scheduling, like a standby, and the error says why.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from reconciler.clock import iso
@@ -28,6 +31,7 @@ from reconciler.status import dump_yaml, load_yaml, parse_status_tree
 from reconciler.status.view import Snapshot
 
 log = logging.getLogger("oven")
+TOKEN_FILE = "lease-holder"  # in the state dir: the id of the last lease this daemon took
 
 
 def this_process(instance: str) -> Holder:
@@ -36,9 +40,13 @@ def this_process(instance: str) -> Holder:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host (for an earlier start of ourselves)."""
+    """Whether a process with this id may run on this host (for an earlier start of ourselves).
+
+    Our own pid counts as alive: two containers on one host name (``--network host``) are
+    both pid 1, and the other one may well be running.
+    """
     if pid == os.getpid():
-        return False  # our own pid in someone else's lease: an earlier start in this container
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -65,8 +73,11 @@ class Leadership:
         me: Holder,
         seconds: float,
         alive: Callable[[int], bool] = pid_alive,
+        state_dir: Path | None = None,
     ) -> None:
         self.store, self.me, self.times, self.alive = store, me, LeaseTimes(seconds), alive
+        self._memo = state_dir / TOKEN_FILE if state_dir is not None else None
+        self._earlier_token = _read_token(self._memo)  # our state dir's last lease, if any
         self.leading = False
         self.reason = "the lease has not been read yet"
         self.holder: Holder | None = None  # who holds the lease, as last read
@@ -113,6 +124,8 @@ class Leadership:
             self._next_read = None  # someone moved the branch: read again next tick
             return self._become(False, f"{reason}, but the branch moved; reading it again")
         self._acquired, self._renewed = acquired, now
+        if not renewing:
+            _write_token(self._memo, self.me.token)
         self.holder, self.expiry = self.me, now + self.times.length
         self._next_read = self.expiry - self.times.renew_before
         return self._become(True, reason if renewing else f"took the lease: {reason}")
@@ -125,8 +138,10 @@ class Leadership:
         holder = lease.holder
         if holder == self.me:
             return self._renewed + self.times.length if self._renewed else None
-        if holder.earlier_self(self.me) and not self.alive(holder.pid):
-            return now  # an earlier start of this very daemon on this host: it is gone
+        if holder.token == self._earlier_token or (
+            holder.earlier_self(self.me) and not self.alive(holder.pid)
+        ):
+            return now  # an earlier start of this very daemon: it is gone
         key = (holder.token, lease.renewed_at.isoformat())
         if self._seen is None or self._seen.key != key:
             self._seen = Seen(key, now)
@@ -161,6 +176,22 @@ class Leadership:
         except (LedgerError, ValueError) as exc:
             log.warning("lease: status/lease.yaml cannot be read (%s); it counts as no lease", exc)
             return None
+
+
+def _read_token(path: Path | None) -> str | None:
+    try:
+        return path.read_text().strip() or None if path is not None else None
+    except OSError:
+        return None
+
+
+def _write_token(path: Path | None, token: str) -> None:
+    if path is None:
+        return
+    try:
+        path.write_text(token + "\n")
+    except OSError as exc:  # only a restart waits longer for its own lease
+        log.warning("cannot remember the lease holder id in %s: %s", path, exc)
 
 
 def standby_view(

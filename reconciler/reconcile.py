@@ -86,7 +86,12 @@ class Reconciler:
         self.snapshots = SnapshotBox()
         self.backoff = {name: Backoff(name) for name in ("sync", "lead", "cycle", "record")}
         self.leadership = (
-            Leadership(leases, this_process(settings.instance), settings.lease_seconds)
+            Leadership(
+                leases,
+                this_process(settings.instance),
+                settings.lease_seconds,
+                state_dir=settings.state_dir,
+            )
             if leases is not None and settings.lease_seconds > 0
             else None
         )

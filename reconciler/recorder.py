@@ -76,6 +76,12 @@ class Recorder:
         )
         self.cache.summaries = changes.summaries
         if not files and not heartbeat_due:
+            try:
+                self.ledger.verify_history()
+            except StatusRewritten as exc:
+                return self._write_all_again(report, revision, exc)
+            except OvenError:
+                pass  # the next write meets it and reports it
             self.cache.summary_keys = changes.summary_keys
             self.cache.reconciler = changes.reconciler
             return Recorded(False, changes.reconciler, changes.summaries)

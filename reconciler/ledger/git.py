@@ -74,6 +74,11 @@ class GitLedger:
             hint="something keeps pushing to the status branch; the next write retries",
         )
 
+    def verify_history(self) -> None:
+        """StatusRewritten when the branch as last fetched lost our last commit (no network)."""
+        with _ledger_errors():
+            self._check_history(self.mirror.local_tip(self.branch))
+
     # -- the leader lease ---------------------------------------------------------------
     def read_lease(self) -> LeaseRead:
         """The lease file at the remote tip of the status branch."""

@@ -35,9 +35,7 @@ class MemoryLedger:
     def write(self, files: Mapping[str, bytes | None], message: str) -> str | None:
         for _attempt in range(self.attempts):
             tip = self.tip
-            if self.base is not None and self.base not in {sha for sha, _ in self.commits}:
-                self.base = None
-                raise StatusRewritten("the memory ledger's branch was rewritten")
+            self.verify_history()
             self.base = tip
             merged = _apply(self.files, files)
             if self.interference:
@@ -53,6 +51,11 @@ class MemoryLedger:
     def external_write(self, files: Mapping[str, bytes | None], message: str = "other") -> str:
         """Another writer's commit, straight onto the branch."""
         return self._commit(_apply(self.files, files), message)
+
+    def verify_history(self) -> None:
+        if self.base is not None and self.base not in {sha for sha, _ in self.commits}:
+            self.base = None
+            raise StatusRewritten("the memory ledger's branch was rewritten")
 
     def force_write(self, files: Mapping[str, bytes], message: str = "force") -> str:
         """A force-push: the branch becomes one new commit holding exactly ``files``."""

@@ -163,3 +163,18 @@ def test_a_lease_write_does_not_hide_a_rewrite_from_status_writes(kit) -> None:
 
     with pytest.raises(StatusRewritten):
         kit.ledger.write({"status/b.yaml": b"b\n"}, "two")
+
+
+def test_verify_history_notices_a_force_push_without_a_write(kit) -> None:
+    kit.ledger.write({"status/a.yaml": b"a\n"}, "one")
+    kit.other_write({"status/theirs.yaml": "t\n"})
+    fetch = getattr(getattr(kit.ledger, "mirror", None), "fetch", None)
+    if fetch is not None:
+        fetch()  # the daemon's config fetch brings the status branch every interval
+    kit.ledger.verify_history()  # built on ours: fine
+
+    kit.force_write({"status/other.yaml": "theirs\n"})
+    if fetch is not None:
+        fetch()
+    with pytest.raises(StatusRewritten):
+        kit.ledger.verify_history()
