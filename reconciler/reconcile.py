@@ -233,7 +233,7 @@ class Reconciler:
             self.restored = False  # the leader writes on: read the book again on taking over
 
     def _restore(self, now: datetime) -> None:
-        if self.restored:
+        if self.restored or not self.leading:
             return
         self.book = self.dispatch.book = RunBook()
         self.removable.clear()

@@ -7,6 +7,8 @@ Every container these tests start carries an instance label beginning with ``PRE
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -24,8 +26,6 @@ FINAL = {"succeeded", "failed", "timed_out", "cancelled", "missed", "skipped"}
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[docker.DockerClient]:
-    import subprocess
-
     try:
         client = docker.from_env()
         client.ping()
@@ -103,3 +103,25 @@ def daemon(repo: str, state: Path, instance: str, *extra: str) -> Daemon:
     """An `oven run` process on ``repo`` with its own state dir and log beside it."""
     state.parent.mkdir(parents=True, exist_ok=True)
     return Daemon(repo, state, instance, "--keep-runs", "1000", *extra)
+
+
+class HostDaemon(Daemon):
+    """`oven run` in a UTS namespace of its own, named ``host``: to the lease it is another
+    machine (as a daemon in a container is). ``unshare`` and ``sh`` exec the daemon, so the
+    process the test signals is the daemon itself."""
+
+    def __init__(self, repo: str, state: Path, instance: str, host: str, *extra: str) -> None:
+        super().__init__(repo, state, instance, "--keep-runs", "1000", *extra)
+        self.host = host
+
+    def start(self) -> Daemon:
+        command = [
+            "unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', self.host,
+            sys.executable, "-m", "reconciler", "run", "--repo", self.repo,
+            "--listen", f"127.0.0.1:{self.port}", "--interval", "1", "--tick", "0.3",
+            "--heartbeat", "5", "--state-dir", str(self.state_dir), "--instance", self.instance,
+            *self.extra,
+        ]  # as scenarios.harness.Daemon.start, inside the namespace
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        return self
