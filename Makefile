@@ -13,6 +13,7 @@ help:
 	@echo "make lint   - ruff, mypy and the import contracts (layers)"
 	@echo "make images - build the example and test images locally"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make soak   - two daemons on one repo for ~45 minutes, the leader killed every round"
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-venv.sh
 	bash scripts/bootstrap-venv.sh $(VENV)
@@ -45,3 +46,8 @@ bench: setup
 
 clean:
 	rm -rf $(DEMO_DIR) .oven-state
+
+.PHONY: soak
+soak: setup engine images  ## two daemons for 10 rounds of 2 minutes, the leader SIGKILLed each round
+	OVEN_SOAK_ROUNDS=$${OVEN_SOAK_ROUNDS:-10} OVEN_SOAK_SECONDS=$${OVEN_SOAK_SECONDS:-120} \
+	  $(VENV)/bin/pytest tests/chaos/test_two_daemons.py -s $(PYTEST_ARGS)

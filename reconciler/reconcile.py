@@ -241,7 +241,9 @@ class Reconciler:
 
     def _stand_by(self, now: datetime) -> None:
         """Not leading: show the leader's status files (read at most every interval)."""
-        if self.leading:  # holds the lease, but the status branch could not be read yet
+        leadership = self.leadership
+        if leadership is None or leadership.holder in (None, leadership.me):
+            # no other daemon to wait for: the lease or the status branch cannot be read yet
             preview = self.recorder.preview(self._report(now))
             self.snapshots.publish(self._views.build(preview.reconciler, preview.summaries, ()))
             return
@@ -255,7 +257,7 @@ class Reconciler:
                 files = self.ledger.read()
             except OvenError as exc:
                 log.warning("standby: cannot read the status branch: %s", exc.message)
-        self.snapshots.publish(standby_view(self.snapshot, files, self.leadership, self.error))
+        self.snapshots.publish(standby_view(self.snapshot, files, leadership, self.error))
 
     # -- cycle: observe, settle, schedule ---------------------------------------------------
     def _observe(self, now: datetime) -> None:

@@ -101,6 +101,11 @@ def test_a_garbage_branch_on_the_remote(world: World) -> None:
     assert "repository there is damaged" in world.daemon.output()
     time.sleep(3)  # jobs keep running on the last good revision meanwhile
     alive(world.daemon)
+    world.daemon.kill()  # a restart while the remote is broken comes up and says why
+    world.daemon.start()
+    wait_until(world.daemon.serving, 30, "the restarted daemon to serve its page")
+    wait_until(reported, 30, "the restarted daemon to report the damaged remote")
+    alive(world.daemon)
 
     (world.bare / "refs" / "heads" / "main").write_text(good + "\n")
     wait_until(lambda: world.health()["state"] == "Ready", 30, "Ready again")
