@@ -18,7 +18,7 @@ from typing import Any
 
 import docker
 import pytest
-from scenarios.harness import ROOT, Daemon, StatusBranch
+from scenarios.harness import ROOT, Daemon, StatusBranch, push_files, wait_until
 
 PREFIX = f"gitchaos-{uuid.uuid4().hex[:8]}"
 FINAL = {"succeeded", "failed", "timed_out", "cancelled", "missed", "skipped"}
@@ -125,3 +125,25 @@ class HostDaemon(Daemon):
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         return self
+
+
+def wind_down(
+    bare: Path, status: StatusBranch, jobs: Iterable[str], client: docker.DockerClient,
+    instance: str,
+) -> None:
+    """Remove the jobs; wait until that revision is applied, every run is recorded as final
+    and every container of the instance is gone (removed only after its result is committed).
+    """
+    jobs = list(jobs)
+    head = push_files(bare, "main", {f"jobs/{job_id}.yaml": None for job_id in jobs}, "done")
+
+    def settled() -> bool:
+        if status.reconciler().get("applied_revision") != head:
+            return False
+        runs = run_records(status, jobs).values()
+        left = client.containers.list(
+            all=True, filters={"label": f"agent-oven.instance={instance}"}, ignore_removed=True
+        )
+        return bool(runs) and all(r["status"] in FINAL for r in runs) and not left
+
+    wait_until(settled, 90, "the jobs removed, every run final and every container gone")

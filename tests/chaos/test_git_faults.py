@@ -25,6 +25,7 @@ from chaos.gitchaos import (  # noqa: F401  (engine is a fixture)
     engine,
     new_instance,
     run_records,
+    wind_down,
 )
 from scenarios.harness import StatusBranch, git, make_bare, manifest, push_files, wait_until
 
@@ -53,6 +54,7 @@ class World:
         self.instance = new_instance()
         self.state = tmp / "a" / "state"
         self.status = StatusBranch(self.bare)
+        self.client = client
         self.creations = Creations(client, self.instance)
         self.daemon = daemon(self.url, self.state, self.instance).start()
 
@@ -68,13 +70,7 @@ class World:
 
     def wind_down(self) -> dict[str, dict]:
         """Remove the jobs, let every run end and be recorded; check nothing was lost."""
-        push_files(self.bare, "main", {f"jobs/{job_id}.yaml": None for job_id in JOBS}, "done")
-
-        def settled() -> bool:
-            runs = run_records(self.status, JOBS).values()
-            return bool(runs) and all(r["status"] != "running" for r in runs)
-
-        wait_until(settled, 60, "every run recorded as finished")
+        wind_down(self.bare, self.status, JOBS, self.client, self.instance)
         alive(self.daemon)
         self.daemon.stop()
         return assert_no_record_lost(self.creations.stop(), self.status, JOBS)
@@ -93,11 +89,11 @@ def test_a_garbage_branch_on_the_remote(world: World) -> None:
     (world.bare / "refs" / "heads" / "main").write_text("garbage\n")
 
     def reported() -> bool:
-        ready = world.health()["conditions"][0]
-        return ready["status"] == "False" and "damaged" in ready["message"]
+        ready = next((c for c in world.health()["conditions"] if c["type"] == "Ready"), {})
+        return ready.get("status") == "False" and "damaged" in ready.get("message", "")
 
     wait_until(reported, 30, "the page to report the damaged remote")
-    assert "git fsck" in world.health()["conditions"][0]["message"]
+    assert "git fsck" in world.health()["message"]
     assert "repository there is damaged" in world.daemon.output()
     time.sleep(3)  # jobs keep running on the last good revision meanwhile
     alive(world.daemon)

@@ -32,7 +32,7 @@ from chaos.gitchaos import (  # noqa: F401  (engine is a fixture)
     daemon,
     engine,
     new_instance,
-    run_records,
+    wind_down,
 )
 from scenarios.harness import Daemon, StatusBranch, make_bare, manifest, push_files, wait_until
 
@@ -116,13 +116,7 @@ def test_two_daemons_one_leads_and_the_other_takes_over(
             wait_until(lambda i=leader: standby(pair[i]) is True, 30, "the restarted standby")
         watch(pair, min(PHASE, 15))
 
-        push_files(bare, "main", {f"jobs/{j}.yaml": None for j in JOBS}, "wind down")
-
-        def settled() -> bool:
-            runs = run_records(status, JOBS).values()
-            return bool(runs) and all(r["status"] != "running" for r in runs)
-
-        wait_until(settled, 60, "every run recorded as finished")
+        wind_down(bare, status, JOBS, engine, instance)
     finally:
         for daemon_ in pair:
             daemon_.stop()
