@@ -9,7 +9,7 @@ path (and every push out of a mirror that git repacked) fails with ``FileNotFoun
 …/pack-<sha>.bitmap``, for good. dulwich 1.2.13 (#2344, PR #2345) made the probe that picks
 bitmaps tolerate a vanished pack, but the lookup itself (``bitmap.find_commit_bitmaps``) still
 reads ``Pack.bitmap`` of every pack, and 1.2.21 fails the same way (see
-tests/source/test_git_faults.py). The repositories we mirror are small, so walking the commit
+tests/source/test_mirror_faults.py). The repositories we mirror are small, so walking the commit
 graph costs nothing worth a bitmap: every repository opened here walks the graph instead.
 """
 
