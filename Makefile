@@ -14,6 +14,7 @@ help:
 	@echo "make images - build the example and test images locally"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
+	@echo "make soak   - two daemons on one repo for ~45 minutes, the leader killed every round"
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-venv.sh
 	bash scripts/bootstrap-venv.sh $(VENV)
@@ -51,3 +52,8 @@ fuzz: setup
 
 clean:
 	rm -rf $(DEMO_DIR) .oven-state
+
+.PHONY: soak
+soak: setup engine images  ## two daemons for 10 rounds of 2 minutes, the leader SIGKILLed each round
+	OVEN_SOAK_ROUNDS=$${OVEN_SOAK_ROUNDS:-10} OVEN_SOAK_SECONDS=$${OVEN_SOAK_SECONDS:-120} \
+	  $(VENV)/bin/pytest tests/chaos/test_two_daemons.py -s $(PYTEST_ARGS)

@@ -16,7 +16,8 @@ off and retry; a non-transient one sets ``Stalled=True``: a person must act.
     ├── ScheduleError            no    a schedule that can never fire or cannot be parsed
     ├── SourceError              yes   the config repo cannot be fetched or read
     ├── LedgerError              yes   status files cannot be committed or pushed
-    │   └── PushRejected         yes   the remote status branch moved; re-read it, write again
+    │   ├── PushRejected         yes   the remote status branch moved; re-read it, write again
+    │   └── StatusRewritten      yes   the status branch lost our commits (a force-push)
     ├── AuthError                no    a remote refused our credentials (401/403, denied)
     ├── ExecutorError            yes   the container engine refused a request
     │   ├── EngineUnavailable    yes   no engine answers
@@ -78,6 +79,14 @@ class LedgerError(OvenError):
 
 class PushRejected(LedgerError):
     """The remote branch moved under us; the caller re-reads the tip and writes again."""
+
+    transient = True
+
+
+class StatusRewritten(LedgerError):
+    """The status branch no longer holds the commits this reconciler wrote (a force-push or a
+    deleted branch): the files it wrote may be gone, so read the branch and write it all again.
+    """
 
     transient = True
 

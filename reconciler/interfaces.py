@@ -1,4 +1,5 @@
-"""Every adapter interface in one place: config source, executor, ledger and workspaces.
+"""Every adapter interface in one place: config source, executor, ledger, workspaces and the
+leader lease kept next to the ledger.
 
 The pure core (model, schedule, decide, planner, status) imports none of the adapters; the
 reconcile cycle talks to adapters only through these protocols. Each protocol has a real
@@ -121,8 +122,43 @@ class Ledger(Protocol):
         """Commit the files (None deletes) on top of the tip and push; returns the new commit.
 
         A rejected push re-reads the remote tip and writes the same files on top again,
-        so no record is ever lost. Returns None when nothing changed.
+        so no record is ever lost. Returns None when nothing changed. Raises
+        ``StatusRewritten`` (writing nothing) when the branch no longer holds the last commit
+        this ledger read or wrote: files written before may be gone; ``read`` and write again.
         """
+        ...
+
+    def verify_history(self) -> None:
+        """Raise ``StatusRewritten`` when the branch, as last fetched, lost that commit.
+
+        Costs no network call: the daemon fetches the repository anyway; between writes this
+        lets the recorder notice a force-push before it next has something to write.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class LeaseRead:
+    """The leader lease as one read of the status branch found it."""
+
+    content: bytes | None  # status/lease.yaml at the tip; None when the tip has none
+    version: str | None  # the tip it was read at; None when the branch does not exist
+
+
+class LeaseStore(Protocol):
+    """The leader lease on the status branch (``lease.py``), changed only by compare-and-swap.
+
+    Raises ``LedgerError`` when the branch cannot be read or written. A lost race is not an
+    error: ``swap_lease`` answers False and the caller reads the lease again and decides
+    again; a lease write is never replayed on a newer tip like ``Ledger.write``.
+    """
+
+    def read_lease(self) -> LeaseRead:
+        """Fetch the status branch; the lease file at its tip."""
+        ...
+
+    def swap_lease(self, content: bytes, version: str | None, message: str) -> bool:
+        """Write the lease in one commit on ``version``; False if the branch is not there now."""
         ...
 
 

@@ -45,6 +45,7 @@ def build_reconciler(settings: Settings) -> Reconciler:
     else:
         source = git = GitSource(settings.repo, settings.branch, settings.state_dir)
         mirror = git.mirror
+    ledger = GitLedger(mirror, settings.status_branch)
     return Reconciler(
         settings,
         source=source,
@@ -54,7 +55,8 @@ def build_reconciler(settings: Settings) -> Reconciler:
             volume_allowlist=settings.volume_allowlist,
             max_log_bytes=settings.max_log_bytes,
         ),
-        ledger=GitLedger(mirror, settings.status_branch),
+        ledger=ledger,
+        leases=ledger,
         clock=SystemClock(),
         secrets=SecretStore.load(settings.secrets_file),
         spool=RequestSpool(settings.state_dir),
@@ -73,8 +75,7 @@ def workspaces(settings: Settings) -> GitWorkspaces:
 
 
 async def run_daemon(settings: Settings) -> int:
-    reconciler = build_reconciler(settings)
-    await asyncio.to_thread(reconciler.restore)
+    reconciler = build_reconciler(settings)  # the first tick restores it (``lead`` steps)
     stop, wake = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

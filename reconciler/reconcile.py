@@ -1,5 +1,6 @@
 """One reconcile cycle: explicit lists of steps, each list stopping at its first failure.
 
+    lead    lease -> restore                 every tick: only the lease holder goes past sync
     sync    fetch -> load                    when a fetch is due (every --interval, on a change)
     cycle   observe -> settle -> schedule    every tick
     record                                   every tick: the report of the above, one commit
@@ -12,6 +13,11 @@ capped at the fetch interval) and the log says when it tries next; a non-transie
 (``OvenError.transient`` False) sets ``Stalled=True``. Containers are removed only after the
 status commit that records their result went through, and the book forgets pruned runs only
 then. All adapter calls block; the daemon runs ``tick`` in a worker thread.
+
+With a lease store (``--lease-seconds``, ``leadership.py``), a daemon that does not hold the
+lease is a standby: it fetches and validates, shows the leader's status files on its page,
+and observes, starts, stops and records nothing. On taking the lease it reads its book again
+from the status branch (``restore``), since the leader wrote more since.
 """
 
 from __future__ import annotations
@@ -27,7 +33,15 @@ from reconciler.book import RunBook
 from reconciler.clock import Clock, iso
 from reconciler.dispatch import Dispatcher
 from reconciler.errors import OvenError
-from reconciler.interfaces import ConfigSource, Executor, Ledger, ObservedRun, Workspaces
+from reconciler.interfaces import (
+    ConfigSource,
+    Executor,
+    LeaseStore,
+    Ledger,
+    ObservedRun,
+    Workspaces,
+)
+from reconciler.leadership import Leadership, standby_view, this_process
 from reconciler.manifests import keep_last_good, load_tree
 from reconciler.model import DesiredState, optional_time
 from reconciler.outcomes import outcome, timed_out_record, vanished_record
@@ -65,6 +79,7 @@ class Reconciler:
         secrets: SecretStore | None = None,
         spool: RequestSpool | None = None,
         workspaces: Workspaces | None = None,
+        leases: LeaseStore | None = None,
     ) -> None:
         self.settings = settings
         self.source, self.executor, self.ledger, self.clock = source, executor, ledger, clock
@@ -86,12 +101,26 @@ class Reconciler:
         )
         self.recorder = Recorder(ledger, settings.heartbeat)
         self.snapshots = SnapshotBox()
-        self.backoff = {name: Backoff(name) for name in ("sync", "cycle", "record")}
+        self.backoff = {name: Backoff(name) for name in ("sync", "lead", "cycle", "record")}
+        self.leadership = (
+            Leadership(
+                leases,
+                this_process(settings.instance),
+                settings.lease_seconds,
+                state_dir=settings.state_dir,
+            )
+            if leases is not None and settings.lease_seconds > 0
+            else None
+        )
+        self.leading = self.leadership is None  # without a lease this daemon always leads
+        self.restored = False  # the book was read from the status branch since taking the lead
+        self._standby_read: datetime | None = None
         self.removable: set[str] = set()  # containers to remove once their result is committed
         self.warnings: list[str] = []
         self._observed: list[ObservedRun] = []
         self._views = SnapshotBuilder()
         self.sync_steps = (Step("fetch", self._fetch), Step("load", self._load_revision))
+        self.lead_steps = (Step("lease", self._lease), Step("restore", self._restore))
         self.cycle_steps = (
             Step("observe", self._observe),
             Step("settle", self._settle),
@@ -120,6 +149,7 @@ class Reconciler:
             self.book.note_scheduled(record)
         self.snapshots.publish(Snapshot(reconciler=dict(tree.reconciler)))
         self.applied_revision = str(tree.reconciler.get("applied_revision") or "")
+        self.restored = True
         log.info(
             "restored %d runs and %d jobs from the status branch", len(tree.runs), len(tree.jobs)
         )
@@ -128,8 +158,12 @@ class Reconciler:
         """Run one cycle; return when the next one is due."""
         now = self.clock.now()
         self.warnings = []
+        self._run("lead", self.lead_steps, now)  # first: a restore precedes the first load
         if fetch or self.desired is None or self.backoff["sync"].failures:
             self._run("sync", self.sync_steps, now)
+        if not (self.leading and self.restored):
+            self._stand_by(now)
+            return self._next_tick(now)
         self._run("cycle", self.cycle_steps, now)
         recorded = self._record(now)
         if recorded.error is None:
@@ -139,7 +173,7 @@ class Reconciler:
     @property
     def error(self) -> OvenError | None:
         """What the reconciler reports: a stalled group first, then record, cycle, sync."""
-        failing = [self.backoff[name] for name in ("record", "cycle", "sync")]
+        failing = [self.backoff[name] for name in ("record", "cycle", "lead", "sync")]
         failing = [b for b in failing if b.error is not None]
         stalled = [b for b in failing if b.stalled]
         return (stalled or failing or [Backoff("none")])[0].error
@@ -206,6 +240,41 @@ class Reconciler:
         except OvenError as exc:
             log.warning("cannot read the last applied revision: %s", exc.message)
             return None
+
+    # -- lead: the lease, and the book as the status branch has it ----------------------------
+    def _lease(self, now: datetime) -> None:
+        if self.leadership is not None:
+            self.leading = False  # unless the lease step says so
+            self.leading = self.leadership.step(now)
+        if not self.leading:
+            self.restored = False  # the leader writes on: read the book again on taking over
+
+    def _restore(self, now: datetime) -> None:
+        if self.restored or not self.leading:
+            return
+        self.book = self.dispatch.book = RunBook()
+        self.removable.clear()
+        self.restore()
+
+    def _stand_by(self, now: datetime) -> None:
+        """Not leading: show the leader's status files (read at most every interval)."""
+        leadership = self.leadership
+        if leadership is None or leadership.holder in (None, leadership.me):
+            # no other daemon to wait for: the lease or the status branch cannot be read yet
+            preview = self.recorder.preview(self._report(now))
+            self.snapshots.publish(self._views.build(preview.reconciler, preview.summaries, ()))
+            return
+        due = self._standby_read is None or (now - self._standby_read).total_seconds() >= (
+            self.settings.interval
+        )
+        files = None
+        if due:
+            self._standby_read = now
+            try:
+                files = self.ledger.read()
+            except OvenError as exc:
+                log.warning("standby: cannot read the status branch: %s", exc.message)
+        self.snapshots.publish(standby_view(self.snapshot, files, leadership, self.error))
 
     # -- cycle: observe, settle, schedule ---------------------------------------------------
     def _observe(self, now: datetime) -> None:

@@ -5,6 +5,11 @@ works out the files with the pure ``status.changes.status_changes``, writes them
 changed (the heartbeat alone causes a commit at most every ``heartbeat`` seconds) and answers
 what the commit allows the book to forget. A failed commit leaves the files it knows as
 committed untouched, so the same files (and the same forgets) come round on the next try.
+
+When the ledger says the status branch was rewritten (``StatusRewritten``: a force-push or a
+deleted branch), what the recorder believes is committed is wrong: it reads the branch again,
+starts its cache over from what is there, and writes every run and summary it knows, saying
+so in the log.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.errors import OvenError
+from reconciler.errors import OvenError, StatusRewritten
 from reconciler.interfaces import Ledger
+from reconciler.lease import LEASE_PATH
 from reconciler.status import RECONCILER_PATH, StatusTree, dump_yaml
 from reconciler.status.changes import (
     CycleReport,
@@ -59,7 +65,9 @@ class Recorder:
         changes = status_changes(report, self.cache)
         return Recorded(False, changes.reconciler, changes.summaries)
 
-    def record(self, report: CycleReport, revision: str | None) -> Recorded:
+    def record(
+        self, report: CycleReport, revision: str | None, *, rewritten: bool = False
+    ) -> Recorded:
         """Commit the report's changes when any are due; never raises an OvenError."""
         changes = status_changes(report, self.cache)
         files = dict(changes.files)
@@ -68,17 +76,24 @@ class Recorder:
         )
         self.cache.summaries = changes.summaries
         if not files and not heartbeat_due:
+            try:
+                self.ledger.verify_history()
+            except StatusRewritten as exc:
+                return self._write_all_again(report, revision, exc)
+            except OvenError:
+                pass  # the next write meets it and reports it
             self.cache.summary_keys = changes.summary_keys
             self.cache.reconciler = changes.reconciler
             return Recorded(False, changes.reconciler, changes.summaries)
         files[RECONCILER_PATH] = dump_yaml(changes.reconciler)
         try:
             self.ledger.write(files, changes.message(revision))
+        except StatusRewritten as exc:
+            if not rewritten:
+                return self._write_all_again(report, revision, exc)
+            return self._failed(report, changes.summaries, exc)
         except OvenError as exc:
-            self.cache.summary_keys.clear()  # work the summaries out again next time
-            facts = dataclasses.replace(report.reconciler, error=exc, stalled=not exc.transient)
-            self.cache.reconciler = reconciler_document(facts, report.now, self.cache.reconciler)
-            return Recorded(False, self.cache.reconciler, changes.summaries, error=exc)
+            return self._failed(report, changes.summaries, exc)
         self.last_commit = report.now
         self.cache.summary_keys = changes.summary_keys
         self.cache.reconciler = changes.reconciler
@@ -90,3 +105,35 @@ class Recorder:
         return Recorded(
             True, changes.reconciler, changes.summaries, changes.forget_runs, changes.drop_jobs
         )
+
+    def _failed(
+        self, report: CycleReport, summaries: dict[str, dict[str, Any]], exc: OvenError
+    ) -> Recorded:
+        self.cache.summary_keys.clear()  # work the summaries out again next time
+        facts = dataclasses.replace(report.reconciler, error=exc, stalled=not exc.transient)
+        self.cache.reconciler = reconciler_document(facts, report.now, self.cache.reconciler)
+        return Recorded(False, self.cache.reconciler, summaries, error=exc)
+
+    def _write_all_again(
+        self, report: CycleReport, revision: str | None, exc: StatusRewritten
+    ) -> Recorded:
+        """The branch lost our commits: start over from what it holds and write everything."""
+        try:
+            on_branch = self.ledger.read()
+        except OvenError as error:
+            return self._failed(report, self.cache.summaries, error)
+        ours = {path: data for path, data in self.cache.written.items() if path != LEASE_PATH}
+        gone = [path for path, data in ours.items() if on_branch.get(path) != data]
+        log.warning(
+            "%s; %d of the %d status files this reconciler wrote are gone or changed there: "
+            "writing the whole current status again",
+            exc.message, len(gone), len(ours),
+        )
+        self.cache = StatusCache(
+            written=dict(on_branch),
+            summaries=self.cache.summaries,
+            reconciler=self.cache.reconciler,
+        )
+        self.last_commit = None  # reconciler.yaml is written too
+        every_run = tuple(record for runs in report.runs.values() for record in runs.values())
+        return self.record(dataclasses.replace(report, dirty=every_run), revision, rewritten=True)

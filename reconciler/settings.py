@@ -33,6 +33,7 @@ class Settings:
     host_claude_dir: Path | None = None  # host-login: ~/.claude unless set
     host_claude_json: Path | None = None  # host-login: ~/.claude.json unless set
     host_gh_dir: Path | None = None  # host-login: ~/.config/gh unless set
+    lease_seconds: float = 60.0  # the leader lease on the status branch; 0 turns it off
 
     @property
     def host_port(self) -> tuple[str, int]:

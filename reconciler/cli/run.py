@@ -10,6 +10,21 @@ from reconciler.cli import options
 from reconciler.cli.context import Context
 from reconciler.cli.options import Env, Option
 from reconciler.errors import UsageError
+from reconciler.lease import MIN_SECONDS
+
+
+def lease_seconds(text: str) -> float:
+    """0 (no lease) or a lease a daemon can renew in time."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from exc
+    if value != 0 and not MIN_SECONDS <= value <= 86400:
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range: use 0 (no lease) or {MIN_SECONDS:g} to 86400 seconds"
+        )
+    return value
+
 
 # fmt: off
 OWN_OPTIONS = (
@@ -40,6 +55,10 @@ OWN_OPTIONS = (
     Option("--max-log-bytes", "most bytes of a run's log kept under the state dir (the first "
            "and last halves, with a marker of what was cut)", env="OVEN_MAX_LOG_BYTES",
            default=str(10 * 1024 * 1024), type=options.log_bytes, metavar="BYTES"),
+    Option("--lease-seconds", "length of the leader lease on the status branch, so only one "
+           f"of several daemons on one repo schedules; 0 turns it off (else at least "
+           f"{MIN_SECONDS:g})", env="OVEN_LEASE_SECONDS", default="60", type=lease_seconds,
+           metavar="SECONDS"),
 )
 # fmt: on
 LOG_WAIT = 0.2  # seconds a tick waits for a run's log to be saved before moving on
@@ -77,5 +96,6 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         host_claude_dir=args.host_claude_dir,
         host_claude_json=args.host_claude_json,
         host_gh_dir=args.host_gh_dir,
+        lease_seconds=args.lease_seconds,
     )
     return asyncio.run(run_daemon(settings))

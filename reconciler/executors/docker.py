@@ -95,6 +95,8 @@ class DockerExecutor:
         name = container_name(run_id)
         with _translated(f"stop run {run_id}"):
             api = self._docker().api
+            if not self._owns(name):
+                return  # gone, or another instance's run with the same id: not ours to stop
             try:
                 api.kill(name, signal="SIGKILL")
             except NotFound:
@@ -110,6 +112,8 @@ class DockerExecutor:
     def logs(self, run_id: str) -> bytes:
         """Everything the container wrote to stdout and stderr, interleaved, without timestamps."""
         with _translated(f"read the log of run {run_id}"):
+            if not self._owns(container_name(run_id)):
+                raise messages.no_container(run_id)
             try:
                 output = self._docker().api.logs(
                     container_name(run_id), stdout=True, stderr=True, timestamps=False
@@ -137,6 +141,8 @@ class DockerExecutor:
     def remove(self, run_id: str) -> None:
         """Force-remove the container; quiet if it is already gone."""
         with _translated(f"remove run {run_id}"):
+            if not self._owns(container_name(run_id)):
+                return
             try:
                 self._docker().api.remove_container(container_name(run_id), force=True)
             except NotFound:
@@ -188,6 +194,14 @@ class DockerExecutor:
         with response:
             while block := response.raw.read(LOG_BLOCK):
                 yield block
+
+    def _owns(self, name: str) -> bool:
+        """The container exists and carries this instance's labels."""
+        try:
+            attrs = self._docker().api.inspect_container(name)
+        except NotFound:
+            return False
+        return labels.owned_by((attrs.get("Config") or {}).get("Labels"), self.instance)
 
     def _create_options(self, request: RunRequest) -> dict[str, Any]:
         limits.check_privileges(request)

@@ -2,6 +2,8 @@
 
 The reconciler keeps no private database of what it started: every container carries these
 labels, so a restarted reconciler rebuilds its view of running work from the engine alone.
+The instance label separates reconcilers sharing one engine: each sees, stops, reads and
+removes only containers with its own (``selector``, ``owned_by``).
 Pure functions only; shared by every executor that talks to a real engine.
 """
 
@@ -32,6 +34,17 @@ MAX_KEY_LENGTH = 64  # longer idempotency keys are stored as their hash
 def selector(instance: str) -> list[str]:
     """Label filters that find every container of one reconciler instance."""
     return [f"{MANAGED}=true", f"{INSTANCE}={instance}"]
+
+
+def owned_by(container_labels: Mapping[str, str] | None, instance: str) -> bool:
+    """Whether a container carrying these labels belongs to ``instance`` (and to Agent Oven).
+
+    Run ids, and so container names, can be equal across instances sharing an engine (two
+    repos with a job of the same id); an executor acts on a container by name only after
+    this says it is its own.
+    """
+    found = container_labels or {}
+    return found.get(MANAGED) == "true" and found.get(INSTANCE) == instance
 
 
 def key_label(key: str) -> str:

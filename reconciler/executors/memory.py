@@ -122,7 +122,7 @@ class MemoryExecutor:
     def stop(self, run_id: str) -> None:
         with self.engine.lock:
             self.engine.check()
-            container = self.engine.containers.get(container_name(run_id))
+            container = self._own(run_id)
             if container is not None and container.state in ("created", "running"):
                 self._end(container, KILLED, None)
 
@@ -145,7 +145,8 @@ class MemoryExecutor:
     def remove(self, run_id: str) -> None:
         with self.engine.lock:
             self.engine.check()
-            self.engine.containers.pop(container_name(run_id), None)
+            if self._own(run_id) is not None:
+                self.engine.containers.pop(container_name(run_id), None)
 
     def write_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> Path:
         if self.state_dir is None:
@@ -191,9 +192,13 @@ class MemoryExecutor:
             c for c in self.engine.containers.values() if c.labels[labels.INSTANCE] == self.instance
         ]
 
+    def _own(self, run_id: str) -> FakeContainer | None:
+        container = self.engine.containers.get(container_name(run_id))
+        return container if container and labels.owned_by(container.labels, self.instance) else None
+
     def _get(self, run_id: str) -> FakeContainer:
         self.engine.check()
-        container = self.engine.containers.get(container_name(run_id))
+        container = self._own(run_id)
         if container is None:
             raise messages.no_container(run_id)
         return container

@@ -8,29 +8,30 @@ dulwich about remotes. The mirror keeps the remote's branches as its own ``refs/
 last fetch". Commits are built straight from trees, never through a checkout.
 
 Remote forms: a plain path, ``file://``, ``git://`` (git daemon), ``http(s)://`` and ``ssh://``
-(whatever dulwich's clients support). dulwich and OS errors are translated here:
-reading (fetch, resolve, read) raises ``SourceError``, writing (commit, push) ``LedgerError``,
-a moved remote branch ``PushRejected``. Every method holds one lock, so a mirror shared by
-the source and the ledger can be used from several worker threads.
+(whatever dulwich's clients support). Every dulwich and OS error is translated here
+(``faults.py`` says how): reading (fetch, resolve, read) raises ``SourceError``, writing
+(commit, push) ``LedgerError``, a moved remote branch ``PushRejected``. The mirror is a cache
+of the remote: when it cannot be read (a damaged pack, missing objects, a ref holding garbage,
+a deleted directory) it is deleted, fetched again from the remote and the operation tried
+once more; the log says so. Repositories are opened without pack bitmaps (``repos.py``).
+Every method holds one lock, so a mirror shared by the source and the ledger can be used
+from several worker threads.
 """
 
 from __future__ import annotations
 
+import gc
+import logging
+import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, TypeVar
 
-from dulwich.client import (
-    GitClient,
-    HTTPProxyUnauthorized,
-    HTTPUnauthorized,
-    get_transport_and_path,
-)
-from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
+from dulwich.client import GitClient, LocalGitClient, get_transport_and_path
 from dulwich.file import FileLocked
 from dulwich.object_store import commit_tree_changes
 from dulwich.objects import Commit, ObjectID
@@ -38,27 +39,32 @@ from dulwich.objectspec import parse_commit
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from reconciler.errors import AuthError, LedgerError, OvenError, PushRejected, SourceError
-from reconciler.gitrepo.trees import Errors, empty_tree, files_at, load_commit, tree_changes
+from reconciler.errors import LedgerError, OvenError, PushRejected, SourceError
+from reconciler.gitrepo.faults import DAMAGED_HINT, Errors, Faults, MirrorDamaged, redact_url
+from reconciler.gitrepo.repos import LocalClient, open_repo, walk_graph
+from reconciler.gitrepo.trees import (
+    check_heads,
+    empty_tree,
+    files_at,
+    is_ancestor,
+    load_commit,
+    tree_changes,
+)
 
 __all__ = ["IDENTITY", "GitMirror", "files_at", "redact_url"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 IDENTITY = b"Agent Oven <oven@localhost>"
 HEADS = Ref(b"refs/heads/")
 ZERO_SHA = ObjectID(b"0" * 40)
-UNREACHABLE_HINT = "is the remote URL right and the server up?"
-
-
-def redact_url(remote: str) -> str:
-    """The remote without any password, safe for messages and logs."""
-    parts = urlsplit(remote)
-    if not parts.scheme or parts.password is None:
-        return remote
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ""
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+STALE_LOCK_SECONDS = 60.0  # a ref lock older than this was left by a writer that died
+MOVED = (  # what servers say when the branch moved between our read and our update
+    "fetch first", "non-fast-forward", "stale info", "lock", "unable to set", "already exists",
+    "failed to update ref",
+)
+REBUILT_HINT = "is the disk under the state directory full or failing, and is it writable?"
 
 
 class GitMirror:
@@ -67,58 +73,46 @@ class GitMirror:
     def __init__(self, remote: str, path: Path, now: Callable[[], float] = time.time) -> None:
         self.remote = remote
         self.path = Path(path)
-        self.display = redact_url(remote)
-        self._password = urlsplit(remote).password if "://" in remote else None
+        self.faults = Faults(remote, self.path)
+        self.display = self.faults.display
+        self.rebuilds = 0  # how often the mirror was found damaged and re-created
+        self.broken: dict[str, str] = {}  # branch -> the missing commit it named at the last fetch
         self._now = now
         self._lock = threading.RLock()
+        self._unclosed: list[Repo] = []  # damaged: closed once the error's frames are gone
+
+    def __del__(self) -> None:
+        while self._unclosed:  # left open by the last error; its frames are gone by now
+            _close(self._unclosed.pop())
 
     # -- reading ------------------------------------------------------------------------
 
     def fetch(self) -> dict[bytes, bytes]:
         """Fetch every branch; return the remote's ``refs/heads/*`` (name -> sha, as bytes)."""
-        with self._lock, self._repo(SourceError) as repo, self._client(SourceError) as client:
-            client_obj, path = client
-            seen: dict[Ref, ObjectID] = {}
-
-            def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
-                seen.update(refs)  # the refs the pack is built for (see below)
-                return [
-                    sha
-                    for ref, sha in refs.items()
-                    if ref.startswith(HEADS) and sha and sha not in repo.object_store
-                ]
-
-            with self._translate("fetch from", SourceError):
-                result = client_obj.fetch(path, repo, determine_wants=wants)
-            # dulwich's local client re-reads the refs after packing, so a branch moved
-            # meanwhile would name a commit we did not get: trust the refs the pack was for.
-            refs = seen or {ref: sha for ref, sha in result.refs.items() if sha}
-            heads = {
-                ref: sha
-                for ref, sha in refs.items()
-                if ref.startswith(HEADS) and sha and sha in repo.object_store
-            }
-            _mirror_heads(repo, heads)
-            return {bytes(ref): bytes(sha) for ref, sha in heads.items()}
+        return self._repairing(SourceError, lambda: self._fetch(SourceError), refetch=False)
 
     def remote_tip(self, branch: str) -> str | None:
         """The remote's current sha of ``branch`` (asks the remote, fetches nothing)."""
         ref = _head_ref(branch)
         with self._lock, self._client(LedgerError) as (client, path):
-            with self._translate("list refs of", LedgerError):
+            with self._remote("list refs of", LedgerError, lambda: True):
                 refs = client.get_refs(path.encode()).refs
             sha = refs.get(ref)
             return _text(sha) if sha and sha != ZERO_SHA else None
 
     def local_tip(self, branch: str) -> str | None:
         """The branch's sha as of the last fetch or push, or None when it does not exist."""
-        with self._lock, self._repo(SourceError) as repo:
+
+        def tip(repo: Repo) -> str | None:
             sha = repo.refs.as_dict().get(_head_ref(branch))
             return _text(sha) if sha else None
 
+        return self._read(SourceError, tip)
+
     def resolve(self, rev: str) -> str:
         """A full commit sha for a branch name, ``origin/<branch>``, a full or a short sha."""
-        with self._lock, self._repo(SourceError) as repo:
+
+        def resolve(repo: Repo) -> str:
             name = rev.removeprefix("origin/").removeprefix("refs/heads/")
             sha = repo.refs.as_dict().get(_head_ref(name)) if name else None
             if sha:
@@ -131,18 +125,24 @@ class GitMirror:
                     hint="is it a branch or commit of the remote? (fetch first)",
                 ) from exc
 
+        return self._read(SourceError, resolve)
+
     def read_files(
         self, sha: str, prefixes: Sequence[str] = ("",), links: bool = False
     ) -> dict[str, bytes]:
         """Regular files of the commit whose path is a prefix or lies under one ('' = all);
         ``links=True``: symbolic links too, as ``manifests.Symlink`` (see ``files_at``)."""
-        with self._lock, self._repo(SourceError) as repo:
-            return files_at(repo, sha, prefixes, links)
+        return self._read(SourceError, lambda repo: files_at(repo, sha, prefixes, links))
 
     def tree_of(self, sha: str) -> str:
         """The tree sha of a commit (equal trees mean equal content)."""
-        with self._lock, self._repo(SourceError) as repo:
-            return _text(load_commit(repo, sha, SourceError).tree)
+        return self._read(SourceError, lambda repo: _text(load_commit(repo, sha, SourceError).tree))
+
+    def is_ancestor(self, ancestor: str, descendant: str | None) -> bool:
+        """Whether ``ancestor`` is ``descendant`` or in its history, as far as the mirror has it."""
+        if descendant is None:
+            return False
+        return self._read(SourceError, lambda repo: is_ancestor(repo, ancestor, descendant))
 
     # -- writing ------------------------------------------------------------------------
 
@@ -157,27 +157,45 @@ class GitMirror:
 
         ``parent`` None makes a root commit. The commit is only stored locally; ``push`` it.
         """
-        with self._lock, self._repo(LedgerError) as repo:
+
+        def commit(repo: Repo) -> str:
             base = load_commit(repo, parent, LedgerError).tree if parent else empty_tree(repo)
             changes = tree_changes(repo, base, files)
             tree = commit_tree_changes(repo.object_store, base, changes) if changes else base
-            commit = Commit()
-            commit.tree = tree
-            commit.parents = [ObjectID(parent.encode())] if parent else []
-            commit.author = commit.committer = author
-            commit.author_time = commit.commit_time = int(self._now())
-            commit.author_timezone = commit.commit_timezone = 0
-            commit.encoding = b"UTF-8"
-            commit.message = (message.rstrip("\n") + "\n").encode()
-            repo.object_store.add_object(commit)
-            return _text(commit.id)
+            new = Commit()
+            new.tree = tree
+            new.parents = [ObjectID(parent.encode())] if parent else []
+            new.author = new.committer = author
+            new.author_time = new.commit_time = int(self._now())
+            new.author_timezone = new.commit_timezone = 0
+            new.encoding = b"UTF-8"
+            new.message = (message.rstrip("\n") + "\n").encode()
+            repo.object_store.add_object(new)
+            return _text(new.id)
+
+        return self._read(LedgerError, commit)
 
     def push(self, branch: str, new_sha: str, old_sha: str | None) -> None:
         """Move the remote ``branch`` from ``old_sha`` (None: must not exist) to ``new_sha``.
 
         Raises PushRejected when the remote tip is not ``old_sha`` or the server refuses the
         update (someone else moved the branch): fetch, rebuild on the new tip, push again.
+        A damaged mirror is re-created and the push answered with PushRejected, since the
+        commit to push went with it.
         """
+        with self._lock:
+            try:
+                return self._push(branch, new_sha, old_sha)
+            except MirrorDamaged as damage:
+                reason = damage.reason
+            self._rebuild(reason)  # out of the handler: the error's frames are gone now
+            raise PushRejected(
+                f"the local git mirror at {self.path} was damaged ({reason}) and has been "
+                "re-created",
+                hint="fetch the branch and write on top of its tip",
+            )
+
+    def _push(self, branch: str, new_sha: str, old_sha: str | None) -> None:
         ref = _head_ref(branch)
         expected = old_sha.encode() if old_sha else None
 
@@ -192,43 +210,182 @@ class GitMirror:
                 )
             return {ref: ObjectID(new_sha.encode())}
 
-        with self._lock, self._repo(LedgerError) as repo, self._client(LedgerError) as client:
+        with self._repo() as repo, self._client(LedgerError) as client:
             client_obj, path = client
-            with self._translate("push to", LedgerError):
+            with self._remote("push to", LedgerError, self._healthy):
                 try:
                     result = client_obj.send_pack(
                         path.encode(), update_refs, _pack_generator(repo)
                     )
                 except FileLocked as exc:  # a local remote's branch is being moved right now
-                    raise PushRejected(
-                        f"{self.display} branch {branch!r} is locked by another writer",
-                        hint="fetch the branch and write on top of the new tip",
-                    ) from exc
+                    raise self._locked(branch, exc) from exc
             error = (result.ref_status or {}).get(ref)
             if error:
-                raise PushRejected(
-                    f"{self.display} refused the update of {branch!r}: {error}",
-                    hint="the branch moved under us; fetch and write on top of the new tip",
-                )
-            repo.refs[ref] = ObjectID(new_sha.encode())
+                raise self._refused(branch, str(error))
+            with self._local():
+                repo.refs[ref] = ObjectID(new_sha.encode())
+
+    def _locked(self, branch: str, exc: FileLocked) -> LedgerError:
+        lock = Path(os.fsdecode(exc.lockfilename))
+        try:
+            age = self._now() - lock.stat().st_mtime
+        except OSError:
+            age = 0.0
+        if age < STALE_LOCK_SECONDS:
+            return PushRejected(
+                f"{self.display} branch {branch!r} is locked by another writer",
+                hint="fetch the branch and write on top of the new tip",
+            )
+        return LedgerError(
+            f"{self.display} branch {branch!r} has been locked for {age:.0f}s by {lock}: a git "
+            "process killed while it moved the branch leaves this file behind",
+            hint=f"if no git process is writing to the repository, delete {lock}",
+        )
+
+    def _refused(self, branch: str, error: str) -> LedgerError:
+        if any(word in error.lower() for word in MOVED):
+            return PushRejected(
+                f"{self.display} refused the update of {branch!r}: {error}",
+                hint="the branch moved under us; fetch and write on top of the new tip",
+            )
+        hint = DAMAGED_HINT if "missing" in error.lower() else (
+            f"check the server's hooks and branch protection for {branch!r}"
+        )
+        return LedgerError(f"{self.display} refused the update of {branch!r}: {error}", hint=hint)
 
     # -- plumbing -----------------------------------------------------------------------
 
+    def _fetch(self, error: Errors) -> dict[bytes, bytes]:
+        with self._lock, self._repo() as repo, self._client(error) as client:
+            client_obj, path = client
+            seen: dict[Ref, ObjectID] = {}
+
+            def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+                seen.update(refs)  # the refs the pack is built for (see below)
+                with self._local():
+                    return [
+                        sha
+                        for ref, sha in refs.items()
+                        if ref.startswith(HEADS) and sha and sha not in repo.object_store
+                    ]
+
+            with self._remote("fetch from", error, self._healthy):
+                result = client_obj.fetch(path, repo, determine_wants=wants)
+            # dulwich's local client re-reads the refs after packing, so a branch moved
+            # meanwhile would name a commit we did not get: trust the refs the pack was for.
+            refs = seen or {ref: sha for ref, sha in result.refs.items() if sha}
+            with self._local():
+                named = {ref: sha for ref, sha in refs.items() if ref.startswith(HEADS) and sha}
+                heads = {ref: sha for ref, sha in named.items() if sha in repo.object_store}
+                _mirror_heads(repo, heads)
+            missing = {ref: sha for ref, sha in named.items() if ref not in heads}
+            self.broken = {_text(ref[len(HEADS) :]): _text(sha) for ref, sha in missing.items()}
+            return {bytes(ref): bytes(sha) for ref, sha in heads.items()}
+
+    def check_branch(self, branch: str, error: Errors) -> None:
+        """Raise ``error`` when the last fetch met ``branch`` pointing at a missing commit."""
+        sha = self.broken.get(branch.removeprefix("refs/heads/"))
+        if sha is not None:
+            raise error(
+                f"branch {branch!r} of {self.display} points at {sha[:12]}, a commit the "
+                "repository there does not hold",
+                hint=DAMAGED_HINT,
+            )
+
+    def _read(self, error: Errors, op: Callable[[Repo], T]) -> T:
+        """``op`` on the mirror; a damaged mirror is re-created and fetched, then ``op`` again."""
+
+        def attempt() -> T:
+            with self._repo() as repo, self._local():
+                return op(repo)
+
+        return self._repairing(error, attempt, refetch=True)
+
+    def _repairing(self, error: Errors, op: Callable[[], T], refetch: bool) -> T:
+        with self._lock:
+            try:
+                return op()
+            except MirrorDamaged as damage:
+                reason = damage.reason
+            self._rebuild(reason)  # out of the handler: the error's frames are gone now
+            try:
+                if refetch:
+                    self._fetch(error)
+                return op()
+            except MirrorDamaged as damage:
+                raise error(
+                    f"the local git mirror at {self.path} cannot be used even after "
+                    f"re-creating it: {damage.reason}",
+                    hint=REBUILT_HINT,
+                ) from damage
+
+    def _rebuild(self, reason: str) -> None:
+        log.warning(
+            "the local git mirror at %s is damaged (%s); re-creating it from %s",
+            self.path, reason, self.display,
+        )
+        self.rebuilds += 1
+        _close_all(self._unclosed)
+        try:
+            if self.path.is_dir() and not self.path.is_symlink():
+                shutil.rmtree(self.path)
+            else:
+                self.path.unlink(missing_ok=True)
+        except OSError as exc:  # opening it again will say what is wrong
+            log.warning("cannot delete %s: %s", self.path, exc)
+
+    def _healthy(self) -> bool:
+        """Every branch of the mirror reads: its commit, trees and the blobs they name."""
+        try:
+            with self._repo() as repo:
+                check_heads(repo, repo.refs.as_dict(HEADS).values())
+        except Exception:  # whatever dulwich raises on a damaged repository
+            return False
+        return True
+
     @contextmanager
-    def _repo(self, error: Errors) -> Iterator[Repo]:
+    def _repo(self) -> Iterator[Repo]:
+        """The mirror, created when missing; MirrorDamaged when it cannot be opened."""
+        _close_all(self._unclosed)
         try:
             if (self.path / "objects").is_dir():
-                repo = Repo(str(self.path))
+                repo = open_repo(str(self.path))
+            elif self.path.exists() and any(self.path.iterdir()):
+                raise MirrorDamaged("it is not a git repository")
             else:
                 self.path.mkdir(parents=True, exist_ok=True)
-                repo = Repo.init_bare(str(self.path))
-        except (OSError, NotGitRepository) as exc:
-            raise error(
-                f"cannot open the local git mirror at {self.path}: {exc}",
-                hint="is the state directory writable? delete the mirror to rebuild it",
-            ) from exc
-        with repo:
+                repo = walk_graph(Repo.init_bare(str(self.path)))
+        except MirrorDamaged:
+            raise
+        except Exception as exc:  # NotGitRepository, OSError, a HEAD or config holding garbage
+            raise MirrorDamaged(f"cannot open it: {self.faults.reason(exc)}") from exc
+        try:
             yield repo
+        except BaseException:
+            self._unclosed.append(repo)  # closed at the next use, once the error is handled
+            raise
+        _close(repo)
+
+    @contextmanager
+    def _local(self) -> Iterator[None]:
+        """Anything but our own errors raised by the mirror's data means it is damaged."""
+        try:
+            yield
+        except (OvenError, MirrorDamaged):
+            raise
+        except Exception as exc:  # whatever dulwich raises on a damaged repository
+            raise MirrorDamaged(self.faults.reason(exc)) from exc
+
+    @contextmanager
+    def _remote(
+        self, action: str, error: Errors, mirror_healthy: Callable[[], bool]
+    ) -> Iterator[None]:
+        try:
+            yield
+        except (OvenError, MirrorDamaged):
+            raise
+        except Exception as exc:  # every dulwich and OS error, translated by where it is
+            raise self.faults.translate(exc, action, error, mirror_healthy) from exc
 
     @contextmanager
     def _client(self, error: Errors) -> Iterator[tuple[GitClient, str]]:
@@ -237,55 +394,14 @@ class GitMirror:
         except (ValueError, OSError) as exc:
             raise error(f"cannot use git remote {self.display}: {exc}",
                         hint="use a path, file://, git://, http(s):// or ssh:// URL") from exc
+        if isinstance(client, LocalGitClient):
+            client = LocalClient()
         try:
             yield client, path
         finally:
             close = getattr(client, "close", None)
             if close is not None:
                 close()
-
-    @contextmanager
-    def _translate(self, action: str, error: Errors) -> Iterator[None]:
-        try:
-            yield
-        except OvenError:
-            raise
-        except (HTTPUnauthorized, HTTPProxyUnauthorized) as exc:
-            raise _denied(action, self.display, "the remote asks for credentials") from exc
-        except NotGitRepository as exc:
-            raise error(f"cannot {action} git remote {self.display}: no repository there",
-                        hint="is the remote path right? it must be a git repository") from exc
-        except (OSError, HangupException, GitProtocolError) as exc:
-            reason = self._reason(exc)
-            if _is_denial(exc):
-                raise _denied(action, self.display, reason) from exc
-            raise error(f"cannot {action} git remote {self.display}: {reason}",
-                        hint=UNREACHABLE_HINT) from exc
-
-    def _reason(self, exc: BaseException) -> str:
-        text = _reason(exc)
-        return text.replace(self._password, "***") if self._password else text
-
-
-DENIALS = ("resp 403", "permission denied", "access denied", "authentication failed")
-
-
-def _is_denial(exc: BaseException) -> bool:
-    """An answer that says who we are is not allowed (not that the remote is unreachable)."""
-    if isinstance(exc, PermissionError):
-        return True
-    lines = [str(exc), *(getattr(exc, "stderr_lines", None) or [])]
-    text = " ".join(line.decode(errors="replace") if isinstance(line, bytes) else str(line)
-                    for line in lines).lower()
-    return any(denial in text for denial in DENIALS)
-
-
-def _denied(action: str, remote: str, reason: str) -> AuthError:
-    return AuthError(
-        f"cannot {action} git remote {remote}: access denied ({reason})",
-        hint="give the reconciler credentials that may read and push this repository "
-        "(a token in the URL's secret, an ssh key); retrying will not help until then",
-    )
 
 
 def _head_ref(branch: str) -> Ref:
@@ -300,11 +416,23 @@ def _short(sha: bytes | None) -> str:
     return sha[:7].decode() if sha else "nothing (no branch)"
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError) or "Connection refused" in str(exc):
-        return "connection refused"
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+def _close(repo: Repo) -> None:
+    try:
+        repo.close()
+    except Exception as exc:  # a damaged pack: nothing more to do with it
+        log.debug("closing %s: %s", repo.path, exc)
+
+
+def _close_all(repos: list[Repo]) -> None:
+    """Close the repositories an error left open.
+
+    An error from a damaged pack holds views of the pack's memory in its traceback, and the
+    pack cannot be closed while they live; by the next use of the mirror it has been handled.
+    """
+    if repos:
+        gc.collect()  # the handled error's frames, if a reference cycle still holds them
+    while repos:
+        _close(repos.pop())
 
 
 def _mirror_heads(repo: Repo, heads: Mapping[Ref, ObjectID]) -> None:
@@ -316,10 +444,15 @@ def _mirror_heads(repo: Repo, heads: Mapping[Ref, ObjectID]) -> None:
 
 
 def _pack_generator(repo: Repo) -> Callable[..., Any]:
+    """The pack of a push, from the mirror: an error reading it means the mirror is damaged."""
+
     def generate(have: Any, want: Any, *, ofs_delta: bool = False, progress: Any = None) -> Any:
-        known = {sha for sha in have if sha in repo.object_store}
-        return repo.object_store.generate_pack_data(
-            known, set(want), progress=progress, ofs_delta=ofs_delta
-        )
+        try:
+            known = {sha for sha in have if sha in repo.object_store}
+            return repo.object_store.generate_pack_data(
+                known, set(want), progress=progress, ofs_delta=ofs_delta
+            )
+        except Exception as exc:  # whatever dulwich raises on a damaged repository
+            raise MirrorDamaged(f"{type(exc).__name__}: {exc}") from exc
 
     return generate

@@ -8,17 +8,18 @@ checked first. Works on any dulwich ``Repo``, bare or not (the local source uses
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from dulwich.errors import NotTreeError
+from dulwich.errors import NotCommitError
 from dulwich.object_store import iter_tree_contents
-from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
+from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.repo import Repo
 
 from reconciler.errors import LedgerError, OvenError, SourceError
 from reconciler.manifests import Symlink
 
 FILE_MODE = 0o100644
+GITLINK = 0o160000  # a submodule's commit: it lives in another repository
 Change = tuple[bytes, int | None, ObjectID | None]
 Errors = type[OvenError]
 
@@ -40,24 +41,26 @@ def empty_tree(repo: Repo) -> ObjectID:
     return tree.id
 
 
-def _lookup(repo: Repo, tree: ObjectID, path: bytes) -> tuple[int, ObjectID]:
-    """(mode, sha) of the path in the tree; KeyError or NotTreeError when it is not there."""
-    root = repo.object_store[tree]
-    if not isinstance(root, Tree):
-        raise NotTreeError(tree)
-    return root.lookup_path(_getter(repo), path)
+def _lookup(repo: Repo, tree: ObjectID, path: bytes) -> tuple[int, ObjectID] | None:
+    """(mode, sha) of the path in the tree, None when no such path is there.
 
-
-def _getter(repo: Repo) -> Callable[[ObjectID], ShaFile]:
-    return lambda sha: repo.object_store[sha]
+    An object the walk needs but the repository lacks raises KeyError: that is damage, not
+    a missing path, and must not read as "no files here".
+    """
+    mode, sha = stat.S_IFDIR, tree
+    for part in path.split(b"/"):
+        node = repo.object_store[sha]
+        if not isinstance(node, Tree):
+            return None  # a file where the path wants a directory
+        try:
+            mode, sha = node[part]
+        except KeyError:
+            return None
+    return mode, sha
 
 
 def _exists(repo: Repo, tree: ObjectID, path: bytes) -> bool:
-    try:
-        _lookup(repo, tree, path)
-    except (KeyError, NotTreeError):
-        return False
-    return True
+    return _lookup(repo, tree, path) is not None
 
 
 def tree_changes(repo: Repo, base: ObjectID, files: Mapping[str, bytes | None]) -> list[Change]:
@@ -102,22 +105,22 @@ def _files_under(repo: Repo, tree: ObjectID, prefix: str, links: bool) -> dict[s
     store = repo.object_store
     root, base = tree, ""
     if prefix:
-        try:
-            mode, root = _lookup(repo, tree, prefix.encode())
-        except (KeyError, NotTreeError):
+        found = _lookup(repo, tree, prefix.encode())
+        if found is None:
             return {}
+        mode, root = found
         if not stat.S_ISDIR(mode):
             content = _content(repo, mode, root, links)
             return {prefix: content} if content is not None else {}
         base = prefix + "/"
-    found: dict[str, bytes] = {}
+    files: dict[str, bytes] = {}
     for entry in iter_tree_contents(store, root):
         if entry.mode is None or entry.sha is None:
             continue
         content = _content(repo, entry.mode, entry.sha, links)
         if content is not None:
-            found[base + entry.path.decode("utf-8", "surrogateescape")] = content
-    return found
+            files[base + entry.path.decode("utf-8", "surrogateescape")] = content
+    return files
 
 
 def _content(repo: Repo, mode: int, sha: ObjectID, links: bool) -> bytes | None:
@@ -126,3 +129,44 @@ def _content(repo: Repo, mode: int, sha: ObjectID, links: bool) -> bytes | None:
     if links and stat.S_ISLNK(mode):
         return Symlink(repo.object_store[sha].as_raw_string())
     return None
+
+
+def check_heads(repo: Repo, heads: Iterable[ObjectID]) -> None:
+    """Read every commit named and the whole tree of each; raise whatever a damaged one raises.
+
+    Blobs are only looked up, not read: a missing one raises KeyError like a missing tree.
+    """
+    store = repo.object_store
+    for sha in heads:
+        commit = store[sha]
+        if not isinstance(commit, Commit):
+            raise NotCommitError(sha)
+        for entry in iter_tree_contents(store, commit.tree):
+            gitlink = entry.mode is not None and stat.S_IFMT(entry.mode) == GITLINK
+            if entry.sha is not None and not gitlink and entry.sha not in store:
+                raise KeyError(entry.sha)
+
+
+def is_ancestor(repo: Repo, ancestor: str, descendant: str, limit: int = 2000) -> bool:
+    """Whether ``ancestor`` is ``descendant`` or one of the ``limit`` commits before it.
+
+    A commit the walk cannot find ends that path of the walk (a shallow or pruned history);
+    past ``limit`` commits the answer is False, which callers treat as "history rewritten".
+    """
+    want = ObjectID(ancestor.encode())
+    queue = [ObjectID(descendant.encode())]
+    seen: set[ObjectID] = set()
+    while queue and len(seen) < limit:
+        sha = queue.pop(0)
+        if sha == want:
+            return True
+        if sha in seen:
+            continue
+        seen.add(sha)
+        try:
+            commit = repo.object_store[sha]
+        except KeyError:
+            continue
+        if isinstance(commit, Commit):
+            queue.extend(commit.parents)
+    return False

@@ -5,6 +5,14 @@ builds one commit with every given file on top of the current tip (a root commit
 branch does not exist yet) and pushes it; when the push is rejected because someone else
 moved the branch, it fetches the new tip and builds the same change on top of that, so their
 commit and our records both survive. The status branch may be the manifests branch itself.
+
+Before building on a tip, ``write`` checks that the tip still descends from the last commit
+this ledger read or wrote. When it does not, the branch was rewritten (a force-push) or
+deleted and files written before may be gone: ``StatusRewritten`` tells the recorder to read
+the branch and write the whole current status again.
+
+The leader lease (``lease.py``) lives on the same branch. Unlike status files it is never
+replayed on a newer tip: ``swap_lease`` pushes once, on the tip the lease was read at.
 """
 
 from __future__ import annotations
@@ -13,8 +21,10 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from reconciler.errors import LedgerError, PushRejected, SourceError
+from reconciler.errors import LedgerError, PushRejected, SourceError, StatusRewritten
 from reconciler.gitrepo import GitMirror
+from reconciler.interfaces import LeaseRead
+from reconciler.lease import LEASE_PATH
 
 log = logging.getLogger(__name__)
 STATUS_PREFIX = "status/"
@@ -31,18 +41,22 @@ class GitLedger:
         self.mirror = mirror
         self.branch = branch
         self.attempts = attempts
+        self.base: str | None = None  # the last tip we read or wrote: later tips descend from it
 
     def read(self) -> dict[str, bytes]:
         """Every file under status/ at the remote tip; empty before the first write."""
         with _ledger_errors():
             tip = self._fetch_tip()
-            return self.mirror.read_files(tip, [STATUS_PREFIX]) if tip else {}
+            files = self.mirror.read_files(tip, [STATUS_PREFIX]) if tip else {}
+        self.base = tip
+        return files
 
     def write(self, files: Mapping[str, bytes | None], message: str) -> str | None:
         """Commit ``files`` (None deletes) on the tip and push; None when nothing changes."""
         for attempt in range(1, self.attempts + 1):
             with _ledger_errors():
                 tip = self._fetch_tip()
+                self._check_history(tip)
                 commit = self.mirror.commit_files(tip, files, message)
                 if self._same_tree(tip, commit):
                     return None
@@ -52,6 +66,7 @@ class GitLedger:
                 log.info("status push rejected (attempt %d of %d): %s; writing on the new tip",
                          attempt, self.attempts, exc)
                 continue
+            self.base = commit
             return commit
         raise LedgerError(
             f"could not push status to {self.branch!r} of {self.mirror.display}: "
@@ -59,9 +74,49 @@ class GitLedger:
             hint="something keeps pushing to the status branch; the next write retries",
         )
 
+    def verify_history(self) -> None:
+        """StatusRewritten when the branch as last fetched lost our last commit (no network)."""
+        with _ledger_errors():
+            self._check_history(self.mirror.local_tip(self.branch))
+
+    # -- the leader lease ---------------------------------------------------------------
+    def read_lease(self) -> LeaseRead:
+        """The lease file at the remote tip of the status branch."""
+        with _ledger_errors():
+            tip = self._fetch_tip()
+            found = self.mirror.read_files(tip, [LEASE_PATH]) if tip else {}
+        return LeaseRead(found.get(LEASE_PATH), tip)
+
+    def swap_lease(self, content: bytes, version: str | None, message: str) -> bool:
+        """Commit the lease on ``version`` and push it there once; False if the tip moved."""
+        with _ledger_errors():
+            commit = self.mirror.commit_files(version, {LEASE_PATH: content}, message)
+        try:
+            self.mirror.push(self.branch, commit, version)
+        except PushRejected as exc:
+            log.info("lease write lost the race: %s", exc)
+            return False
+        return True
+
+    # -- helpers ------------------------------------------------------------------------
     def _fetch_tip(self) -> str | None:
         self.mirror.fetch()
+        self.mirror.check_branch(self.branch, LedgerError)
         return self.mirror.local_tip(self.branch)
+
+    def _check_history(self, tip: str | None) -> None:
+        base = self.base
+        if base is None or base == tip:
+            return
+        if not self.mirror.is_ancestor(base, tip):
+            self.base = None  # once said; the recorder reads the branch again
+            what = "deleted" if tip is None else "rewritten (a force-push?)"
+            raise StatusRewritten(
+                f"the status branch {self.branch!r} of {self.mirror.display} was {what}: it "
+                f"no longer holds commit {base[:12]} that this reconciler read or wrote",
+                hint="the reconciler writes the whole current status again",
+            )
+        self.base = tip
 
     def _same_tree(self, tip: str | None, commit: str) -> bool:
         before = self.mirror.tree_of(tip) if tip else EMPTY_TREE

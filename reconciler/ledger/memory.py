@@ -3,6 +3,7 @@
 ``external_write`` plays another writer moving the branch (a person or a second reconciler),
 and ``reject_next`` makes the next writes meet such a move between reading the tip and
 pushing, as a real remote would; ``write`` then retries on the new tip like ``GitLedger``.
+``force_write`` plays a force-push that replaces the branch's history.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 
-from reconciler.errors import LedgerError
+from reconciler.errors import LedgerError, StatusRewritten
+from reconciler.interfaces import LeaseRead
+from reconciler.lease import LEASE_PATH
 
 STATUS_PREFIX = "status/"
 
@@ -23,13 +26,17 @@ class MemoryLedger:
         self.files: dict[str, bytes] = {}
         self.commits: list[tuple[str, str]] = []  # (sha, message), oldest first
         self.interference: list[Callable[[], None]] = []
+        self.base: str | None = None  # the last tip read or written (like GitLedger.base)
 
     def read(self) -> dict[str, bytes]:
+        self.base = self.tip
         return {p: data for p, data in self.files.items() if p.startswith(STATUS_PREFIX)}
 
     def write(self, files: Mapping[str, bytes | None], message: str) -> str | None:
         for _attempt in range(self.attempts):
             tip = self.tip
+            self.verify_history()
+            self.base = tip
             merged = _apply(self.files, files)
             if self.interference:
                 self.interference.pop(0)()
@@ -37,12 +44,35 @@ class MemoryLedger:
                 continue  # rejected: the branch moved; build on the new tip
             if merged == self.files:
                 return None
-            return self._commit(merged, message)
+            self.base = self._commit(merged, message)
+            return self.base
         raise LedgerError(f"the memory ledger moved {self.attempts} times in a row")
 
     def external_write(self, files: Mapping[str, bytes | None], message: str = "other") -> str:
         """Another writer's commit, straight onto the branch."""
         return self._commit(_apply(self.files, files), message)
+
+    def verify_history(self) -> None:
+        if self.base is not None and self.base not in {sha for sha, _ in self.commits}:
+            self.base = None
+            raise StatusRewritten("the memory ledger's branch was rewritten")
+
+    def force_write(self, files: Mapping[str, bytes], message: str = "force") -> str:
+        """A force-push: the branch becomes one new commit holding exactly ``files``."""
+        self.commits = []
+        self.files = {}
+        return self._commit(dict(files), message)
+
+    def read_lease(self) -> LeaseRead:
+        return LeaseRead(self.files.get(LEASE_PATH), self.tip)
+
+    def swap_lease(self, content: bytes, version: str | None, message: str) -> bool:
+        if self.interference:
+            self.interference.pop(0)()
+        if self.tip != version:
+            return False
+        self._commit(_apply(self.files, {LEASE_PATH: content}), message)
+        return True
 
     def reject_next(self, change: Callable[[], None]) -> None:
         """Run ``change`` between the next write's read of the tip and its 'push'."""

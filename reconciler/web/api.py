@@ -83,6 +83,9 @@ class Api:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> JSONResponse:
+        standby = queries.standby_info(take_snapshot(self.source))
+        if standby is not None:  # a load balancer sends traffic to the leader only
+            return JSONResponse({"status": "standby", **standby}, status_code=503)
         try:
             ready = self.ready is None or bool(self.ready())
         except Exception as exc:  # a failing check means "not ready", never a crash

@@ -161,7 +161,10 @@ def condition(snapshot: Snapshot, kind: str) -> dict[str, Any] | None:
 
 
 def reconciler_state(snapshot: Snapshot) -> dict[str, str]:
-    """One word for the reconciler (Ready, Stalled, Reconciling, Unknown) with its reason."""
+    """One word for the reconciler (Standby, Ready, Stalled, Reconciling, Unknown) and why."""
+    standby = standby_info(snapshot)
+    if standby is not None:
+        return {"state": "Standby", "reason": "Standby", "message": standby["message"]}
     for kind in ("Stalled", "Ready", "Reconciling"):
         cond = condition(snapshot, kind)
         if cond is not None and str(cond.get("status")) == "True":
@@ -170,6 +173,22 @@ def reconciler_state(snapshot: Snapshot) -> dict[str, str]:
     if ready is not None:
         return _state("NotReady", ready)
     return {"state": "Unknown", "reason": "", "message": "no status reported yet"}
+
+
+def standby_info(snapshot: Snapshot) -> dict[str, str] | None:
+    """Why this daemon is a standby (another one holds the lease), or None when it leads."""
+    rec = snapshot.reconciler
+    if rec.get("role") != "standby":
+        return None
+    found = rec.get("standby")
+    info: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    reason = str(info.get("reason") or "another daemon holds the lease")
+    return {
+        "message": f"standby: {reason}; this daemon starts and records nothing until it "
+        "holds the lease",
+        "leader": str(info.get("leader") or ""),
+        "lease_until": str(info.get("lease_until") or ""),
+    }
 
 
 def _state(name: str, cond: Mapping[str, Any]) -> dict[str, str]:

@@ -30,6 +30,7 @@ class LedgerKit:
     ledger: Any
     other_write: Callable[[Files], None]  # another writer commits now
     interfere_next: Callable[[Files], None]  # ...right before our next push
+    force_write: Callable[[Files], None]  # a force-push: the branch becomes only these files
 
 
 @pytest.fixture
@@ -71,8 +72,19 @@ def git_kit(bare: Path, url: str, state: Path) -> LedgerKit:
             other_write(pending.pop(0))
         real_push(branch, new, old)
 
+    def force_write(files: Files) -> None:
+        work = state / f"force-{next(_names)}"
+        gitutil.git("init", "--quiet", "--initial-branch=x", str(work))
+        for name, content in files.items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            (work / name).write_text(content or "")
+        gitutil.git("add", "-A", cwd=work)
+        gitutil.git("commit", "--quiet", "--allow-empty", "-m", "rewritten", cwd=work)
+        gitutil.git("push", "--quiet", "--force", str(bare), f"HEAD:refs/heads/{ledger.branch}",
+                    cwd=work)
+
     ledger.mirror.push = push_after_interference  # type: ignore[method-assign]
-    return LedgerKit(ledger, other_write, pending.append)
+    return LedgerKit(ledger, other_write, pending.append, force_write)
 
 
 def memory_kit() -> LedgerKit:
@@ -84,7 +96,10 @@ def memory_kit() -> LedgerKit:
     def interfere_next(files: Files) -> None:
         ledger.reject_next(lambda: other_write(files))
 
-    return LedgerKit(ledger, other_write, interfere_next)
+    def force_write(files: Files) -> None:
+        ledger.force_write({path: (text or "").encode() for path, text in files.items()})
+
+    return LedgerKit(ledger, other_write, interfere_next, force_write)
 
 
 @pytest.fixture(params=["memory", "git-path", "git-daemon"])

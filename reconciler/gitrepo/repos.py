@@ -1,0 +1,51 @@
+"""Opening dulwich repositories on disk the way the mirror needs them: without pack bitmaps.
+
+dulwich answers "which commits does the other side already have?" with pack bitmaps as soon as
+one pack of a repository has a ``.bitmap`` file, and then asks every pack for its bitmap.
+``git gc`` writes a bitmap for the one big pack of a bare repository
+(``repack.writeBitmaps`` is on by default there); the next push, by dulwich or by ``git push``
+with many objects, adds a pack without one. From then on every fetch from that repository by
+path (and every push out of a mirror that git repacked) fails with ``FileNotFoundError:
+…/pack-<sha>.bitmap``, for good. dulwich 1.2.13 (#2344, PR #2345) made the probe that picks
+bitmaps tolerate a vanished pack, but the lookup itself (``bitmap.find_commit_bitmaps``) still
+reads ``Pack.bitmap`` of every pack, and 1.2.21 fails the same way (see
+tests/source/test_mirror_faults.py). The repositories we mirror are small, so walking the commit
+graph costs nothing worth a bitmap: every repository opened here walks the graph instead.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from typing import Any
+
+from dulwich.client import LocalGitClient
+from dulwich.object_store import BaseObjectStore
+from dulwich.repo import Repo
+
+__all__ = ["LocalClient", "open_repo", "walk_graph"]
+
+
+def walk_graph(repo: Repo) -> Repo:
+    """Make ``repo`` answer reachability by walking commits, never through pack bitmaps."""
+    store: BaseObjectStore = repo.object_store
+    provider = store.get_reachability_provider
+
+    def without_bitmaps(prefer_bitmaps: bool = True) -> Any:
+        return provider(prefer_bitmaps=False)
+
+    store.get_reachability_provider = without_bitmaps  # type: ignore[method-assign]
+    return repo
+
+
+def open_repo(path: str) -> Repo:
+    """``Repo(path)`` that walks the commit graph (see the module docstring)."""
+    return walk_graph(Repo(path))
+
+
+class LocalClient(LocalGitClient):
+    """dulwich's client for remotes given as a path or ``file://``, without pack bitmaps."""
+
+    @classmethod
+    def _open_repo(cls, path: str | bytes) -> closing[Repo]:
+        text = path if isinstance(path, str) else path.decode()
+        return closing(open_repo(text))

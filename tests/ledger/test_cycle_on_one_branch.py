@@ -1,0 +1,175 @@
+"""Whole reconcile cycles sharing one status branch, in one process on a fake clock.
+
+Two reconcilers on one repo (the lease decides who schedules) and a status branch rewritten
+by a force-push. Config source and ledger are real git (a bare repo, GitSource and GitLedger)
+or in memory; the executor is the in-memory engine both reconcilers share, like two daemons
+on one Docker engine. The same with real daemons and Docker is in tests/chaos/.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from support.gitutil import git, make_bare, push_files
+
+from reconciler.clock import FakeClock
+from reconciler.executors.memory import MemoryEngine, MemoryExecutor
+from reconciler.ledger.git import GitLedger
+from reconciler.ledger.memory import MemoryLedger
+from reconciler.reconcile import Reconciler
+from reconciler.settings import Settings
+from reconciler.source.git import GitSource
+from reconciler.source.memory import MemorySource
+from reconciler.status import load_yaml
+
+T0 = datetime(2026, 11, 22, 0, 0, 0, tzinfo=UTC)
+JOB = yaml.safe_dump({
+    "id": "tick", "name": "tick", "type": "docker", "image": "busybox", "command": ["true"],
+    "schedule": {"type": "interval", "every": "10s"}, "policy": {"concurrency": "allow"},
+})
+
+
+@dataclass
+class Repo:
+    """The shared config repo and status branch, and how to make a source and ledger on it."""
+
+    kind: str
+    tmp: Path
+    memory_source: MemorySource | None = None
+    memory_ledger: MemoryLedger | None = None
+    bare: Path | None = None
+    made: int = 0
+
+    def adapters(self) -> tuple[Any, Any]:
+        if self.kind == "memory":
+            return self.memory_source, self.memory_ledger
+        self.made += 1
+        assert self.bare is not None
+        source = GitSource(str(self.bare), "main", self.tmp / f"state-{self.made}")
+        return source, GitLedger(source.mirror, "oven-status")
+
+    def status(self) -> dict[str, bytes]:
+        return self.adapters()[1].read()  # type: ignore[no-any-return]
+
+    def force_push(self, files: dict[str, str]) -> None:
+        """Replace the status branch with one commit holding only ``files``."""
+        if self.kind == "memory":
+            assert self.memory_ledger is not None
+            self.memory_ledger.force_write({p: c.encode() for p, c in files.items()})
+            return
+        assert self.bare is not None
+        git("--git-dir", str(self.bare), "branch", "-D", "oven-status")
+        push_files(self.bare, "oven-status", files, message="rewritten by a person")
+
+
+@pytest.fixture(params=["memory", "git"])
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Repo:
+    if request.param == "memory":
+        source = MemorySource()
+        source.commit({"jobs/tick.yaml": JOB})
+        return Repo("memory", tmp_path, memory_source=source, memory_ledger=MemoryLedger())
+    bare = make_bare(tmp_path / "config.git")
+    push_files(bare, "main", {"jobs/tick.yaml": JOB})
+    return Repo("git", tmp_path, bare=bare)
+
+
+def reconciler(
+    repo: Repo, clock: FakeClock, engine: MemoryEngine, name: str, **settings: Any
+) -> Reconciler:
+    source, ledger = repo.adapters()
+    state = repo.tmp / name
+    state.mkdir()
+    return Reconciler(
+        Settings(repo="shared", state_dir=state, heartbeat=3600, instance="ha", **settings),
+        source=source,
+        executor=MemoryExecutor(engine, state_dir=state, instance="ha"),
+        ledger=ledger,
+        clock=clock,
+        leases=ledger,
+    )
+
+
+def run_files(files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    return {
+        path.rsplit("/", 1)[1][:-5]: load_yaml(data)
+        for path, data in files.items()
+        if path.startswith("status/runs/")
+    }
+
+
+def test_two_reconcilers_one_schedules_and_the_other_takes_over(repo: Repo) -> None:
+    clock = FakeClock(T0)
+    engine = MemoryEngine(clock)
+    a = reconciler(repo, clock, engine, "a", lease_seconds=30)
+    b = reconciler(repo, clock, engine, "b", lease_seconds=30)
+    started_by: dict[str, str] = {}
+
+    def tick_both(alive: tuple[tuple[str, Reconciler], ...]) -> None:
+        for name, daemon in alive:
+            before = set(engine.containers)
+            daemon.tick(fetch=True)
+            for new in set(engine.containers) - before:
+                assert new not in started_by, f"{new} started twice"
+                started_by[new] = name
+        for run_id in [c for c, ct in engine.containers.items() if ct.state == "running"]:
+            MemoryExecutor(engine, state_dir=repo.tmp, instance="ha").finish(
+                run_id.removeprefix("oven-"), 0
+            )
+
+    for _ in range(12):  # two minutes, both alive
+        tick_both((("a", a), ("b", b)))
+        clock.advance(10)
+    assert set(started_by.values()) == {"a"}
+    assert b.snapshot.reconciler["role"] == "standby"
+    assert "holds the lease" in b.snapshot.reconciler["standby"]["reason"]
+    assert "role" not in a.snapshot.reconciler
+
+    for _ in range(12):  # a dies (stops ticking); within the lease and a tenth b takes over
+        tick_both((("b", b),))
+        clock.advance(5)
+    assert "b" in started_by.values()
+    b_first = min(k for k, v in started_by.items() if v == "b")
+    a_last = max(k for k, v in started_by.items() if v == "a")
+    assert b_first > a_last
+
+    files = repo.status()
+    runs = run_files(files)
+    assert {f"oven-{run_id}" for run_id in runs} == set(started_by), "one run file per start"
+    assert {run["status"] for run in runs.values()} == {"succeeded"}
+    assert load_yaml(files["status/jobs/tick.yaml"])["success_rate"] == 1.0
+    assert yaml.safe_load(files["status/lease.yaml"])["holder"]["id"] == b.leadership.me.token
+
+
+def test_a_force_pushed_status_branch_is_written_again_whole(repo: Repo, caplog) -> None:
+    clock = FakeClock(T0)
+    engine = MemoryEngine(clock)
+    daemon = reconciler(repo, clock, engine, "only", lease_seconds=0)
+    executor = MemoryExecutor(engine, state_dir=repo.tmp, instance="ha")
+    for _ in range(4):
+        clock.advance(10)
+        daemon.tick(fetch=True)
+        for observed in executor.observe():
+            if observed.is_running:
+                executor.finish(observed.run_id, 0)
+    daemon.tick(fetch=True)
+    before = repo.status()
+    assert len(run_files(before)) == 3
+
+    repo.force_push({"status/by-hand.yaml": "note: rewritten\n"})
+    with caplog.at_level(logging.WARNING):
+        clock.advance(1)
+        daemon.tick(fetch=True)
+
+    after = repo.status()
+    assert "was rewritten" in caplog.text or "was deleted" in caplog.text
+    assert "writing the whole current status again" in caplog.text
+    assert run_files(after) == run_files(before)
+    assert after["status/jobs/tick.yaml"] == before["status/jobs/tick.yaml"]
+    assert "status/reconciler.yaml" in after
+    assert after["status/by-hand.yaml"] == b"note: rewritten\n", "their file stays too"
