@@ -26,6 +26,7 @@ class Settings:
     instance: str = "default"  # label value separating reconcilers sharing one engine
     log_tail_lines: int = 40
     watch: bool = False  # repo is a local working tree, watched with watchfiles
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides listen address, localhost
 
     @property
     def host_port(self) -> tuple[str, int]:

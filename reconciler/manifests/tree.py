@@ -3,16 +3,24 @@
 Each job file is parsed on its own, so one broken file never stops the others. Ids must be
 unique across the repo: when several files claim one id, every one of them gets a problem and
 none of them is loaded (``keep_last_good`` may still keep the definition a claimant had before).
+A file whose parsing raises an exception that is not a problem (a bug) becomes a problem of
+that file, logged with its traceback; the other files load as usual.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
+from reconciler.errors import BUG_HINT
 from reconciler.manifests.job import ParsedJob, parse_job_file
 from reconciler.manifests.oven import OVEN_PATH, load_oven
+from reconciler.manifests.safe_yaml import FILE_FIELD
 from reconciler.model import DesiredState, JobSpec, Problem
+
+log = logging.getLogger("oven")
 
 JOBS_DIR = "jobs/"
 SUFFIXES = (".yaml", ".yml")
@@ -31,7 +39,7 @@ def load_tree(
     """Every job in ``files`` (repo-relative path -> content); other files are ignored."""
     settings = load_oven(files.get(OVEN_PATH), OVEN_PATH)
     parsed = [
-        parse_job_file(path, files[path], settings.defaults, volume_allowlist, settings.targets)
+        _parse_contained(path, files[path], settings.defaults, volume_allowlist, settings.targets)
         for path in sorted(files)
         if is_job_path(path)
     ]
@@ -39,6 +47,21 @@ def load_tree(
     problems = [*settings.problems, *(p for job in parsed for p in job.problems), *duplicates]
     problems.sort(key=lambda p: (p.path, p.line, p.field))
     return DesiredState(revision=revision, jobs=jobs, problems=tuple(problems))
+
+
+def _parse_contained(
+    path: str,
+    data: bytes,
+    defaults: Mapping[str, Any],
+    volume_allowlist: Sequence[str] | None,
+    targets: Collection[str] | None,
+) -> ParsedJob:
+    try:
+        return parse_job_file(path, data, defaults, volume_allowlist, targets)
+    except Exception as exc:  # a bug met in one file must not hide the other files
+        log.error("%s: unexpected %s while loading", path, type(exc).__name__, exc_info=exc)
+        text = f"cannot be loaded: unexpected {type(exc).__name__}: {exc} ({BUG_HINT})"
+        return ParsedJob(path, None, (Problem(path, 1, FILE_FIELD, text),))
 
 
 def unique_jobs(parsed: Sequence[ParsedJob]) -> tuple[dict[str, JobSpec], list[Problem]]:

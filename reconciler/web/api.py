@@ -82,13 +82,15 @@ class Api:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> JSONResponse:
+        """503 while the ``ready`` check says no, and whenever the Ready condition is False."""
         try:
             ready = self.ready is None or bool(self.ready())
+            why = queries.not_ready(self.source())
         except Exception as exc:  # a failing check means "not ready", never a crash
             return JSONResponse({"status": "not ready", "error": str(exc)}, status_code=503)
-        if ready:
+        if ready and why is None:
             return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "not ready"}, status_code=503)
+        return JSONResponse({"status": "not ready", **(why or {})}, status_code=503)
 
     def routes(self) -> list[BaseRoute]:
         return [

@@ -71,9 +71,10 @@ def _parse_since(text: str) -> datetime | None:
         return None
     try:
         return utc(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a zone pushes it past year 1 or 9999
         raise QueryError(
-            f"since={text!r} is not an ISO 8601 time", hint="for example 2026-03-01T00:00:00Z"
+            f"since={text!r} is not an ISO 8601 time between the years 1 and 9999",
+            hint="for example 2026-03-01T00:00:00Z",
         ) from None
 
 
@@ -158,6 +159,14 @@ def condition(snapshot: Snapshot, kind: str) -> dict[str, Any] | None:
         if cond.get("type") == kind:
             return dict(cond)
     return None
+
+
+def not_ready(snapshot: Snapshot) -> dict[str, str] | None:
+    """Why the reconciler is not Ready (its Ready condition is there and not True), or None."""
+    ready = condition(snapshot, "Ready")
+    if ready is None or str(ready.get("status")) == "True":
+        return None
+    return {"reason": str(ready.get("reason") or ""), "message": str(ready.get("message") or "")}
 
 
 def reconciler_state(snapshot: Snapshot) -> dict[str, str]:
