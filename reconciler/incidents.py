@@ -4,9 +4,10 @@ Whatever raises something that is not an ``OvenError`` — one step of the cycle
 launch, one spooled request, one container to settle, the daemon's tick — hands it to
 ``Incidents.contain`` and goes on. The traceback is logged the first time a (where, class,
 message) is seen, not on every tick; the count per place (a step name) is what ``/metrics``
-shows as ``oven_unexpected_errors_total``. ``recent`` keeps the reconciler not Ready for
-``HOLD`` after the last one, so ``status/reconciler.yaml`` and ``/readyz`` say so even when the
-failure was contained in one job and the step itself went through.
+shows as ``oven_unexpected_errors_total``. A failing step is reported by its group's backoff
+until it succeeds again; a bug contained in one job or one request (``hold=True``) leaves the
+step itself fine, so ``recent`` keeps the reconciler not Ready for ``HOLD`` after the last such
+one, and ``status/reconciler.yaml`` and ``/readyz`` say so.
 """
 
 from __future__ import annotations
@@ -35,15 +36,17 @@ class Incidents:
         self.last_at: datetime | None = None
 
     def contain(
-        self, step: str, exc: BaseException, now: datetime, *, where: str = ""
+        self, step: str, exc: BaseException, now: datetime, *, where: str = "", hold: bool = True
     ) -> UnexpectedError:
         """Count ``exc`` under ``step``; log its traceback if this one is new. ``where`` names
-        the item (a job, a request) in the message."""
+        the item (a job, a request) in the message; ``hold=False`` when the caller reports the
+        error itself (a failed step's backoff), so ``recent`` does not."""
         error = UnexpectedError(f"{step} {where}".strip(), exc)
         key = (error.step, error.cause, str(exc))
         with self._lock:
             self._counts[step] = self._counts.get(step, 0) + 1
-            self.last, self.last_at = error, now
+            if hold:
+                self.last, self.last_at = error, now
             first = key not in self._seen
             self._seen[key] = None
             self._seen.move_to_end(key)

@@ -170,7 +170,8 @@ class Reconciler:
                 self._failed(group, step.name, exc, now)
                 return
             except Exception as exc:  # a bug: contained, counted, backed off like any failure
-                self._failed(group, step.name, self.incidents.contain(step.name, exc, now), now)
+                error = self.incidents.contain(step.name, exc, now, hold=False)
+                self._failed(group, step.name, error, now)
                 return
         if state.failures:
             log.info("%s: recovered after %d failed attempt(s)", group, state.failures)
@@ -280,7 +281,7 @@ class Reconciler:
         try:
             recorded = self._commit_report(now)
         except Exception as exc:  # never an OvenError: the recorder answers those in Recorded
-            error = self.incidents.contain("record", exc, now)
+            error = self.incidents.contain("record", exc, now, hold=False)
             self._failed("record", "record", error, now)
             facts = ReconcilerFacts(
                 self.applied_revision or None, self.attempted_revision or None, error=error

@@ -69,13 +69,13 @@ def _parse_statuses(text: str) -> frozenset[str]:
 def _parse_since(text: str) -> datetime | None:
     if not text:
         return None
+    hint = "for example 2026-03-01T00:00:00Z"
     try:
         return utc(text)
-    except (ValueError, OverflowError):  # OverflowError: a zone pushes it past year 1 or 9999
-        raise QueryError(
-            f"since={text!r} is not an ISO 8601 time between the years 1 and 9999",
-            hint="for example 2026-03-01T00:00:00Z",
-        ) from None
+    except ValueError:
+        raise QueryError(f"since={text!r} is not an ISO 8601 time", hint=hint) from None
+    except OverflowError:  # its zone moves it before year 1 or after 9999 in UTC
+        raise QueryError(f"since={text!r} is out of range in UTC", hint=hint) from None
 
 
 def _parse_limit(text: str) -> int:

@@ -1,0 +1,149 @@
+"""Fixtures for the chaos tests: the scenario fixtures (engine, instance, bare repo), a daemon
+process for the containment tests, and a second Docker engine the test owns and may kill.
+
+The second engine is a ``dockerd`` of its own — socket, ``--data-root``, ``--exec-root``,
+pidfile under one temporary directory, ``--bridge none`` and no iptables rules — so killing
+it never touches the engine other tests (and other people) use. Tests that cannot start it
+are skipped with dockerd's own words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from scenarios.conftest import bare, docker_client, instance  # noqa: F401  (fixtures)
+from scenarios.harness import IMAGE, Daemon
+
+START_SECONDS = 60
+
+
+@pytest.fixture
+def containment_daemon(tmp_path: Path, instance: str) -> Iterator[Callable[..., Daemon]]:  # noqa: F811
+    """``oven run`` on a repo URL with this test's instance, stopped at the end."""
+    started: list[Daemon] = []
+
+    def start(repo: str, *extra: str) -> Daemon:
+        daemon = Daemon(repo, tmp_path / "state", instance, *extra).start()
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.stop()
+    if os.environ.get("OVEN_SHOW_DAEMON_LOG"):
+        print("\n".join(d.output() for d in started))
+
+
+class SecondEngine:
+    """A dockerd on its own socket and directories; ``kill`` and ``start`` it at will."""
+
+    def __init__(self) -> None:
+        # a short path: unix socket paths (containerd's, under exec-root) are limited to 108
+        self.root = Path(tempfile.mkdtemp(prefix="oven-d2-", dir="/tmp"))
+        self.url = f"unix://{self.root}/docker.sock"
+        self.log = self.root / "dockerd.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            "dockerd",
+            "--host", self.url,
+            "--data-root", str(self.root / "data"),
+            "--exec-root", str(self.root / "exec"),
+            "--pidfile", str(self.root / "docker.pid"),
+            "--bridge", "none",
+            "--iptables=false",
+            "--ip-masq=false",
+        ]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + START_SECONDS
+        while not self.answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dockerd did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.2)
+
+    def answers(self) -> bool:
+        return self.docker("info", check=False).returncode == 0
+
+    def docker(
+        self, *args: str, check: bool = True, stdin: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        command = ["docker", "-H", self.url, *args]
+        return subprocess.run(command, input=stdin, capture_output=True, check=check)
+
+    def running(self, of_instance: str) -> list[str]:
+        """Run ids of the instance's running containers on this engine."""
+        out = self.docker(
+            "ps", "--filter", f"label=agent-oven.instance={of_instance}",
+            "--format", '{{.Label "agent-oven.run"}}',
+        ).stdout.decode()  # fmt: skip
+        return [line for line in out.splitlines() if line]
+
+    def kill(self) -> None:
+        """SIGKILL dockerd, as a crash would; its containerd and containers live on."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def close(self) -> None:
+        """Stop the engine, whatever it started, and delete its directories."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                ids = self.docker("ps", "-aq").stdout.decode().split()
+                if ids:
+                    self.docker("rm", "-f", *ids)
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        for pid in self._own_processes():  # containerd and shims left by a killed dockerd
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for mount in self._own_mounts():
+            subprocess.run(["umount", "-l", mount], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _own_processes(self) -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if str(self.root).encode() in (entry / "cmdline").read_bytes():
+                        found.append(int(entry.name))
+        return found
+
+    def _own_mounts(self) -> list[str]:
+        lines = Path("/proc/mounts").read_text().splitlines()
+        mounts = [line.split()[1] for line in lines if str(self.root) in line.split()[1]]
+        return sorted(mounts, key=len, reverse=True)
+
+
+@pytest.fixture
+def second_engine(docker_client: object) -> Iterator[SecondEngine]:  # noqa: F811
+    """A second Docker engine holding the test image; stopped and deleted at the end."""
+    if shutil.which("dockerd") is None or os.geteuid() != 0:
+        pytest.skip("a second dockerd needs the dockerd binary and root")
+    engine = SecondEngine()
+    try:
+        try:
+            engine.start()
+        except RuntimeError as exc:
+            pytest.skip(f"cannot start a second dockerd here: {exc}")
+        saved = subprocess.run(["docker", "save", IMAGE], capture_output=True, check=True)
+        engine.docker("load", stdin=saved.stdout)
+        yield engine
+    finally:
+        engine.close()
