@@ -3,8 +3,11 @@ process for the containment tests, and a second Docker engine the test owns and 
 
 The second engine is a ``dockerd`` of its own — socket, ``--data-root``, ``--exec-root``,
 pidfile under one temporary directory, ``--bridge none`` and no iptables rules — so killing
-it never touches the engine other tests (and other people) use. Tests that cannot start it
-are skipped with dockerd's own words.
+it never touches the engine other tests (and other people) use. Its ``containerd`` is started
+by the fixture, not by dockerd, as a service manager would: a containerd that dockerd starts
+dies with it, and where PID 1 reaps no orphans (as in many containers) it stays a zombie that
+the next dockerd mistakes for a running containerd and waits on. Tests that cannot start the
+engine are skipped with its own words.
 """
 
 from __future__ import annotations
@@ -43,19 +46,52 @@ def containment_daemon(tmp_path: Path, instance: str) -> Iterator[Callable[..., 
         print("\n".join(d.output() for d in started))
 
 
+CONTAINERD_CONFIG = """version = 2
+root = "{root}/containerd/root"
+state = "{root}/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "{root}/containerd.sock"
+[debug]
+  address = "{root}/containerd-debug.sock"
+"""
+
+
 class SecondEngine:
-    """A dockerd on its own socket and directories; ``kill`` and ``start`` it at will."""
+    """A dockerd (and its containerd) on its own socket and directories; ``kill`` and ``start``
+    the dockerd at will."""
 
     def __init__(self) -> None:
-        # a short path: unix socket paths (containerd's, under exec-root) are limited to 108
+        # a short path: unix socket paths are limited to 108 bytes
         self.root = Path(tempfile.mkdtemp(prefix="oven-d2-", dir="/tmp"))
         self.url = f"unix://{self.root}/docker.sock"
         self.log = self.root / "dockerd.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.containerd: subprocess.Popen[bytes] | None = None
+
+    def start_containerd(self) -> None:
+        config = self.root / "containerd.toml"
+        config.write_text(CONTAINERD_CONFIG.format(root=self.root))
+        with (self.root / "containerd.log").open("ab") as out:
+            self.containerd = subprocess.Popen(
+                ["containerd", "--config", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_SECONDS
+        while not (self.root / "containerd.sock").exists():
+            if self.containerd.poll() is not None or time.monotonic() > deadline:
+                log = (self.root / "containerd.log").read_text()[-2000:]
+                raise RuntimeError(f"containerd did not start: {log}")
+            time.sleep(0.1)
 
     def start(self) -> None:
+        if self.containerd is None:
+            self.start_containerd()
         command = [
             "dockerd",
+            "--containerd", str(self.root / "containerd.sock"),
             "--host", self.url,
             "--data-root", str(self.root / "data"),
             "--exec-root", str(self.root / "exec"),
@@ -92,7 +128,7 @@ class SecondEngine:
         return [line for line in out.splitlines() if line]
 
     def kill(self) -> None:
-        """SIGKILL dockerd, as a crash would; its containerd and containers live on."""
+        """SIGKILL dockerd, as a crash would (containerd and the containers' shims live on)."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=30)
@@ -104,12 +140,15 @@ class SecondEngine:
                 ids = self.docker("ps", "-aq").stdout.decode().split()
                 if ids:
                     self.docker("rm", "-f", *ids)
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        for pid in self._own_processes():  # containerd and shims left by a killed dockerd
+        for process in (self.process, self.containerd):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=30)
+        for pid in self._own_processes():  # shims of containers that outlived it all
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         for mount in self._own_mounts():
@@ -117,6 +156,7 @@ class SecondEngine:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _own_processes(self) -> list[int]:
+        """Processes whose command line names this engine's directory."""
         found = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
