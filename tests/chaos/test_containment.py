@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import re
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -421,8 +422,8 @@ def test_the_daemon_rejects_malformed_requests_and_restarts_over_garbage(
     assert "d.json" in request_files(daemon.state_dir)[1]
     done = oven("trigger", "tick", "--state-dir", str(daemon.state_dir))
     assert done.returncode == 0, done.stderr
-    wait_until(
-        lambda: [r for r in readable_runs(status, "tick") if r["status"] == "succeeded"],
+    wait_until(  # served: a run with its final status (the engine may refuse to start it)
+        lambda: [r for r in readable_runs(status, "tick") if r["finished_at"]],
         60,
         "a run",
     )
@@ -496,7 +497,14 @@ def test_a_container_removed_by_hand_is_recorded_as_vanished(
         lambda: docker_client.containers.list(filters=mine), 60, "the slow run's container"
     )
     run_id = container.labels["agent-oven.run"]
-    subprocess.run(["docker", "rm", "-f", container.id], check=True, capture_output=True)
+    # the daemon must not look during the removal: it would see the container exited (137)
+    # for a moment, and record that (correctly) instead of a vanished container
+    assert daemon.process is not None
+    daemon.process.send_signal(signal.SIGSTOP)
+    try:
+        subprocess.run(["docker", "rm", "-f", container.id], check=True, capture_output=True)
+    finally:
+        daemon.process.send_signal(signal.SIGCONT)
     run = wait_until(
         lambda: [r for r in status.runs("slow") if r["run_id"] == run_id and r["error"]],
         30,
