@@ -419,7 +419,7 @@ def test_the_daemon_rejects_malformed_requests_and_restarts_over_garbage(
     push_files(bare, "oven-status", GARBAGE_STATUS, "garbage on the status branch")
     daemon.start()
     wait_until(lambda: daemon.serving() and daemon.get("/readyz")[0] == 200, 60, "up again")
-    assert "d.json" in request_files(daemon.state_dir)[1]
+    wait_until(lambda: "d.json" in request_files(daemon.state_dir)[1], 30, "d.json rejected")
     done = oven("trigger", "tick", "--state-dir", str(daemon.state_dir))
     assert done.returncode == 0, done.stderr
     wait_until(  # served: a run with its final status (the engine may refuse to start it)
