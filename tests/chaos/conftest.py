@@ -3,7 +3,10 @@ process for the containment tests, and a second Docker engine the test owns and 
 
 The second engine is a ``dockerd`` of its own — socket, ``--data-root``, ``--exec-root``,
 pidfile under one temporary directory, ``--bridge none`` and no iptables rules — so killing
-it never touches the engine other tests (and other people) use. Its ``containerd`` is started
+it never touches the engine other tests (and other people) use. It runs in a network
+namespace of its own (``unshare --net``): a dockerd started with ``--bridge none`` deletes the
+``docker0`` interface of the namespace it runs in, which in the host's namespace is the main
+engine's bridge. Its ``containerd`` is started
 by the fixture, not by dockerd, as a service manager would: a containerd that dockerd starts
 dies with it, and where PID 1 reaps no orphans (as in many containers) it stays a zombie that
 the next dockerd mistakes for a running containerd and waits on. Tests that cannot start the
@@ -90,6 +93,7 @@ class SecondEngine:
         if self.containerd is None:
             self.start_containerd()
         command = [
+            "unshare", "--net",  # never the host's docker0: see the module docstring
             "dockerd",
             "--containerd", str(self.root / "containerd.sock"),
             "--host", self.url,
@@ -174,8 +178,8 @@ class SecondEngine:
 @pytest.fixture
 def second_engine(docker_client: object) -> Iterator[SecondEngine]:  # noqa: F811
     """A second Docker engine holding the test image; stopped and deleted at the end."""
-    if shutil.which("dockerd") is None or os.geteuid() != 0:
-        pytest.skip("a second dockerd needs the dockerd binary and root")
+    if not (shutil.which("dockerd") and shutil.which("unshare")) or os.geteuid() != 0:
+        pytest.skip("a second dockerd needs the dockerd and unshare binaries and root")
     engine = SecondEngine()
     try:
         try:

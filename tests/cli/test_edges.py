@@ -62,9 +62,9 @@ def test_run_with_an_address_that_is_not_host_port_is_a_usage_error(
 
 
 def test_run_on_an_address_of_another_machine_says_which_addresses_work(tmp_path: Path) -> None:
-    done = run_daemon(tmp_path, "--listen", "192.0.2.1:8080")  # TEST-NET-1: never ours
+    done = run_daemon(tmp_path, "--listen", "203.0.113.1:8080")  # TEST-NET-3: never ours
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith("error: cannot listen on 192.0.2.1:8080")
+    assert done.stderr.startswith("error: cannot listen on 203.0.113.1:8080")
     assert "hint: give an address of this machine" in done.stderr
 
 
