@@ -25,11 +25,32 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import docker
 import pytest
-from scenarios.conftest import bare, docker_client, instance  # noqa: F401  (fixtures)
-from scenarios.harness import IMAGE, Daemon
+from docker.errors import NotFound
+from scenarios.conftest import bare, instance  # noqa: F401  (fixtures)
+from scenarios.harness import IMAGE, INSTANCE_PREFIX, ROOT, Daemon
 
 START_SECONDS = 60
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """The engine, with the test images built; this session's containers removed at the end
+    (tolerating containers that tests/scenarios/ removes at the same moment)."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        pytest.fail(f"no Docker engine answers ({exc}); run scripts/ensure-docker.sh first")
+    subprocess.run(["bash", str(ROOT / "scripts/build-images.sh")], check=True, capture_output=True)
+    yield client
+    mine = {"label": "agent-oven.managed=true"}
+    for container in client.containers.list(all=True, filters=mine, ignore_removed=True):
+        if container.labels.get("agent-oven.instance", "").startswith(INSTANCE_PREFIX):
+            with contextlib.suppress(NotFound):
+                container.remove(force=True)
+    client.close()
 
 
 @pytest.fixture
