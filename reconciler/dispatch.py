@@ -9,6 +9,11 @@ Saving a log streams the container's whole output and may take seconds (a run th
 ``log_wait`` seconds. A save still going keeps the run ``running`` in the book (so its
 container is neither recorded nor removed); a later tick's ``finish`` of the same run picks
 the result up, with the final record the first ``finish`` built (a cancel stays a cancel).
+One job, one retry or one request that raises never stops the others: a launch that raises
+ends as a failed run carrying the error, anything else becomes a warning in
+``status/reconciler.yaml`` (a request is rejected: moved to ``requests/rejected/``). Only
+``EngineUnavailable`` fails the whole step, since then nothing can start. Exceptions that are
+not ``OvenError`` are bugs: they are counted and logged once by ``incidents.Incidents``.
 """
 
 from __future__ import annotations
@@ -20,11 +25,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from reconciler.book import RunBook
 from reconciler.decide import decide, retry_delay
-from reconciler.errors import EngineUnavailable, ExecutorError, RunAlreadyExists, VolumeRefused
+from reconciler.errors import (
+    EngineUnavailable,
+    ExecutorError,
+    OvenError,
+    RunAlreadyExists,
+    VolumeRefused,
+)
+from reconciler.incidents import Incidents
 from reconciler.interfaces import Executor
 from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord, Trigger
 from reconciler.pipeline_runs import PipelineRuns
@@ -57,6 +70,8 @@ class Dispatcher:
         tail_lines: int = 40,
         pipelines: PipelineRuns | None = None,
         log_wait: float | None = None,
+        *,
+        incidents: Incidents | None = None,
     ) -> None:
         """``log_wait``: seconds ``finish`` waits for a log save (None: until it is done)."""
         self.book, self.executor, self.secrets, self.spool = book, executor, secrets, spool
@@ -65,9 +80,11 @@ class Dispatcher:
         self.log_wait = log_wait
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oven-logs")
         self._saving: dict[str, _Saving] = {}
+        self.incidents = incidents or Incidents()
         self.secret_names: set[str] = set()
         self.wakeups: list[datetime] = []
         self.revision = ""
+        self._published = ""  # the revision whose job ids the spool knows
 
     def run(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         self.revision, self.wakeups = desired.revision, []
@@ -75,10 +92,41 @@ class Dispatcher:
         self.secret_names |= {
             name for job in desired.jobs.values() for name in PipelineRuns.secret_names(job)
         }
+        self._publish_jobs(desired)
         for job in desired.jobs.values():
-            self._schedule(job, now, warnings)
-        self._retries(desired, now)
+            self._contained(
+                f"job {job.id}", now, warnings, partial(self._schedule, job, now, warnings)
+            )
+        self._retries(desired, now, warnings)
         self._requests(desired, now, warnings)
+
+    def _contained(
+        self, where: str, now: datetime, warnings: list[str], action: Callable[[], object]
+    ) -> OvenError | None:
+        """Run ``action`` for one job or request; what it raises becomes a warning."""
+        try:
+            action()
+            return None
+        except EngineUnavailable:
+            raise  # nothing can start: the step fails and backs off
+        except OvenError as exc:
+            log.error("%s: %s", where, exc.message)
+            warnings.append(f"{where}: {exc.message}")
+            return exc
+        except Exception as exc:
+            error = self.incidents.contain("schedule", exc, now, where=where)
+            warnings.append(error.message)
+            return error
+
+    def _publish_jobs(self, desired: DesiredState) -> None:
+        """Tell ``oven trigger`` (through the spool) which job ids the daemon knows."""
+        if self.spool is None or self._published == desired.revision:
+            return
+        try:
+            self.spool.publish_jobs(sorted(desired.jobs), desired.revision)
+            self._published = desired.revision
+        except OSError as exc:
+            log.warning("cannot write the list of known jobs for oven trigger: %s", exc)
 
     # -- scheduled runs ---------------------------------------------------------------------
     def _schedule(self, job: JobSpec, now: datetime, warnings: list[str]) -> None:
@@ -98,34 +146,52 @@ class Dispatcher:
         if decision.next_wakeup is not None:
             self.wakeups.append(decision.next_wakeup)
 
-    def _retries(self, desired: DesiredState, now: datetime) -> None:
+    def _retries(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         for failed in self.book.due_retries(now):
             job = desired.jobs.get(failed.job_id)
             if job is None or not job.enabled:
                 self.book.put(failed.with_changes(next_retry_at=None))  # dropped with its job
                 continue
-            if self._blocked(job):
-                continue
-            root = failed.retry_of or failed.run_id
-            attempt = failed.attempt + 1
-            self._launch(
-                job,
-                retry_run_id(root, attempt),
-                "retry",
-                now,
-                failed.scheduled_for,
-                attempt=attempt,
-                retry_of=root,
+            self._contained(
+                f"retry of {failed.run_id}", now, warnings, partial(self._retry, job, failed, now)
             )
 
+    def _retry(self, job: JobSpec, failed: RunRecord, now: datetime) -> None:
+        if self._blocked(job):
+            return
+        root = failed.retry_of or failed.run_id
+        attempt = failed.attempt + 1
+        self._launch(
+            job,
+            retry_run_id(root, attempt),
+            "retry",
+            now,
+            failed.scheduled_for,
+            attempt=attempt,
+            retry_of=root,
+        )
+
     def _requests(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
-        for request in self.spool.pending() if self.spool else []:
+        if self.spool is None:
+            return
+        spool = self.spool
+        for request in spool.pending():
             job = desired.jobs.get(request.job_id)
             if job is None:
-                warnings.append(f"request for unknown job {request.job_id} dropped")
-                self.spool.done(request)  # type: ignore[union-attr]
-            elif self._serve(request, job, now):
-                self.spool.done(request)  # type: ignore[union-attr]
+                reason = f"no job {request.job_id!r} in the config (revision {desired.revision})"
+                warnings.append(f"request {request.path.name} rejected: {reason}")
+                spool.reject(request.path, reason)
+                continue
+            take = partial(self._take, spool, request, job, now)
+            error = self._contained(f"request {request.path.name}", now, warnings, take)
+            if error is not None:
+                spool.reject(request.path, error.message)  # never retried: it would fail again
+
+    def _take(
+        self, spool: RequestSpool, request: RunRequestFile, job: JobSpec, now: datetime
+    ) -> None:
+        if self._serve(request, job, now):
+            spool.done(request)
 
     def _serve(self, request: RunRequestFile, job: JobSpec, now: datetime) -> bool:
         """Start what the request still needs; True once every run it asks for exists."""
@@ -203,6 +269,9 @@ class Dispatcher:
             return self._fail_to_start(record, job, now, _error("VolumeRefused", exc))
         except ExecutorError as exc:
             return self._fail_to_start(record, job, now, _error("ExecutorError", exc))
+        except Exception as exc:  # a bug in this job's path: this run fails, the others go on
+            error = self.incidents.contain("schedule", exc, now, where=f"run {run_id}")
+            return self._fail_to_start(record, job, now, _error(error.reason, error))
         self.book.put(record.with_changes(started_at=started.started_at or now))
         self.book.note_scheduled(record)
         log.info("run %s: started (%s)", run_id, trigger)
@@ -232,6 +301,7 @@ class Dispatcher:
 
         While the log is still being saved (see the module docstring) the run stays as it is.
         """
+        after = clamped(after)
         names = self.secret_names | set(before.secret_names) | set(job.secrets if job else ())
         redact: Callable[[str], str] = self.secrets.redactor(names)
         if capture_log and self._is_pipeline(before, job):
@@ -322,4 +392,13 @@ def _error(cls: str, exc: Exception) -> ErrorInfo:
     return ErrorInfo(cls, str(exc), getattr(exc, "hint", None) or "")
 
 
-__all__ = ["Dispatcher"]
+def clamped(record: RunRecord) -> RunRecord:
+    """The record with ``finished_at`` never before ``started_at``: engines' clocks and ours
+    disagree now and then, and a duration is never negative."""
+    started, finished = record.started_at, record.finished_at
+    if started is not None and finished is not None and finished < started:
+        return record.with_changes(finished_at=started)
+    return record
+
+
+__all__ = ["Dispatcher", "clamped"]

@@ -23,7 +23,8 @@ off and retry; a non-transient one sets ``Stalled=True``: a person must act.
     │   ├── EngineUnavailable    yes   no engine answers
     │   ├── RunAlreadyExists     yes   a container for this run id exists (counts as started)
     │   └── VolumeRefused        no    a host path resolves outside the volume allow-list
-    └── UsageError               no    bad command-line input
+    ├── UsageError               no    bad command-line input
+    └── UnexpectedError          yes   any other exception, contained: a bug, reported as one
 """
 
 from __future__ import annotations
@@ -129,3 +130,22 @@ class UsageError(OvenError):
     """Bad command-line input."""
 
     transient = False
+
+
+BUG_HINT = "this is a bug in Agent Oven: please report it with the traceback from the log"
+
+
+class UnexpectedError(OvenError):
+    """An exception no code expected (not an OvenError), contained where it was raised.
+
+    One job, one file, one request or one step fails with it; the daemon goes on. ``step``
+    says where it happened, ``cause`` is the exception's class name.
+    """
+
+    transient = True
+
+    def __init__(self, step: str, exc: BaseException) -> None:
+        self.step = step
+        self.cause = type(exc).__name__
+        text = str(exc).strip() or "(no message)"
+        super().__init__(f"{step}: unexpected {self.cause}: {text}", BUG_HINT)

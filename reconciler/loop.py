@@ -5,6 +5,11 @@ in the same event loop. Between ticks the loop sleeps until the next due time, a
 ``settings.tick`` seconds, and fetches the config repo every ``settings.interval`` seconds —
 or at once when a watched working tree changes (``--watch``). Stopping leaves running
 containers alone: the next start adopts them.
+
+The web port is bound before anything else, so a taken port or a bad address ends ``oven run``
+with an error before any job runs. After that nothing ends the daemon but a signal: a tick
+that raises (every step contains its own errors, so this is the last line of defence) is
+logged once with its traceback, counted under step ``tick`` and tried again with backoff.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
-from reconciler.clock import SystemClock
+from reconciler.backoff import Backoff
+from reconciler.clock import SystemClock, iso
 from reconciler.executors.docker import DockerExecutor
 from reconciler.gitrepo import GitMirror
 from reconciler.interfaces import ConfigSource
@@ -30,7 +36,8 @@ from reconciler.source.git import GitSource
 from reconciler.source.local import LocalSource
 from reconciler.spool import RequestSpool
 from reconciler.web.app import create_app
-from reconciler.web.server import serve
+from reconciler.web.security import allowed_hosts
+from reconciler.web.server import bind_socket, serve_socket
 from reconciler.workspaces import GitWorkspaces
 
 log = logging.getLogger("oven")
@@ -75,16 +82,25 @@ def workspaces(settings: Settings) -> GitWorkspaces:
 
 
 async def run_daemon(settings: Settings) -> int:
-    reconciler = build_reconciler(settings)  # the first tick restores it (``lead`` steps)
+    host, port = settings.host_port
+    sock = bind_socket(host, port)  # first: a port we cannot have ends the command here
+    try:
+        reconciler = build_reconciler(settings)  # the first tick restores it (``lead`` steps)
+    except BaseException:
+        sock.close()
+        raise
     stop, wake = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if isinstance(reconciler.source, LocalSource):
         _watch_in_thread(reconciler.source, loop, wake, settings.interval)
-    app = create_app(reconciler.snapshots.get, ready=lambda: reconciler.desired is not None)
-    host, port = settings.host_port
-    server = asyncio.create_task(serve(app, host, port))
+    app = create_app(
+        reconciler.snapshots.get,
+        ready=reconciler.ready,
+        allowed_hosts=allowed_hosts(host, settings.allowed_hosts),
+    )
+    server = asyncio.create_task(serve_socket(app, sock))
     log.info("status page on http://%s:%d/", host, port)
     try:
         await tick_forever(reconciler, settings, stop, wake)
@@ -119,15 +135,36 @@ async def tick_forever(
     """
     clock = reconciler.clock
     next_fetch = clock.now()
+    failing = Backoff("tick")
     while not stop.is_set():
         now = clock.now()
         fetch = wake.is_set() or now >= next_fetch
         if fetch:
             wake.clear()
             next_fetch = now + timedelta(seconds=settings.interval)
-        due = await asyncio.to_thread(reconciler.tick, fetch)
+        try:
+            due = await asyncio.to_thread(reconciler.tick, fetch)
+            failing = failing.succeeded()
+        except Exception as exc:  # the last line of defence: log, count, back off, go on
+            failing = _tick_failed(reconciler, settings, failing, exc)
+            due = failing.next_try or clock.now()
         pause = min(max((due - clock.now()).total_seconds(), 0.05), settings.tick)
         await wait(pause, stop, wake)
+
+
+def _tick_failed(
+    reconciler: Reconciler, settings: Settings, failing: Backoff, exc: Exception
+) -> Backoff:
+    now = reconciler.clock.now()
+    error = reconciler.incidents.contain("tick", exc, now)
+    failing = failing.failed(error, now, base=1.0, cap=max(settings.interval, 1.0))
+    log.error(
+        "%s; next try at %s (attempt %d)",
+        error.message,
+        iso(failing.next_try),
+        failing.failures + 1,
+    )
+    return failing
 
 
 async def _first(*events: asyncio.Event) -> None:

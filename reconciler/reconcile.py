@@ -10,7 +10,10 @@ A failed fetch leaves the jobs running on the last good revision (the cycle grou
 a failed cycle or fetch is still recorded, so ``status/reconciler.yaml`` says what went wrong.
 A failing group backs off (``backoff.Backoff``: doubling gaps with deterministic jitter,
 capped at the fetch interval) and the log says when it tries next; a non-transient error
-(``OvenError.transient`` False) sets ``Stalled=True``. Containers are removed only after the
+(``OvenError.transient`` False) sets ``Stalled=True``. Any other exception is a bug, and it is
+contained where it happens (``incidents.Incidents``): in a step it fails that step's group as an
+``UnexpectedError`` (backed off like any failure); in one job, one request or one container it
+fails only that one. Containers are removed only after the
 status commit that records their result went through, and the book forgets pruned runs only
 then. All adapter calls block; the daemon runs ``tick`` in a worker thread.
 
@@ -31,8 +34,9 @@ from reconciler import __version__
 from reconciler.backoff import Backoff
 from reconciler.book import RunBook
 from reconciler.clock import Clock, iso
-from reconciler.dispatch import Dispatcher
+from reconciler.dispatch import Dispatcher, clamped
 from reconciler.errors import OvenError
+from reconciler.incidents import Incidents
 from reconciler.interfaces import (
     ConfigSource,
     Executor,
@@ -53,12 +57,21 @@ from reconciler.settings import Settings
 from reconciler.settle import Action, classify, vanished
 from reconciler.spool import RequestSpool
 from reconciler.status import parse_status_tree
-from reconciler.status.changes import CycleReport, JobFacts, ReconcilerFacts
+from reconciler.status.changes import (
+    CycleReport,
+    JobFacts,
+    ReconcilerFacts,
+    reconciler_document,
+)
 from reconciler.status.view import Snapshot, SnapshotBox, SnapshotBuilder
 
 log = logging.getLogger("oven")
 
 BACKOFF_BASE = 1.0  # seconds before the first retry of a failed group; doubles from there
+STEPS = (  # every place an unexpected error is counted (/metrics)
+    *("lease", "restore", "fetch", "load", "observe", "settle", "schedule"),
+    *("record", "remove", "tick"),
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,7 @@ class Reconciler:
         self.applied_revision = ""
         self.started_at = clock.now()
         secrets = secrets or SecretStore({})
+        self.incidents = Incidents(STEPS)
         self.pipelines = PipelineRuns(executor, workspaces, secrets, settings.runner_image)
         self.dispatch = Dispatcher(
             self.book,
@@ -98,6 +112,7 @@ class Reconciler:
             settings.log_tail_lines,
             self.pipelines,
             log_wait=settings.log_wait,
+            incidents=self.incidents,
         )
         self.recorder = Recorder(ledger, settings.heartbeat)
         self.snapshots = SnapshotBox()
@@ -150,6 +165,8 @@ class Reconciler:
         self.snapshots.publish(Snapshot(reconciler=dict(tree.reconciler)))
         self.applied_revision = str(tree.reconciler.get("applied_revision") or "")
         self.restored = True
+        for unreadable in tree.unreadable:
+            log.warning("status branch: skipped %s", unreadable)
         log.info(
             "restored %d runs and %d jobs from the status branch", len(tree.runs), len(tree.jobs)
         )
@@ -170,6 +187,11 @@ class Reconciler:
             self._remove_recorded_containers()
         return self._next_tick(now)
 
+    def ready(self) -> bool:
+        """For ``/readyz``: the config is loaded, no group is failing, no recent bug."""
+        now = self.clock.now()
+        return self.desired is not None and self._reported_error(now) is None
+
     @property
     def error(self) -> OvenError | None:
         """What the reconciler reports: a stalled group first, then record, cycle, sync."""
@@ -189,6 +211,10 @@ class Reconciler:
                 step.run(now)
             except OvenError as exc:
                 self._failed(group, step.name, exc, now)
+                return
+            except Exception as exc:  # a bug: contained, counted, backed off like any failure
+                error = self.incidents.contain(step.name, exc, now, hold=False)
+                self._failed(group, step.name, error, now)
                 return
         if state.failures:
             log.info("%s: recovered after %d failed attempt(s)", group, state.failures)
@@ -237,8 +263,8 @@ class Reconciler:
             return None
         try:
             return self._load(self.applied_revision)
-        except OvenError as exc:
-            log.warning("cannot read the last applied revision: %s", exc.message)
+        except Exception as exc:  # a revision recorded by an old run may be gone or garbage
+            log.warning("cannot read the last applied revision: %s", exc)
             return None
 
     # -- lead: the lease, and the book as the status branch has it ----------------------------
@@ -283,10 +309,15 @@ class Reconciler:
     def _settle(self, now: datetime) -> None:
         """Record what containers did: finished, timed out, adopted after a restart, vanished."""
         for container in self._observed:
-            self._settle_one(container, now)
+            try:
+                self._settle_one(container, now)
+            except OvenError:
+                raise  # the engine's errors concern every container: the step fails
+            except Exception as exc:  # one container's bug does not keep the others unsettled
+                self.incidents.contain("settle", exc, now, where=f"run {container.run_id}")
         for record in vanished(self.book.active(), self._observed):
             log.warning("run %s: container vanished", record.run_id)
-            self.book.put(vanished_record(record, now))
+            self.book.put(clamped(vanished_record(record, now)))
 
     def _settle_one(self, container: ObservedRun, now: datetime) -> None:
         record = self.book.runs.get(container.run_id)
@@ -326,6 +357,28 @@ class Reconciler:
 
     # -- record and remove ------------------------------------------------------------------
     def _record(self, now: datetime) -> Recorded:
+        """Commit this cycle's report, then publish the read model; a bug fails the step."""
+        try:
+            recorded = self._commit_report(now)
+        except Exception as exc:  # never an OvenError: the recorder answers those in Recorded
+            error = self.incidents.contain("record", exc, now, hold=False)
+            self._failed("record", "record", error, now)
+            facts = ReconcilerFacts(
+                self.applied_revision or None, self.attempted_revision or None, error=error
+            )
+            status = reconciler_document(facts, now, None)
+            recorded = Recorded(False, status, dict(self.recorder.cache.summaries), error=error)
+        self.snapshots.publish(
+            self._views.build(
+                recorded.reconciler,
+                recorded.summaries,
+                self.book.runs.values(),
+                unexpected_errors=self.incidents.counts(),
+            )
+        )
+        return recorded
+
+    def _commit_report(self, now: datetime) -> Recorded:
         """Commit this cycle's report; only then may the book forget what it pruned."""
         report = self._report(now)
         state = self.backoff["record"]
@@ -343,15 +396,12 @@ class Reconciler:
                 self.book.forget(run_id)
             for job_id in recorded.drop_jobs:
                 self.book.drop_job(job_id)
-        self.snapshots.publish(
-            self._views.build(recorded.reconciler, recorded.summaries, self.book.runs.values())
-        )
         return recorded
 
     def _report(self, now: datetime) -> CycleReport:
         book, desired = self.book, self.desired
         jobs = desired.jobs if desired else {}
-        error = self.error
+        error = self._reported_error(now)
         facts = {
             job_id: JobFacts(
                 job=jobs.get(job_id),
@@ -389,6 +439,10 @@ class Reconciler:
             keep_runs=self.settings.keep_runs,
         )
 
+    def _reported_error(self, now: datetime) -> OvenError | None:
+        """A failing group's error, else a bug contained in one job or request lately."""
+        return self.error or self.incidents.recent(now)
+
     def _remove_recorded_containers(self) -> None:
         book = self.book
         for run_id in sorted(self.removable):
@@ -399,6 +453,9 @@ class Reconciler:
                 self.executor.remove(run_id)
             except OvenError as exc:
                 log.warning("run %s: cannot remove container: %s", run_id, exc)
+                continue
+            except Exception as exc:
+                self.incidents.contain("remove", exc, self.clock.now(), where=f"run {run_id}")
                 continue
             self.removable.discard(run_id)
             self.pipelines.discard(run_id)

@@ -34,6 +34,7 @@ class Settings:
     host_claude_json: Path | None = None  # host-login: ~/.claude.json unless set
     host_gh_dir: Path | None = None  # host-login: ~/.config/gh unless set
     lease_seconds: float = 60.0  # the leader lease on the status branch; 0 turns it off
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides listen address, localhost
 
     @property
     def host_port(self) -> tuple[str, int]:

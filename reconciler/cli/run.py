@@ -1,4 +1,8 @@
-"""``oven run``: the reconciler daemon and its status page, until SIGINT or SIGTERM."""
+"""``oven run``: the reconciler daemon and its status page, until SIGINT or SIGTERM.
+
+``--listen`` is checked as the flags are parsed and its port bound before anything runs, so
+a bad address or a taken port is a usage error (exit 2) and never a daemon without its page.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +30,25 @@ def lease_seconds(text: str) -> float:
     return value
 
 
+
+def listen_address(text: str) -> str:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6; ``:8080`` is 127.0.0.1) with a port 0-65535."""
+    host, colon, port = text.strip().rpartition(":")
+    bracketed = host.startswith("[") == host.endswith("]")
+    if not colon or not port.isdigit() or int(port) > 65535 or not bracketed or " " in host:
+        raise argparse.ArgumentTypeError(
+            f"not an address: {text!r} (write HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)"
+        )
+    return text.strip()
+
+
 # fmt: off
 OWN_OPTIONS = (
     Option("--listen", "address of the status page and API",
-           env="OVEN_LISTEN", default="127.0.0.1:8080", metavar="HOST:PORT"),
+           env="OVEN_LISTEN", default="127.0.0.1:8080", type=listen_address, metavar="HOST:PORT"),
+    Option("--allowed-host", "another host name the page may be opened by (the listen address "
+           "and localhost always may; '*' allows any); repeatable, ':'-separated in the variable",
+           env="OVEN_ALLOWED_HOSTS", metavar="NAME", repeat=True),
     Option("--interval", "seconds between fetches of the config repo",
            env="OVEN_INTERVAL", default="30", type=float, metavar="SECONDS"),
     Option("--secrets-file", "NAME=value lines; secrets are also read from the environment",
@@ -97,5 +116,6 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         host_claude_json=args.host_claude_json,
         host_gh_dir=args.host_gh_dir,
         lease_seconds=args.lease_seconds,
+        allowed_hosts=tuple(args.allowed_host),
     )
     return asyncio.run(run_daemon(settings))

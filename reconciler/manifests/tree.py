@@ -8,18 +8,26 @@ Sources hand a manifest path that is a symbolic link (git mode 120000, a link on
 ``Symlink`` instead of its content; the loader names it as a problem rather than skip it
 silently or follow it out of the repo. A file name with control characters (or not UTF-8) is
 a problem too, shown escaped.
+
+A file whose parsing raises an exception that is not a problem (a bug) becomes a problem of
+that file, logged with its traceback; the other files load as usual.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
+from reconciler.errors import BUG_HINT
 from reconciler.manifests.job import ParsedJob, parse_job_file
 from reconciler.manifests.oven import OVEN_PATH, OvenSettings, load_oven
 from reconciler.manifests.safe_yaml import FILE_FIELD
 from reconciler.manifests.text import printable, show
 from reconciler.model import DesiredState, JobSpec, Problem
+
+log = logging.getLogger("oven")
 
 JOBS_DIR = "jobs/"
 SUFFIXES = (".yaml", ".yml")
@@ -46,7 +54,7 @@ def load_tree(
     else:
         settings = load_oven(files.get(OVEN_PATH), OVEN_PATH)
     parsed = [
-        parse_job_file(path, files[path], settings.defaults, volume_allowlist, settings.targets)
+        _parse_contained(path, files[path], settings.defaults, volume_allowlist, settings.targets)
         for path in sorted(files)
         if is_job_path(path) and path not in unusable
     ]
@@ -77,6 +85,19 @@ def file_problem(path: str, content: bytes) -> str | None:
     if not path.isprintable():
         return "file name has control characters or is not UTF-8; rename the file"
     return None
+def _parse_contained(
+    path: str,
+    data: bytes,
+    defaults: Mapping[str, Any],
+    volume_allowlist: Sequence[str] | None,
+    targets: Collection[str] | None,
+) -> ParsedJob:
+    try:
+        return parse_job_file(path, data, defaults, volume_allowlist, targets)
+    except Exception as exc:  # a bug met in one file must not hide the other files
+        log.error("%s: unexpected %s while loading", path, type(exc).__name__, exc_info=exc)
+        text = f"cannot be loaded: unexpected {type(exc).__name__}: {exc} ({BUG_HINT})"
+        return ParsedJob(path, None, (Problem(path, 1, FILE_FIELD, text),))
 
 
 def unique_jobs(parsed: Sequence[ParsedJob]) -> tuple[dict[str, JobSpec], list[Problem]]:

@@ -34,11 +34,15 @@ class Snapshot:
     ``active_runs`` [run ids], ``config_path``, ``description``, ``owner``.
 
     ``runs`` maps a run id to a run record as ``RunRecord.to_dict()`` writes it.
+
+    ``unexpected_errors`` counts, by step, the exceptions that were bugs and were contained
+    since the daemon started (``incidents.Incidents``); ``/metrics`` exports it as a counter.
     """
 
     reconciler: dict[str, Any] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unexpected_errors: dict[str, int] = field(default_factory=dict)
 
 
 SnapshotSource = Callable[[], Snapshot]
@@ -81,6 +85,8 @@ class SnapshotBuilder:
         reconciler: Mapping[str, Any],
         summaries: Mapping[str, Mapping[str, Any]],
         runs: Iterable[RunRecord],
+        *,
+        unexpected_errors: Mapping[str, int] | None = None,
     ) -> Snapshot:
         dicts: dict[str, tuple[RunRecord, dict[str, Any]]] = {}
         for record in runs:
@@ -93,4 +99,5 @@ class SnapshotBuilder:
             reconciler=dict(reconciler),
             jobs={job_id: dict(summary) for job_id, summary in summaries.items()},
             runs={run_id: data for run_id, (_, data) in dicts.items()},
+            unexpected_errors=dict(unexpected_errors or {}),
         )

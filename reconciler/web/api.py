@@ -83,16 +83,18 @@ class Api:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> JSONResponse:
+        """503 on a standby, while the ``ready`` check says no, and whenever Ready is False."""
         standby = queries.standby_info(take_snapshot(self.source))
         if standby is not None:  # a load balancer sends traffic to the leader only
             return JSONResponse({"status": "standby", **standby}, status_code=503)
         try:
             ready = self.ready is None or bool(self.ready())
+            why = queries.not_ready(self.source())
         except Exception as exc:  # a failing check means "not ready", never a crash
             return JSONResponse({"status": "not ready", "error": str(exc)}, status_code=503)
-        if ready:
+        if ready and why is None:
             return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "not ready"}, status_code=503)
+        return JSONResponse({"status": "not ready", **(why or {})}, status_code=503)
 
     def routes(self) -> list[BaseRoute]:
         return [

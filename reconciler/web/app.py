@@ -4,11 +4,15 @@
 (and HEAD) only, any other method gets 405. The write endpoints the reconciler adds later
 (webhooks, manual runs) are passed in as ``extra_routes`` so they stay separate from the
 pages and keep their own authentication.
+
+Middleware, outermost first: security headers on every response (400s and 500s included),
+the ``Host`` check against ``allowed_hosts`` (DNS rebinding), and ``ServerErrors``, which
+answers an exception with a 500 of our own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -18,11 +22,11 @@ from starlette.staticfiles import StaticFiles
 
 from reconciler.status.view import ReadyCheck, SnapshotSource
 from reconciler.web.api import Api
-from reconciler.web.http_errors import handler
+from reconciler.web.http_errors import ServerErrors, handler
 from reconciler.web.metrics import metrics_endpoint
 from reconciler.web.pages import Pages
 from reconciler.web.render import STATIC, make_env
-from reconciler.web.security import SecurityHeaders
+from reconciler.web.security import AllowedHosts, SecurityHeaders
 
 
 def create_app(
@@ -31,11 +35,14 @@ def create_app(
     ready: ReadyCheck | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     poll_seconds: float = 3.0,
+    allowed_hosts: Iterable[str] | None = None,
 ) -> Starlette:
-    """The status app reading from ``get_snapshot``; ``/readyz`` asks ``ready`` (default: ready).
+    """The status app reading from ``get_snapshot``; ``/readyz`` asks ``ready`` (default: ready)
+    and the snapshot's Ready condition.
 
     ``extra_routes`` are matched before the built-in ones; pages poll for changes every
-    ``poll_seconds``.
+    ``poll_seconds``. ``allowed_hosts`` are the host names requests may address (see
+    ``security.allowed_hosts``); None accepts any, for tests and embedding.
     """
     env = make_env(poll_seconds)
     routes: list[BaseRoute] = [
@@ -47,6 +54,10 @@ def create_app(
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(AllowedHosts, hosts=("*",) if allowed_hosts is None else allowed_hosts),
+            Middleware(ServerErrors),
+        ],
         exception_handlers={HTTPException: handler(env)},
     )

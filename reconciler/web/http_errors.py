@@ -2,6 +2,9 @@
 
 Unknown ids give 404, bad query parameters 400, non-GET methods 405 (with ``Allow``), and a
 snapshot source that fails gives 503, so a broken read model never looks like an empty one.
+Any other exception is logged with its traceback and answered by ``ServerErrors`` with a 500
+that passes through the security headers like every other response (Starlette's own 500 is
+sent outside every middleware).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 from jinja2 import Environment
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.status.view import Snapshot, SnapshotSource
 from reconciler.web.render import render
@@ -73,3 +77,36 @@ def local_path(request: Request) -> str:
     path = str(request.scope.get("path", ""))
     root = str(request.scope.get("root_path", ""))
     return path[len(root):] if root and path.startswith(root) else path
+
+
+class ServerErrors:
+    """Turns an exception escaping the app into a logged 500 (JSON under ``/api/``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watching(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching)
+        except Exception:
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # too late for a response of our own: the server closes the connection
+            await _server_error(scope)(scope, receive, send)
+
+
+def _server_error(scope: Scope) -> Response:
+    message, hint = "internal error", "this is a bug in Agent Oven: see the reconciler's log"
+    if str(scope.get("path", "")).startswith("/api/"):
+        return json_error(500, message, hint)
+    return PlainTextResponse(f"{message}\nhint: {hint}\n", status_code=500)

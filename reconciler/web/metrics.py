@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,7 +21,8 @@ from reconciler.web.http_errors import take_snapshot
 
 
 class SnapshotCollector(Collector):
-    """Gauges for jobs, runs, manifest problems and the reconciler's own condition."""
+    """Gauges for jobs, runs, manifest problems and the reconciler's own condition; the count
+    of contained unexpected errors (bugs) by step."""
 
     def __init__(self, source: SnapshotSource) -> None:
         self.source = source
@@ -31,6 +32,7 @@ class SnapshotCollector(Collector):
         yield from _job_metrics(snapshot)
         yield from _run_metrics(snapshot)
         yield from _reconciler_metrics(snapshot)
+        yield _unexpected_errors(snapshot)
 
 
 def _job_metrics(snapshot: Snapshot) -> Iterator[Metric]:
@@ -81,6 +83,17 @@ def _reconciler_metrics(snapshot: Snapshot) -> Iterator[Metric]:
             "Unix time of the reconciler's last heartbeat",
             heartbeat.timestamp(),
         )
+
+
+def _unexpected_errors(snapshot: Snapshot) -> Metric:
+    counter = CounterMetricFamily(
+        "oven_unexpected_errors",
+        "Exceptions that were bugs, contained and logged once with their traceback, by step",
+        labels=["step"],
+    )
+    for step, count in sorted(snapshot.unexpected_errors.items()):
+        counter.add_metric([step], float(count))
+    return counter
 
 
 def metrics_endpoint(source: SnapshotSource) -> Callable[[Request], Awaitable[Response]]:

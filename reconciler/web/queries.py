@@ -69,12 +69,13 @@ def _parse_statuses(text: str) -> frozenset[str]:
 def _parse_since(text: str) -> datetime | None:
     if not text:
         return None
+    hint = "for example 2026-03-01T00:00:00Z"
     try:
         return utc(text)
     except ValueError:
-        raise QueryError(
-            f"since={text!r} is not an ISO 8601 time", hint="for example 2026-03-01T00:00:00Z"
-        ) from None
+        raise QueryError(f"since={text!r} is not an ISO 8601 time", hint=hint) from None
+    except OverflowError:  # its zone moves it before year 1 or after 9999 in UTC
+        raise QueryError(f"since={text!r} is out of range in UTC", hint=hint) from None
 
 
 def _parse_limit(text: str) -> int:
@@ -158,6 +159,14 @@ def condition(snapshot: Snapshot, kind: str) -> dict[str, Any] | None:
         if cond.get("type") == kind:
             return dict(cond)
     return None
+
+
+def not_ready(snapshot: Snapshot) -> dict[str, str] | None:
+    """Why the reconciler is not Ready (its Ready condition is there and not True), or None."""
+    ready = condition(snapshot, "Ready")
+    if ready is None or str(ready.get("status")) == "True":
+        return None
+    return {"reason": str(ready.get("reason") or ""), "message": str(ready.get("message") or "")}
 
 
 def reconciler_state(snapshot: Snapshot) -> dict[str, str]:

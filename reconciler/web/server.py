@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 import threading
 import time
@@ -52,10 +53,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def _listen_error(host: str, port: int, exc: OSError) -> OvenError:
-    return OvenError(
-        f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-        hint="choose another web port or stop the process that uses it",
-    )
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        hint = "give an address of this machine, e.g. --listen 127.0.0.1:8080 or 0.0.0.0:8080"
+    elif exc.errno == errno.EACCES:
+        hint = "ports below 1024 need privileges: choose a port of 1024 or more"
+    else:
+        hint = "choose another web port or stop the process that uses it"
+    return OvenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint=hint)
 
 
 def _server(app: ASGIApp, log_level: str) -> _EmbeddedServer:
@@ -71,7 +75,12 @@ def _url(sock: socket.socket) -> str:
 
 async def serve(app: ASGIApp, host: str, port: int, *, log_level: str = "warning") -> None:
     """Serve until cancelled, then shut down gracefully (open requests finish)."""
-    sock = bind_socket(host, port)
+    await serve_socket(app, bind_socket(host, port), log_level=log_level)
+
+
+async def serve_socket(app: ASGIApp, sock: socket.socket, *, log_level: str = "warning") -> None:
+    """``serve`` on a socket bound already (the daemon binds before it does anything else);
+    the socket is closed when serving ends."""
     server = _server(app, log_level)
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:

@@ -94,8 +94,11 @@ class Daemon:
         self.port = free_port()
         self.log = state_dir.parent / f"daemon-{instance}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] = {}  # added to the environment of every start
 
-    def start(self) -> Daemon:
+    def start(self, env: dict[str, str] | None = None) -> Daemon:
+        """Start the process; ``env`` adds variables (kept for later restarts)."""
+        self.env.update(env or {})
         command = [
             sys.executable,
             "-m",
@@ -118,7 +121,9 @@ class Daemon:
             *self.extra,
         ]
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+            )
         return self
 
     def signal(self, sig: int) -> None:
