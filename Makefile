@@ -5,14 +5,15 @@ DEMO_DIR ?= .demo
 DEMO_LISTEN ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup engine images browser test demo lint bench fuzz clean
+.PHONY: help setup engine images browser test demo lint bench bench-engine fuzz clean
 
 help:
 	@echo "make demo   - run the reconciler on config-example/ with the status page on $(DEMO_LISTEN)"
 	@echo "make test   - install everything needed (engine, images, browser) and run the tests"
 	@echo "make lint   - ruff, mypy and the import contracts (layers)"
 	@echo "make images - build the example and test images locally"
-	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make bench  - the tick-cost benchmark (pure; seconds)"
+	@echo "make bench-engine - the benchmarks on the real engine: 100 MB of output, a pipeline run"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
 	@echo "make soak   - two daemons on one repo for ~45 minutes, the leader killed every round"
 
@@ -44,6 +45,10 @@ lint: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+bench-engine: setup engine images
+	PYTHONPATH=. $(PY) bench/big_output.py
+	PYTHONPATH=. $(PY) bench/pipeline_run.py
 
 FUZZ_EXAMPLES ?= 5000
 
