@@ -27,47 +27,27 @@ from pathlib import Path
 
 import docker
 import pytest
-from docker.errors import NotFound
-from scenarios.conftest import bare, instance  # noqa: F401  (fixtures)
+from scenarios.conftest import bare, daemons, instance  # noqa: F401  (fixtures)
 from scenarios.harness import IMAGE, INSTANCE_PREFIX, ROOT, Daemon
+from support import engine
 
 START_SECONDS = 60
 
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
-    """The engine, with the test images built; this session's containers removed at the end
-    (tolerating containers that tests/scenarios/ removes at the same moment)."""
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:
-        pytest.fail(f"no Docker engine answers ({exc}); run scripts/ensure-docker.sh first")
+    """The engine, with the test images built; this session's containers removed at the end."""
+    client = engine.connect()
     subprocess.run(["bash", str(ROOT / "scripts/build-images.sh")], check=True, capture_output=True)
     yield client
-    mine = {"label": "agent-oven.managed=true"}
-    for container in client.containers.list(all=True, filters=mine, ignore_removed=True):
-        if container.labels.get("agent-oven.instance", "").startswith(INSTANCE_PREFIX):
-            with contextlib.suppress(NotFound):
-                container.remove(force=True)
+    engine.remove_containers(client, instance_prefix=INSTANCE_PREFIX)
     client.close()
 
 
 @pytest.fixture
-def containment_daemon(tmp_path: Path, instance: str) -> Iterator[Callable[..., Daemon]]:  # noqa: F811
+def containment_daemon(daemons: Callable[..., Daemon]) -> Callable[..., Daemon]:  # noqa: F811
     """``oven run`` on a repo URL with this test's instance, stopped at the end."""
-    started: list[Daemon] = []
-
-    def start(repo: str, *extra: str) -> Daemon:
-        daemon = Daemon(repo, tmp_path / "state", instance, *extra).start()
-        started.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in started:
-        daemon.stop()
-    if os.environ.get("OVEN_SHOW_DAEMON_LOG"):
-        print("\n".join(d.output() for d in started))
+    return daemons
 
 
 CONTAINERD_CONFIG = """version = 2

@@ -29,6 +29,7 @@ import docker
 import pytest
 import yaml
 from scenarios.harness import Daemon, StatusBranch, manifest, oven, wait_until
+from support import engine
 from support.gitutil import git, make_bare, push_files
 
 from reconciler.clock import SystemClock
@@ -54,15 +55,9 @@ MiB = 1024 * 1024
 # -- fixtures: everything this file starts carries an instance label starting with PREFIX ----
 @pytest.fixture(scope="module")
 def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:
-        pytest.fail(f"no Docker engine answers ({exc}); run scripts/ensure-docker.sh first")
+    client = engine.connect()
     yield client
-    for container in client.containers.list(all=True, filters={"label": labels.MANAGED}):
-        if container.labels.get(labels.INSTANCE, "").startswith(PREFIX):
-            container.remove(force=True)
+    engine.remove_containers(client, labels.MANAGED, PREFIX)
     client.close()
 
 

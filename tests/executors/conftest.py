@@ -7,7 +7,6 @@ session ends by force-removing all of them, whatever happened.
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any, Protocol
 
 import docker
 import pytest
+from support import engine
 
 from reconciler.executors import labels
 from reconciler.executors.docker import DockerExecutor
@@ -41,22 +41,12 @@ def new_run_id(prefix: str = "run") -> str:
 
 
 def remove_instance_containers(client: docker.DockerClient, instance_prefix: str) -> None:
-    # sparse: no inspect per container, so one that goes away meanwhile (another test's) is fine
-    listed = client.containers.list(all=True, sparse=True, filters={"label": labels.MANAGED})
-    for container in listed:
-        instance = (container.attrs.get("Labels") or {}).get(labels.INSTANCE, "")
-        if instance.startswith(instance_prefix):
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
+    engine.remove_containers(client, labels.MANAGED, instance_prefix)
 
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:  # the message below is the point of this fixture
-        pytest.fail(f"no Docker engine answers ({exc}); run scripts/ensure-docker.sh first")
+    client = engine.connect()
     yield client
     remove_instance_containers(client, SESSION_INSTANCE)
     client.close()

@@ -18,6 +18,7 @@ from typing import Any
 
 import docker
 import pytest
+from support import engine
 from support.standin import NO_PIPELINE_IMAGE, STANDIN_IMAGE, build_runner, pack_standin
 
 SESSION = f"images-{uuid.uuid4().hex[:10]}"
@@ -26,14 +27,9 @@ TEST_LABEL = "agent-oven.test"
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:  # the message below is the point of this fixture
-        pytest.fail(f"no Docker engine answers ({exc}); run scripts/ensure-docker.sh first")
+    client = engine.connect()
     yield client
-    for container in client.containers.list(all=True, filters={"label": f"{TEST_LABEL}={SESSION}"}):
-        container.remove(force=True)
+    engine.remove_containers(client, f"{TEST_LABEL}={SESSION}")
     client.close()
 
 

@@ -14,20 +14,15 @@ from pathlib import Path
 import docker
 import pytest
 from scenarios.harness import INSTANCE_PREFIX, ROOT, Daemon, make_bare
+from support import engine
 
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:
-        pytest.fail(f"no Docker engine answers ({exc}); run scripts/ensure-docker.sh first")
+    client = engine.connect()
     subprocess.run(["bash", str(ROOT / "scripts/build-images.sh")], check=True, capture_output=True)
     yield client
-    for container in client.containers.list(all=True, filters={"label": "agent-oven.managed=true"}):
-        if container.labels.get("agent-oven.instance", "").startswith(INSTANCE_PREFIX):
-            container.remove(force=True)
+    engine.remove_containers(client, instance_prefix=INSTANCE_PREFIX)
     client.close()
 
 
