@@ -52,7 +52,8 @@ class JobChange:
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return tuple(d.field for d in self.diffs)
+        """The top-level manifest fields that changed, e.g. ("resources", "schedule")."""
+        return tuple(sorted({d.field.split(".")[0] for d in self.diffs}))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,11 +125,23 @@ def plan(base: DesiredState | None, head: DesiredState, now: datetime, runs: int
 
 
 def changed_fields(before: JobSpec, after: JobSpec) -> tuple[FieldChange, ...]:
-    """Top-level manifest fields whose values differ, with old and new values."""
+    """Manifest fields whose values differ, with old and new values; nested mappings are
+    compared key by key (``schedule.cron``), so a reviewer sees the value that moved."""
     a, b = json.loads(before.manifest or "{}"), json.loads(after.manifest or "{}")
-    return tuple(
-        FieldChange(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
-    )
+    return tuple(_diff(a, b, ""))
+
+
+def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[FieldChange]:
+    found: list[FieldChange] = []
+    for key in sorted(set(a) | set(b)):
+        old, new = a.get(key), b.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            found += _diff(old, new, f"{prefix}{key}.")
+        else:
+            found.append(FieldChange(prefix + key, old, new))
+    return found
 
 
 def _change(
@@ -205,7 +218,8 @@ def format_markdown(result: Plan) -> str:
         symbols = {"added": "➕ added", "changed": "✏️ changed", "removed": "➖ removed"}
         for change in shown:
             diffs = "<br>".join(
-                f"`{d.field}`: {_cell(show(d.old))} → {_cell(show(d.new))}" for d in change.diffs
+                f"`{d.field}`: `{_cell(show(d.old))}` → `{_cell(show(d.new))}`"
+                for d in change.diffs
             )
             runs = "" if change.action == "removed" else _when(change).replace(", ", "<br>")
             lines.append(
