@@ -171,7 +171,8 @@ def show(value: Any) -> str:
 def _when(change: JobChange) -> str:
     if not change.enabled:
         return "disabled"
-    stamps = [f"{t:%Y-%m-%d %H:%M %Z}" for t in change.next_local]
+    clock = "%H:%M:%S" if any(t.second for t in change.next_local) else "%H:%M"
+    stamps = [t.strftime(f"%Y-%m-%d {clock} %Z") for t in change.next_local]
     return ", ".join(stamps) if stamps else "no upcoming fire times"
 
 
