@@ -184,9 +184,10 @@ def _summary(result: Plan) -> str:
     )
 
 
-def format_plan(result: Plan) -> str:
+def format_plan(result: Plan, problems: bool = True) -> str:
     """Plain text: one line per added, changed or removed job, its field changes (old -> new)
-    and next fire times in the job's zone, then the problems as ``FILE:LINE: FIELD: message``."""
+    and next fire times in the job's zone, then (unless ``problems`` is False: the daemon logs
+    each new one by itself) the problems as ``FILE:LINE: FIELD: message``."""
     base = result.base_revision[:12] or "(nothing applied)"
     lines = [f"Plan {base} -> {result.head_revision[:12]}"]
     symbols = {"added": "+", "changed": "~", "removed": "-"}
@@ -199,7 +200,7 @@ def format_plan(result: Plan) -> str:
         if change.action != "removed":
             lines.append(f"      next: {_when(change)}")
     lines.append(_summary(result))
-    for problem in result.problems:
+    for problem in result.problems if problems else ():
         lines.append(f"problem: {problem}")
     return "\n".join(lines)
 

@@ -249,8 +249,12 @@ class Reconciler:
         loaded = self._load(revision)
         base = self.desired or self._last_applied(revision, loaded)
         desired, result = apply_revision(base, loaded, now)
-        if result.has_changes or base is None:
-            log.info("%s", format_plan(result))
+        if base is None or base.revision != revision:  # not after a restart on the same one
+            text = format_plan(result, problems=False)
+            still = [p for p in loaded.problems if p in self._logged_problems]
+            if still:
+                text += f"\n{len(still)} problem(s) logged before still open"
+            log.info("%s", text)
         self._log_new_problems(loaded.problems, revision)
         self.desired = desired
         if not loaded.problems:
