@@ -1,7 +1,10 @@
 """The schedule diff between two desired states: what a new revision adds, changes and removes.
 
 Pure: ``plan(base, head, now)`` reads no clock and touches no adapter. ``oven plan`` prints it
-for a pull request, and the reconcile cycle logs it whenever a new revision is applied.
+for a pull request, and the reconcile cycle logs it whenever a new revision is applied. Both
+go through ``apply_revision``, so a review sees exactly what the daemon will run: the last-good
+rule (``manifests.keep_last_good``) keeps a broken file's job, duplicates and defaults are the
+loader's.
 """
 
 from __future__ import annotations
@@ -12,20 +15,45 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.clock import iso
+from reconciler.explain import next_fire_times
+from reconciler.manifests import keep_last_good
 from reconciler.model import DesiredState, JobSpec, Problem
-from reconciler.schedule import describe, next_fire
+from reconciler.schedule import describe
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One top-level manifest field of a changed job, before and after (None: not set)."""
+
+    field: str
+    old: Any
+    new: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "old": self.old, "new": self.new}
 
 
 @dataclass(frozen=True)
 class JobChange:
-    """One job in the plan; ``fields`` names what changed (empty unless ``action`` is changed)."""
+    """One job in the plan; ``diffs`` says what changed (empty unless ``action`` is changed).
+
+    ``next_runs`` are UTC; ``next_local`` the same instants in the job's zone.
+    """
 
     action: str  # added | changed | removed | unchanged
     job_id: str
     schedule: str
     next_runs: tuple[datetime, ...] = ()
-    fields: tuple[str, ...] = ()
+    diffs: tuple[FieldChange, ...] = ()
     enabled: bool = True
+    path: str = ""
+    timezone: str = "UTC"
+    next_local: tuple[datetime, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The top-level manifest fields that changed, e.g. ("resources", "schedule")."""
+        return tuple(sorted({d.field.split(".")[0] for d in self.diffs}))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,8 +61,12 @@ class JobChange:
             "job_id": self.job_id,
             "schedule": self.schedule,
             "enabled": self.enabled,
+            "path": self.path,
+            "timezone": self.timezone,
             "next_runs": [iso(t) for t in self.next_runs],
+            "next_runs_local": [t.isoformat() for t in self.next_local],
             "fields": list(self.fields),
+            "diffs": [d.to_dict() for d in self.diffs],
         }
 
 
@@ -62,6 +94,18 @@ class Plan:
         }
 
 
+def apply_revision(
+    previous: DesiredState | None, loaded: DesiredState, now: datetime, runs: int = 3
+) -> tuple[DesiredState, Plan]:
+    """What the daemon runs after ``loaded`` replaces ``previous``, and the plan between them.
+
+    The one code path for the daemon and ``oven plan``: broken files keep the job they defined
+    in ``previous`` (the last-good rule), then the result is diffed against ``previous``.
+    """
+    desired = keep_last_good(loaded, previous)
+    return desired, plan(previous, desired, now, runs)
+
+
 def plan(base: DesiredState | None, head: DesiredState, now: datetime, runs: int = 3) -> Plan:
     """Diff ``base`` (what is applied; None for nothing) against ``head``."""
     old = base.jobs if base else {}
@@ -80,58 +124,121 @@ def plan(base: DesiredState | None, head: DesiredState, now: datetime, runs: int
     return Plan(base.revision if base else "", head.revision, tuple(changes), head.problems)
 
 
-def changed_fields(before: JobSpec, after: JobSpec) -> tuple[str, ...]:
-    """Top-level manifest fields whose values differ, e.g. ("schedule", "resources")."""
+def changed_fields(before: JobSpec, after: JobSpec) -> tuple[FieldChange, ...]:
+    """Manifest fields whose values differ, with old and new values; nested mappings are
+    compared key by key (``schedule.cron``), so a reviewer sees the value that moved."""
     a, b = json.loads(before.manifest or "{}"), json.loads(after.manifest or "{}")
-    return tuple(sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)))
+    return tuple(_diff(a, b, ""))
+
+
+def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[FieldChange]:
+    found: list[FieldChange] = []
+    for key in sorted(set(a) | set(b)):
+        old, new = a.get(key), b.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            found += _diff(old, new, f"{prefix}{key}.")
+        else:
+            found.append(FieldChange(prefix + key, old, new))
+    return found
 
 
 def _change(
-    action: str, job: JobSpec, now: datetime, runs: int, fields: tuple[str, ...] = ()
+    action: str, job: JobSpec, now: datetime, runs: int, diffs: tuple[FieldChange, ...] = ()
 ) -> JobChange:
+    times = next_fire_times(job, runs, now) if job.enabled and runs else []
     return JobChange(
         action=action,
         job_id=job.id,
         schedule=describe(job.schedule),
-        next_runs=_next_runs(job, now, runs) if job.enabled else (),
-        fields=fields,
+        next_runs=tuple(utc for utc, _ in times),
+        diffs=diffs,
         enabled=job.enabled,
+        path=job.path,
+        timezone=job.schedule.timezone,
+        next_local=tuple(local for _, local in times),
     )
 
 
-def _next_runs(job: JobSpec, now: datetime, count: int) -> tuple[datetime, ...]:
-    times: list[datetime] = []
-    after = now
-    while len(times) < count:
-        nxt = next_fire(job.schedule, after)
-        if nxt is None:
-            break
-        times.append(nxt)
-        after = nxt
-    return tuple(times)
+def show(value: Any) -> str:
+    """A field value on one line: JSON, ``(unset)`` for a missing field."""
+    if value is None:
+        return "(unset)"
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def format_plan(result: Plan) -> str:
-    """Markdown-friendly text for a pull request comment."""
+def _when(change: JobChange) -> str:
+    if not change.enabled:
+        return "disabled"
+    clock = "%H:%M:%S" if any(t.second for t in change.next_local) else "%H:%M"
+    stamps = [t.strftime(f"%Y-%m-%d {clock} %Z") for t in change.next_local]
+    return ", ".join(stamps) if stamps else "no upcoming fire times"
+
+
+def _summary(result: Plan) -> str:
+    counts = result.to_dict()["summary"]
+    return (
+        f"{counts['added']} to add, {counts['changed']} to change, "
+        f"{counts['removed']} to remove, {counts['unchanged']} unchanged."
+    )
+
+
+def format_plan(result: Plan, problems: bool = True) -> str:
+    """Plain text: one line per added, changed or removed job, its field changes (old -> new)
+    and next fire times in the job's zone, then (unless ``problems`` is False: the daemon logs
+    each new one by itself) the problems as ``FILE:LINE: FIELD: message``."""
     base = result.base_revision[:12] or "(nothing applied)"
     lines = [f"Plan {base} -> {result.head_revision[:12]}"]
     symbols = {"added": "+", "changed": "~", "removed": "-"}
     for change in result.changes:
         if change.action == "unchanged":
             continue
-        line = f"  {symbols[change.action]} {change.job_id}: {change.schedule}"
-        if change.fields:
-            line += f" (changed: {', '.join(change.fields)})"
-        if not change.enabled and change.action != "removed":
-            line += " [disabled]"
-        elif change.next_runs:
-            line += f"; next {iso(change.next_runs[0])}"
-        lines.append(line)
-    counts = result.to_dict()["summary"]
-    lines.append(
-        f"{counts['added']} to add, {counts['changed']} to change, "
-        f"{counts['removed']} to remove, {counts['unchanged']} unchanged."
-    )
-    for problem in result.problems:
+        lines.append(f"  {symbols[change.action]} {change.job_id}: {change.schedule}")
+        for diff in change.diffs:
+            lines.append(f"      {diff.field}: {show(diff.old)} -> {show(diff.new)}")
+        if change.action != "removed":
+            lines.append(f"      next: {_when(change)}")
+    lines.append(_summary(result))
+    for problem in result.problems if problems else ():
         lines.append(f"problem: {problem}")
     return "\n".join(lines)
+
+
+def format_markdown(result: Plan) -> str:
+    """Markdown for a pull-request comment: a table of the changes, then the problems."""
+    base = result.base_revision[:12] or "(nothing applied)"
+    lines = [f"### Agent Oven plan `{base}` → `{result.head_revision[:12]}`", ""]
+    lines.append(_summary(result))
+    shown = [c for c in result.changes if c.action != "unchanged"]
+    if shown:
+        lines += [
+            "",
+            "| | job | schedule | changes (old → new) | next runs |",
+            "|---|---|---|---|---|",
+        ]
+        symbols = {"added": "➕ added", "changed": "✏️ changed", "removed": "➖ removed"}
+        for change in shown:
+            diffs = "<br>".join(
+                f"`{d.field}`: `{_cell(show(d.old))}` → `{_cell(show(d.new))}`"
+                for d in change.diffs
+            )
+            runs = "" if change.action == "removed" else _when(change).replace(", ", "<br>")
+            lines.append(
+                f"| {symbols[change.action]} | `{change.job_id}` | {_cell(change.schedule)} "
+                f"| {diffs} | {runs} |"
+            )
+    if result.problems:
+        lines += [
+            "",
+            f"**{len(result.problems)} problem(s)** — the daemon keeps the last good "
+            "definition of a broken file's job:",
+            "",
+        ]
+        lines += [f"- `{_cell(str(p))}`" for p in result.problems]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell and code span."""
+    return text.replace("|", "\\|").replace("`", "'").replace("\n", " ")

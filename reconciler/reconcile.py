@@ -46,11 +46,11 @@ from reconciler.interfaces import (
     Workspaces,
 )
 from reconciler.leadership import Leadership, standby_view, this_process
-from reconciler.manifests import keep_last_good, load_tree
-from reconciler.model import DesiredState, optional_time
+from reconciler.manifests import load_tree
+from reconciler.model import DesiredState, Problem, optional_time
 from reconciler.outcomes import outcome, timed_out_record, vanished_record
 from reconciler.pipeline_runs import PipelineRuns
-from reconciler.planner import format_plan, plan
+from reconciler.planner import apply_revision, format_plan
 from reconciler.recorder import Recorded, Recorder
 from reconciler.secrets import SecretStore
 from reconciler.settings import Settings
@@ -132,6 +132,7 @@ class Reconciler:
         self._standby_read: datetime | None = None
         self.removable: set[str] = set()  # containers to remove once their result is committed
         self.warnings: list[str] = []
+        self._logged_problems: set[Problem] = set()  # the problems of the last loaded revision
         self._observed: list[ObservedRun] = []
         self._views = SnapshotBuilder()
         self.sync_steps = (Step("fetch", self._fetch), Step("load", self._load_revision))
@@ -246,21 +247,36 @@ class Reconciler:
         if self.desired is not None and revision == self.desired.revision:
             return
         loaded = self._load(revision)
-        desired = keep_last_good(loaded, self.desired or self._last_applied(revision))
-        result = plan(self.desired, desired, now)
-        if result.has_changes or self.desired is None:
-            log.info("%s", format_plan(result))
+        base = self.desired or self._last_applied(revision, loaded)
+        desired, result = apply_revision(base, loaded, now)
+        if base is None or base.revision != revision:  # not after a restart on the same one
+            text = format_plan(result, problems=False)
+            still = [p for p in loaded.problems if p in self._logged_problems]
+            if still:
+                text += f"\n{len(still)} problem(s) logged before still open"
+            log.info("%s", text)
+        self._log_new_problems(loaded.problems, revision)
         self.desired = desired
         if not loaded.problems:
             self.applied_revision = revision
 
+    def _log_new_problems(self, problems: tuple[Problem, ...], revision: str) -> None:
+        """Each problem once, as ``FILE:LINE: FIELD: message``, when a revision brings it."""
+        for problem in problems:
+            if problem not in self._logged_problems:
+                log.warning("revision %s: %s", revision[:12], problem)
+        self._logged_problems = set(problems)
+
     def _load(self, revision: str) -> DesiredState:
         return load_tree(self.source.files(revision), revision, self.settings.volume_allowlist)
 
-    def _last_applied(self, revision: str) -> DesiredState | None:
-        """After a restart: the last revision without problems, so broken files keep it."""
-        if not self.applied_revision or self.applied_revision == revision:
+    def _last_applied(self, revision: str, loaded: DesiredState) -> DesiredState | None:
+        """After a restart: the revision the status branch says is applied, as the base of the
+        first plan (so only what changed since is logged) and for the last-good rule."""
+        if not self.applied_revision:
             return None
+        if self.applied_revision == revision:
+            return loaded
         try:
             return self._load(self.applied_revision)
         except Exception as exc:  # a revision recorded by an old run may be gone or garbage
