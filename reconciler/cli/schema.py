@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
+from reconciler.cli import options
 from reconciler.cli.context import Context
-from reconciler.cli.options import Env
+from reconciler.cli.options import Env, Option
 
 KINDS = ("job", "oven")
+OUTPUT = Option("--output", "write the schema to FILE instead of stdout", type=Path, metavar="FILE")
 JOB_ID = "urn:agent-oven:schema:job"
 
 
@@ -26,10 +29,15 @@ def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
         default="job",
         help="job: a manifest under jobs/; oven: the repo's oven.yaml (default: job)",
     )
+    options.add(parser, env, OUTPUT)
 
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
-    ctx.out(schema_text(args.kind))
+    if args.output is None:
+        ctx.stdout.write(schema_text(args.kind))
+        return 0
+    args.output.write_text(schema_text(args.kind))
+    ctx.out(f"wrote {args.output}")
     return 0
 
 
