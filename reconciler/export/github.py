@@ -168,7 +168,11 @@ def utc_cron(text: str, timezone: str, now: datetime) -> UtcCron:
     zone = zone_named(timezone)
     start = now.astimezone(UTC)
 
-    fires = fires_between(Schedule("cron", cron=expr, timezone=timezone), start, start + YEAR)
+    schedule = Schedule("cron", cron=expr, timezone=timezone)
+    _minutes_apart(fires_between(schedule, start, start + YEAR, limit=2000), text)
+    if expr.split()[1:] == ["*"] * 4 and _whole_hours(zone, start):
+        return UtcCron(expr)  # every hour of every day: an offset of whole hours moves nothing
+    fires = fires_between(schedule, start, start + YEAR)
     if not fires:
         raise Refused(f"schedule.cron: {text!r} does not fire in the coming year")
     _minutes_apart(fires, text)
@@ -191,6 +195,15 @@ def utc_cron(text: str, timezone: str, now: datetime) -> UtcCron:
     raise Refused(
         f"schedule.cron: {text!r} in {timezone} is no single UTC cron (its days change "
         "with the hour in UTC); split it into several jobs or use timezone: UTC"
+    )
+
+
+def _whole_hours(zone: ZoneInfo, start: datetime) -> bool:
+    """Whether every UTC offset ``zone`` has in the year from ``start`` is whole hours."""
+    days = (start + timedelta(days=d) for d in range(367))
+    return all(
+        (day.astimezone(zone).utcoffset() or timedelta(0)) % timedelta(hours=1) == timedelta(0)
+        for day in days
     )
 
 
