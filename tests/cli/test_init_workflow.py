@@ -16,8 +16,11 @@ import os
 import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
 
 import pytest
 import yaml
@@ -194,3 +197,62 @@ def test_a_broken_pull_request_gets_its_plan_and_fails_validate(tmp_path: Path) 
 def test_the_init_workflow_is_a_valid_github_workflow(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
     check_workflow(repo / ".github" / "workflows" / "oven.yml")
+
+
+def gitlab_job() -> dict[str, Any]:
+    """The `.gitlab-ci.yml` snippet of docs/config-repo.md."""
+    text = (ROOT / "docs" / "config-repo.md").read_text()
+    section = text.split("## On every merge request: GitLab CI", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert block, "docs/config-repo.md has no GitLab CI yaml block"
+    data: dict[str, Any] = yaml.safe_load(block.group(1))
+    return dict(data["oven"])
+
+
+class Notes(BaseHTTPRequestHandler):
+    """GitLab's notes API, as far as the snippet uses it: records each POST."""
+
+    received: ClassVar[list[tuple[str, str, str]]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the http.server name)
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        Notes.received.append((self.path, self.headers["PRIVATE-TOKEN"], body))
+        self.send_response(201)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@WAITS_FOR_PLAN
+def test_the_gitlab_snippet_posts_the_plan_as_a_merge_request_note(tmp_path: Path) -> None:
+    checkout, base = pull_request_checkout(tmp_path, {"jobs/backup.yaml": NEW_JOB})
+    job = gitlab_job()
+    install, script, validate = job["script"]
+    assert install.startswith("python -m pip install")  # oven is already here
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Notes)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Notes.received.clear()
+    env = {
+        **oven_on_path(tmp_path),
+        **{k: str(v) for k, v in job["variables"].items()},
+        "CI_MERGE_REQUEST_IID": "7",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": base,
+        "CI_API_V4_URL": f"http://127.0.0.1:{server.server_address[1]}/api/v4",
+        "CI_PROJECT_ID": "42",
+        "OVEN_NOTE_TOKEN": "glpat-test",
+    }
+    try:
+        for line in (script, validate):
+            done = subprocess.run(
+                [*SHELL, line], cwd=checkout, env=env, capture_output=True, text=True, timeout=120
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    ((path, token, body),) = Notes.received
+    assert path == "/api/v4/projects/42/merge_requests/7/notes" and token == "glpat-test"
+    note = parse_qs(body)["body"][0]
+    assert note == (checkout / "oven-plan.md").read_text() and "backup" in note
