@@ -18,7 +18,8 @@ import yaml
 from support.ghworkflow import check_workflow, lint_workflow
 
 from reconciler.cli import Context, main
-from reconciler.export.github import Refused, UtcCron, github_actions, utc_cron
+from reconciler.export.github import github_actions
+from reconciler.export.utccron import Refused, UtcCron, utc_cron
 from reconciler.manifests import parse_job
 from reconciler.model import JobSpec, Schedule
 from reconciler.schedule.fires import fires_between
