@@ -54,6 +54,15 @@ COMMANDS: dict[str, CommandInfo] = {
     "backfill": CommandInfo(
         "reconciler.cli.backfill", "run every scheduled time of a past window, once each"
     ),
+    "init": CommandInfo(
+        "reconciler.cli.init", "write a new config repo: oven.yaml, an example job, schemas, CI"
+    ),
+    "schema": CommandInfo(
+        "reconciler.cli.schema", "print the JSON Schema of a job or of oven.yaml"
+    ),
+    "export": CommandInfo(
+        "reconciler.cli.export", "print a job as a workflow for another scheduler (GitHub Actions)"
+    ),
 }
 
 

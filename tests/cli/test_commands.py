@@ -66,6 +66,9 @@ VALID = {
     "status": ["--repo", "x"],
     "trigger": ["job"],
     "backfill": ["job", "--from", "2026-01-01", "--to", "2026-01-02"],
+    "init": [],
+    "schema": [],
+    "export": ["github-actions", "job"],
 }
 
 

@@ -1,0 +1,1 @@
+"""Jobs written out for other schedulers (``oven export``): pure functions, no I/O."""
