@@ -35,6 +35,7 @@ class Settings:
     host_gh_dir: Path | None = None  # host-login: ~/.config/gh unless set
     lease_seconds: float = 60.0  # the leader lease on the status branch; 0 turns it off
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides listen address, localhost
+    webhook_secret: str | None = None  # secret-store name of the push webhook's secret; None: off
 
     @property
     def host_port(self) -> tuple[str, int]:

@@ -30,7 +30,6 @@ def lease_seconds(text: str) -> float:
     return value
 
 
-
 def listen_address(text: str) -> str:
     """``HOST:PORT`` (``[::1]:8080`` for IPv6; ``:8080`` is 127.0.0.1) with a port 0-65535."""
     host, colon, port = text.strip().rpartition(":")
@@ -78,6 +77,9 @@ OWN_OPTIONS = (
            f"of several daemons on one repo schedules; 0 turns it off (else at least "
            f"{MIN_SECONDS:g})", env="OVEN_LEASE_SECONDS", default="60", type=lease_seconds,
            metavar="SECONDS"),
+    Option("--webhook-secret", "name of the secret (in the environment or --secrets-file) "
+           "that signs pushes to POST /hooks/git (docs/webhooks.md); unset: no webhook",
+           env="OVEN_WEBHOOK_SECRET", metavar="NAME", shown="off"),
 )
 # fmt: on
 LOG_WAIT = 0.2  # seconds a tick waits for a run's log to be saved before moving on
@@ -117,5 +119,6 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         host_gh_dir=args.host_gh_dir,
         lease_seconds=args.lease_seconds,
         allowed_hosts=tuple(args.allowed_host),
+        webhook_secret=args.webhook_secret,
     )
     return asyncio.run(run_daemon(settings))
