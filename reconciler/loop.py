@@ -56,7 +56,9 @@ def build_reconciler(settings: Settings) -> Reconciler:
     else:
         source = git = GitSource(settings.repo, settings.branch, settings.state_dir)
         mirror = git.mirror
-    ledger = GitLedger(mirror, settings.status_branch)
+    ledger = GitLedger(
+        mirror, settings.status_branch, queue_dir=settings.state_dir / "status-queue"
+    )
     return Reconciler(
         settings,
         source=source,
