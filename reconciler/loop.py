@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from reconciler.backoff import Backoff
 from reconciler.clock import SystemClock, iso
 from reconciler.executors.docker import DockerExecutor
-from reconciler.gitrepo import GitMirror
+from reconciler.gitrepo import Credentials, GitMirror
 from reconciler.hooks import create_hooks_app
 from reconciler.interfaces import ConfigSource
 from reconciler.ledger.git import GitLedger
@@ -54,7 +54,9 @@ def build_reconciler(settings: Settings) -> Reconciler:
         source = LocalSource(Path(settings.repo))
         mirror = GitMirror(str(Path(settings.repo).resolve()), settings.state_dir / "mirror.git")
     else:
-        source = git = GitSource(settings.repo, settings.branch, settings.state_dir)
+        source = git = GitSource(
+            settings.repo, settings.branch, settings.state_dir, repo_credentials(settings)
+        )
         mirror = git.mirror
     ledger = GitLedger(
         mirror, settings.status_branch, queue_dir=settings.state_dir / "status-queue"
@@ -74,6 +76,18 @@ def build_reconciler(settings: Settings) -> Reconciler:
         secrets=SecretStore.load(settings.secrets_file),
         spool=RequestSpool(settings.state_dir),
         workspaces=workspaces(settings),
+    )
+
+
+def repo_credentials(settings: Settings) -> Credentials:
+    """The config repo's token or SSH key, from the secret store (never the config repo)."""
+    names = [n for n in (settings.repo_token_secret, settings.repo_ssh_key_secret) if n]
+    values = SecretStore.load(settings.secrets_file).resolve(names) if names else {}
+    return Credentials(
+        token=values.get(settings.repo_token_secret or ""),
+        username=settings.repo_username,
+        ssh_key=values.get(settings.repo_ssh_key_secret or ""),
+        state_dir=settings.state_dir,
     )
 
 

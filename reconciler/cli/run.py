@@ -80,6 +80,12 @@ OWN_OPTIONS = (
     Option("--webhook-secret", "name of the secret (in the environment or --secrets-file) "
            "that signs pushes to POST /hooks/git (docs/webhooks.md); unset: no webhook",
            env="OVEN_WEBHOOK_SECRET", metavar="NAME", shown="off"),
+    Option("--repo-token-secret", "name of the secret holding a token for an http(s):// --repo "
+           "(sent with basic auth)", env="OVEN_REPO_TOKEN_SECRET", metavar="NAME"),
+    Option("--repo-username", "user name sent with --repo-token-secret",
+           env="OVEN_REPO_USERNAME", metavar="NAME", shown="x-access-token"),
+    Option("--repo-ssh-key-secret", "name of the secret holding an SSH private key for an "
+           "ssh:// --repo", env="OVEN_REPO_SSH_KEY_SECRET", metavar="NAME"),
 )
 # fmt: on
 LOG_WAIT = 0.2  # seconds a tick waits for a run's log to be saved before moving on
@@ -120,5 +126,8 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         lease_seconds=args.lease_seconds,
         allowed_hosts=tuple(args.allowed_host),
         webhook_secret=args.webhook_secret,
+        repo_token_secret=args.repo_token_secret,
+        repo_username=args.repo_username,
+        repo_ssh_key_secret=args.repo_ssh_key_secret,
     )
     return asyncio.run(run_daemon(settings))
