@@ -57,7 +57,13 @@ def test_runs_of_an_outage_arrive_in_order_after_a_restart(bare: Path, daemons) 
         on_branch = {r["run_id"] for r in status.runs("beat")}
         return run_logs(state) <= on_branch
 
-    wait_until(all_arrived, 60, "every run of the outage on the status branch")
+    try:
+        wait_until(all_arrived, 90, "every run of the outage on the status branch")
+    except AssertionError as exc:
+        missing = run_logs(state) - {r["run_id"] for r in status.runs("beat")}
+        raise AssertionError(
+            f"{exc}; missing {sorted(missing)}\n{daemon.output()[-4000:]}"
+        ) from exc
     order = first_added(bare)
     assert during <= set(order)
     runs = {r["run_id"]: r for r in status.runs("beat")}
