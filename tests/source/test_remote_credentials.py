@@ -10,13 +10,15 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import gitutil
+from scenarios.harness import Daemon, wait_until
+from support import engine, gitutil
 
 from reconciler.errors import OvenError
 from reconciler.gitrepo import Credentials
@@ -142,3 +144,72 @@ def test_ssh_with_a_key_fetches_a_pushed_change(sshd: tuple[int, str, str], tmp_
             raise AssertionError("fetched over SSH without a key")
         gc.collect()
     assert "cannot fetch" in said, said
+
+
+# -- a real `oven run` over each remote: a pushed change is applied --------------------------
+@pytest.fixture
+def oven_run(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    client = engine.connect()
+    started: list[Daemon] = []
+    instance = f"remote-{uuid.uuid4().hex[:8]}"
+
+    def start(url: str, env: dict[str, str], *extra: str) -> Daemon:
+        daemon = Daemon(
+            url, tmp_path / f"state-{len(started)}", instance, "--lease-seconds", "0", *extra
+        )
+        started.append(daemon.start(env=env))
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.stop()
+    engine.remove_containers(client, instance_prefix=instance)
+    client.close()
+
+
+def applied(daemon: Daemon) -> str | None:
+    try:
+        return daemon.get_json("/api/v1/health").get("applied_revision")
+    except (OSError, AssertionError):
+        return None
+
+
+def applies_pushed_change(daemon: Daemon, bare: Path, first: str) -> None:
+    wait_until(lambda: applied(daemon) == first, 60, "the first revision applied")
+    second = push_job(bare, "second")
+    wait_until(lambda: applied(daemon) == second, 30, "the pushed change applied")
+    assert TOKEN not in daemon.output()
+
+
+@pytest.mark.docker
+def test_oven_run_applies_a_change_over_git_daemon(git_daemon, repo_base, oven_run) -> None:
+    bare = gitutil.make_bare(repo_base / f"d-{uuid.uuid4().hex[:6]}.git")
+    first = push_job(bare, "first")
+    applies_pushed_change(oven_run(git_daemon.url(bare.name), {}), bare, first)
+
+
+@pytest.mark.docker
+def test_oven_run_applies_a_change_over_http_with_a_token(token_http, repo_base, oven_run) -> None:
+    bare = gitutil.make_bare(repo_base / f"h-{uuid.uuid4().hex[:6]}.git")
+    first = push_job(bare, "first")
+    daemon = oven_run(
+        token_http.url(bare.name),
+        {"OVEN_TEST_TOKEN": TOKEN},
+        "--repo-token-secret",
+        "OVEN_TEST_TOKEN",
+    )
+    applies_pushed_change(daemon, bare, first)
+
+
+@pytest.mark.docker
+def test_oven_run_applies_a_change_over_ssh_with_a_key(sshd, tmp_path, oven_run) -> None:
+    port, key, _ = sshd
+    bare = gitutil.make_bare(tmp_path / "ssh-run.git")
+    first = push_job(bare, "first")
+    daemon = oven_run(
+        f"ssh://root@127.0.0.1:{port}{bare}",
+        {"OVEN_TEST_KEY": key},
+        "--repo-ssh-key-secret",
+        "OVEN_TEST_KEY",
+    )
+    applies_pushed_change(daemon, bare, first)
