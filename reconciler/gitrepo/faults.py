@@ -112,9 +112,8 @@ class Faults:
                 hint=DAMAGED_HINT,
             )
         hint = SERVER_HINT if isinstance(exc, HangupException | GitProtocolError) else None
-        return error(
-            f"cannot {action} git remote {self.display}: {reason}", hint=hint or UNREACHABLE_HINT
-        )
+        return error(f"cannot {action} git remote {self.display}: {reason}",
+                     hint=hint or UNREACHABLE_HINT)
 
     def in_mirror(self, exc: BaseException) -> bool:
         name = getattr(exc, "filename", None)
@@ -140,9 +139,8 @@ def is_denial(exc: BaseException) -> bool:
     if isinstance(exc, PermissionError):
         return True
     lines = [str(exc), *(getattr(exc, "stderr_lines", None) or [])]
-    text = " ".join(
-        line.decode(errors="replace") if isinstance(line, bytes) else str(line) for line in lines
-    ).lower()
+    text = " ".join(line.decode(errors="replace") if isinstance(line, bytes) else str(line)
+                    for line in lines).lower()
     return any(denial in text for denial in DENIALS)
 
 
@@ -154,8 +152,6 @@ def _reason(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "error":  # zlib.error, struct.error: say which
         name = f"{type(exc).__module__}.error"
-    return (
-        first
-        if isinstance(exc, OSError | GitProtocolError) and first
-        else (f"{name}: {first}" if first else name)
+    return first if isinstance(exc, OSError | GitProtocolError) and first else (
+        f"{name}: {first}" if first else name
     )

@@ -62,12 +62,7 @@ HEADS = Ref(b"refs/heads/")
 ZERO_SHA = ObjectID(b"0" * 40)
 STALE_LOCK_SECONDS = 60.0  # a ref lock older than this was left by a writer that died
 MOVED = (  # what servers say when the branch moved between our read and our update
-    "fetch first",
-    "non-fast-forward",
-    "stale info",
-    "lock",
-    "unable to set",
-    "already exists",
+    "fetch first", "non-fast-forward", "stale info", "lock", "unable to set", "already exists",
     "failed to update ref",
 )
 REBUILT_HINT = "is the disk under the state directory full or failing, and is it writable?"
@@ -227,7 +222,9 @@ class GitMirror:
             client_obj, path = client
             with self._remote("push to", LedgerError, self._healthy):
                 try:
-                    result = client_obj.send_pack(path.encode(), update_refs, _pack_generator(repo))
+                    result = client_obj.send_pack(
+                        path.encode(), update_refs, _pack_generator(repo)
+                    )
                 except FileLocked as exc:  # a local remote's branch is being moved right now
                     raise self._locked(branch, exc) from exc
             error = (result.ref_status or {}).get(ref)
@@ -259,10 +256,8 @@ class GitMirror:
                 f"{self.display} refused the update of {branch!r}: {error}",
                 hint="the branch moved under us; fetch and write on top of the new tip",
             )
-        hint = (
-            DAMAGED_HINT
-            if "missing" in error.lower()
-            else (f"check the server's hooks and branch protection for {branch!r}")
+        hint = DAMAGED_HINT if "missing" in error.lower() else (
+            f"check the server's hooks and branch protection for {branch!r}"
         )
         return LedgerError(f"{self.display} refused the update of {branch!r}: {error}", hint=hint)
 
@@ -335,9 +330,7 @@ class GitMirror:
     def _rebuild(self, reason: str) -> None:
         log.warning(
             "the local git mirror at %s is damaged (%s); re-creating it from %s",
-            self.path,
-            reason,
-            self.display,
+            self.path, reason, self.display,
         )
         self.rebuilds += 1
         _close_all(self._unclosed)
@@ -409,10 +402,8 @@ class GitMirror:
                 self.remote, **self.credentials.client_kwargs(self.remote)
             )
         except (ValueError, OSError) as exc:
-            raise error(
-                f"cannot use git remote {self.display}: {exc}",
-                hint="use a path, file://, git://, http(s):// or ssh:// URL",
-            ) from exc
+            raise error(f"cannot use git remote {self.display}: {exc}",
+                        hint="use a path, file://, git://, http(s):// or ssh:// URL") from exc
         if isinstance(client, LocalGitClient):
             client = LocalClient()
         try:

@@ -28,10 +28,8 @@ def load_commit(repo: Repo, sha: str, error: Errors) -> Commit:
     try:
         obj = repo.object_store[ObjectID(sha.encode())]
     except (KeyError, ValueError, AssertionError) as exc:  # dulwich asserts on a short sha
-        raise error(
-            f"commit {sha} not found in the git repository at {repo.path}",
-            hint="is the revision right? for a remote, fetch it first",
-        ) from exc
+        raise error(f"commit {sha} not found in the git repository at {repo.path}",
+                    hint="is the revision right? for a remote, fetch it first") from exc
     if not isinstance(obj, Commit):
         raise error(f"{sha} is not a commit")
     return obj
@@ -83,10 +81,8 @@ def tree_changes(repo: Repo, base: ObjectID, files: Mapping[str, bytes | None]) 
 def _safe_path(name: str) -> bytes:
     parts = name.split("/")
     if not name or name.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
-        raise LedgerError(
-            f"refusing to commit the path {name!r}",
-            hint="paths are relative, without '.', '..' or '.git' parts",
-        )
+        raise LedgerError(f"refusing to commit the path {name!r}",
+                          hint="paths are relative, without '.', '..' or '.git' parts")
     return name.encode()
 
 

@@ -46,10 +46,8 @@ class LocalSource:
         if revision.startswith(WORKTREE):
             if self.fetch() == revision and self._snapshot:
                 return dict(self._snapshot[1])
-            raise SourceError(
-                f"the files in {self.path} no longer match {revision}",
-                hint="fetch again to read the current revision",
-            )
+            raise SourceError(f"the files in {self.path} no longer match {revision}",
+                              hint="fetch again to read the current revision")
         with self._repo() as repo:
             found = files_at(repo, revision, MANIFEST_PREFIXES, links=True)
         return {path: data for path, data in found.items() if is_manifest_path(path)}
@@ -98,20 +96,16 @@ class LocalSource:
         try:
             return Repo(str(self.path))
         except NotGitRepository as exc:
-            raise SourceError(
-                f"{self.path} is not a git repository",
-                hint="commit revisions exist only in a git checkout",
-            ) from exc
+            raise SourceError(f"{self.path} is not a git repository",
+                              hint="commit revisions exist only in a git checkout") from exc
 
 
 def read_worktree(root: Path) -> dict[str, bytes]:
     """oven.yaml and jobs/**/*.y(a)ml on disk; a symlink is not followed but handed on as a
     ``manifests.Symlink``, which the loader reports as a problem."""
     if not root.is_dir():
-        raise SourceError(
-            f"config directory {root} does not exist",
-            hint="pass the path of a checkout of the config repo",
-        )
+        raise SourceError(f"config directory {root} does not exist",
+                          hint="pass the path of a checkout of the config repo")
     found: dict[str, bytes] = {}
     candidates = [root / "oven.yaml"]
     for folder, dirs, names in os.walk(root / "jobs"):
@@ -125,9 +119,8 @@ def read_worktree(root: Path) -> dict[str, bytes]:
             try:
                 found[rel] = path.read_bytes()
             except OSError as exc:
-                raise SourceError(
-                    f"cannot read {path}: {exc.strerror}", hint="check the file's permissions"
-                ) from exc
+                raise SourceError(f"cannot read {path}: {exc.strerror}",
+                                  hint="check the file's permissions") from exc
     return found
 
 
