@@ -137,9 +137,7 @@ class Recorder:
         log.warning(
             "%s; %d of the %d status files this reconciler wrote are gone or changed there: "
             "writing the whole current status again",
-            exc.message,
-            len(gone),
-            len(ours),
+            exc.message, len(gone), len(ours),
         )
         self.cache = StatusCache(
             written=dict(on_branch),

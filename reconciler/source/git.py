@@ -36,7 +36,7 @@ class GitSource:
         sha = heads.get(b"refs/heads/" + self.branch.encode())
         if sha is None:
             self.mirror.check_branch(self.branch, SourceError)
-            known = ", ".join(sorted(ref.decode()[len("refs/heads/") :] for ref in heads))
+            known = ", ".join(sorted(ref.decode()[len("refs/heads/"):] for ref in heads))
             raise SourceError(
                 f"branch {self.branch!r} not found in {self.mirror.display}",
                 hint=f"branches there: {known}" if known else "the repository has no commits yet",
