@@ -5,7 +5,7 @@ DEMO_DIR ?= .demo
 DEMO_LISTEN ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup engine images browser test demo lint bench bench-engine fuzz clean
+.PHONY: help setup engine images browser servers test demo lint bench bench-engine fuzz clean
 
 help:
 	@echo "make demo   - run the reconciler on config-example/ with the status page on $(DEMO_LISTEN)"
@@ -32,7 +32,10 @@ images: engine
 browser:
 	bash scripts/ensure-browser.sh
 
-test: setup engine images browser
+servers:
+	bash scripts/ensure-test-servers.sh
+
+test: setup engine images browser servers
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: setup engine images

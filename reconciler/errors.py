@@ -17,7 +17,8 @@ off and retry; a non-transient one sets ``Stalled=True``: a person must act.
     ├── SourceError              yes   the config repo cannot be fetched or read
     ├── LedgerError              yes   status files cannot be committed or pushed
     │   ├── PushRejected         yes   the remote status branch moved; re-read it, write again
-    │   └── StatusRewritten      yes   the status branch lost our commits (a force-push)
+    │   ├── StatusRewritten      yes   the status branch lost our commits (a force-push)
+    │   └── StatusQueued         yes   the remote is unreachable: the write waits in the state dir
     ├── AuthError                no    a remote refused our credentials (401/403, denied)
     ├── ExecutorError            yes   the container engine refused a request
     │   ├── EngineUnavailable    yes   no engine answers
@@ -88,6 +89,14 @@ class StatusRewritten(LedgerError):
     """The status branch no longer holds the commits this reconciler wrote (a force-push or a
     deleted branch): the files it wrote may be gone, so read the branch and write it all again.
     """
+
+    transient = True
+
+
+class StatusQueued(LedgerError):
+    """The status write could not be pushed and waits, durably, in the state directory; it is
+    pushed (in order, before any newer write) when the remote answers again. For the recorder
+    the files count as written."""
 
     transient = True
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import signal
 import threading
@@ -23,10 +24,13 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from reconciler.backoff import Backoff
 from reconciler.clock import SystemClock, iso
 from reconciler.executors.docker import DockerExecutor
-from reconciler.gitrepo import GitMirror
+from reconciler.gitrepo import Credentials, GitMirror
+from reconciler.hooks import create_hooks_app
 from reconciler.interfaces import ConfigSource
 from reconciler.ledger.git import GitLedger
 from reconciler.reconcile import Reconciler
@@ -50,9 +54,13 @@ def build_reconciler(settings: Settings) -> Reconciler:
         source = LocalSource(Path(settings.repo))
         mirror = GitMirror(str(Path(settings.repo).resolve()), settings.state_dir / "mirror.git")
     else:
-        source = git = GitSource(settings.repo, settings.branch, settings.state_dir)
+        source = git = GitSource(
+            settings.repo, settings.branch, settings.state_dir, repo_credentials(settings)
+        )
         mirror = git.mirror
-    ledger = GitLedger(mirror, settings.status_branch)
+    ledger = GitLedger(
+        mirror, settings.status_branch, queue_dir=settings.state_dir / "status-queue"
+    )
     return Reconciler(
         settings,
         source=source,
@@ -71,6 +79,18 @@ def build_reconciler(settings: Settings) -> Reconciler:
     )
 
 
+def repo_credentials(settings: Settings) -> Credentials:
+    """The config repo's token or SSH key, from the secret store (never the config repo)."""
+    names = [n for n in (settings.repo_token_secret, settings.repo_ssh_key_secret) if n]
+    values = SecretStore.load(settings.secrets_file).resolve(names) if names else {}
+    return Credentials(
+        token=values.get(settings.repo_token_secret or ""),
+        username=settings.repo_username,
+        ssh_key=values.get(settings.repo_ssh_key_secret or ""),
+        state_dir=settings.state_dir,
+    )
+
+
 def workspaces(settings: Settings) -> GitWorkspaces:
     """Checkouts of agent-pipeline runs under the state dir; host-login paths from settings."""
     return GitWorkspaces(
@@ -86,6 +106,7 @@ async def run_daemon(settings: Settings) -> int:
     sock = bind_socket(host, port)  # first: a port we cannot have ends the command here
     try:
         reconciler = build_reconciler(settings)  # the first tick restores it (``lead`` steps)
+        hook_secret = webhook_secret(settings)
     except BaseException:
         sock.close()
         raise
@@ -95,11 +116,15 @@ async def run_daemon(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     if isinstance(reconciler.source, LocalSource):
         _watch_in_thread(reconciler.source, loop, wake, settings.interval)
-    app = create_app(
+    app: ASGIApp = create_app(
         reconciler.snapshots.get,
         ready=reconciler.ready,
         allowed_hosts=allowed_hosts(host, settings.allowed_hosts),
     )
+    if hook_secret is not None:
+        hooks = create_hooks_app(hook_secret, lambda: loop.call_soon_threadsafe(wake.set))
+        app = beside(app, hooks)
+        log.info("push webhook on http://%s:%d%s", host, port, HOOKS_PREFIX + "/git")
     server = asyncio.create_task(serve_socket(app, sock))
     log.info("status page on http://%s:%d/", host, port)
     try:
@@ -110,6 +135,41 @@ async def run_daemon(settings: Settings) -> int:
             await server
     log.info("stopped; running containers are left to finish and will be adopted on restart")
     return 0
+
+
+def webhook_secret(settings: Settings) -> str | None:
+    """The webhook's secret from the secret store, None when the webhook is off; a named
+    secret that is missing or too short ends ``oven run`` with a hint."""
+    name = settings.webhook_secret
+    if not name:
+        return None
+    return SecretStore.load(settings.secrets_file).resolve([name])[name]
+
+
+HOOKS_PREFIX = "/hooks"
+JITTER = 0.1  # the poll interval is stretched by up to this fraction, fixed per instance
+
+
+def beside(pages: ASGIApp, hooks: ASGIApp) -> ASGIApp:
+    """One ASGI app: ``/hooks/...`` goes to the webhook app, everything else (and lifespan) to
+    the read-only pages, which so never see a write request."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == HOOKS_PREFIX or path.startswith(HOOKS_PREFIX + "/"):
+            await hooks(scope, receive, send)
+        else:
+            await pages(scope, receive, send)
+
+    return app
+
+
+def poll_interval(settings: Settings) -> float:
+    """``settings.interval`` plus a jitter of up to ``JITTER`` of it, the same every time for
+    one instance and repo, so daemons started together do not poll a server in step."""
+    seed = f"{settings.instance}\0{settings.repo}\0{settings.state_dir}".encode()
+    fraction = int.from_bytes(hashlib.sha256(seed).digest()[:4], "big") / 2**32
+    return settings.interval * (1 + JITTER * fraction)
 
 
 Wait = Callable[[float, asyncio.Event, asyncio.Event], Awaitable[None]]
@@ -136,12 +196,13 @@ async def tick_forever(
     clock = reconciler.clock
     next_fetch = clock.now()
     failing = Backoff("tick")
+    every = poll_interval(settings)
     while not stop.is_set():
         now = clock.now()
         fetch = wake.is_set() or now >= next_fetch
         if fetch:
             wake.clear()
-            next_fetch = now + timedelta(seconds=settings.interval)
+            next_fetch = now + timedelta(seconds=every)
         try:
             due = await asyncio.to_thread(reconciler.tick, fetch)
             failing = failing.succeeded()

@@ -5,6 +5,8 @@ works out the files with the pure ``status.changes.status_changes``, writes them
 changed (the heartbeat alone causes a commit at most every ``heartbeat`` seconds) and answers
 what the commit allows the book to forget. A failed commit leaves the files it knows as
 committed untouched, so the same files (and the same forgets) come round on the next try.
+A write the ledger could not push but keeps durably (``StatusQueued``: the remote is
+unreachable) counts as written: the book may forget, and the error is still reported.
 
 When the ledger says the status branch was rewritten (``StatusRewritten``: a force-push or a
 deleted branch), what the recorder believes is committed is wrong: it reads the branch again,
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.errors import OvenError, StatusRewritten
+from reconciler.errors import OvenError, StatusQueued, StatusRewritten
 from reconciler.interfaces import Ledger
 from reconciler.lease import LEASE_PATH
 from reconciler.status import RECONCILER_PATH, StatusTree, dump_yaml
@@ -86,8 +88,11 @@ class Recorder:
             self.cache.reconciler = changes.reconciler
             return Recorded(False, changes.reconciler, changes.summaries)
         files[RECONCILER_PATH] = dump_yaml(changes.reconciler)
+        queued: StatusQueued | None = None
         try:
             self.ledger.write(files, changes.message(revision))
+        except StatusQueued as exc:
+            queued = exc  # kept in the state dir and pushed later: written, as far as we go
         except StatusRewritten as exc:
             if not rewritten:
                 return self._write_all_again(report, revision, exc)
@@ -103,7 +108,12 @@ class Recorder:
             else:
                 self.cache.written[path] = content
         return Recorded(
-            True, changes.reconciler, changes.summaries, changes.forget_runs, changes.drop_jobs
+            True,
+            changes.reconciler,
+            changes.summaries,
+            changes.forget_runs,
+            changes.drop_jobs,
+            error=queued,
         )
 
     def _failed(

@@ -35,6 +35,10 @@ class Settings:
     host_gh_dir: Path | None = None  # host-login: ~/.config/gh unless set
     lease_seconds: float = 60.0  # the leader lease on the status branch; 0 turns it off
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides listen address, localhost
+    webhook_secret: str | None = None  # secret-store name of the push webhook's secret; None: off
+    repo_token_secret: str | None = None  # secret-store name of an HTTP(S) token for --repo
+    repo_username: str | None = None  # user name sent with that token (x-access-token)
+    repo_ssh_key_secret: str | None = None  # secret-store name of an SSH private key for --repo
 
     @property
     def host_port(self) -> tuple[str, int]:

@@ -33,6 +33,7 @@ from starlette.testclient import TestClient
 from support.docblocks import DOCS, Block, all_docs, blocks
 
 from reconciler import errors
+from reconciler.hooks import create_hooks_app
 from reconciler.manifests import parse_job
 from reconciler.model import RunRecord, Schedule
 from reconciler.schedule import describe
@@ -166,10 +167,10 @@ def test_every_condition_reason_in_the_table_is_written_by_the_code() -> None:
 
 def app_routes() -> dict[str, set[str]]:
     """Path (parameters as ``{}``) -> methods of every route of the web app."""
-    app = create_app(Snapshot)
+    routes = [*create_app(Snapshot).routes, *create_hooks_app("secret-value", print).routes]
     return {
         re.sub(r"\{\w+\}", "{}", route.path): set(route.methods or ())
-        for route in app.routes
+        for route in routes
         if isinstance(route, Route)
     }
 

@@ -30,7 +30,6 @@ def lease_seconds(text: str) -> float:
     return value
 
 
-
 def listen_address(text: str) -> str:
     """``HOST:PORT`` (``[::1]:8080`` for IPv6; ``:8080`` is 127.0.0.1) with a port 0-65535."""
     host, colon, port = text.strip().rpartition(":")
@@ -78,6 +77,15 @@ OWN_OPTIONS = (
            f"of several daemons on one repo schedules; 0 turns it off (else at least "
            f"{MIN_SECONDS:g})", env="OVEN_LEASE_SECONDS", default="60", type=lease_seconds,
            metavar="SECONDS"),
+    Option("--webhook-secret", "name of the secret (in the environment or --secrets-file) "
+           "that signs pushes to POST /hooks/git (docs/webhooks.md); unset: no webhook",
+           env="OVEN_WEBHOOK_SECRET", metavar="NAME", shown="off"),
+    Option("--repo-token-secret", "name of the secret holding a token for an http(s):// --repo "
+           "(sent with basic auth)", env="OVEN_REPO_TOKEN_SECRET", metavar="NAME"),
+    Option("--repo-username", "user name sent with --repo-token-secret",
+           env="OVEN_REPO_USERNAME", metavar="NAME", shown="x-access-token"),
+    Option("--repo-ssh-key-secret", "name of the secret holding an SSH private key for an "
+           "ssh:// --repo", env="OVEN_REPO_SSH_KEY_SECRET", metavar="NAME"),
 )
 # fmt: on
 LOG_WAIT = 0.2  # seconds a tick waits for a run's log to be saved before moving on
@@ -117,5 +125,9 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         host_gh_dir=args.host_gh_dir,
         lease_seconds=args.lease_seconds,
         allowed_hosts=tuple(args.allowed_host),
+        webhook_secret=args.webhook_secret,
+        repo_token_secret=args.repo_token_secret,
+        repo_username=args.repo_username,
+        repo_ssh_key_secret=args.repo_ssh_key_secret,
     )
     return asyncio.run(run_daemon(settings))

@@ -3,6 +3,7 @@ reading files out of trees. ``source`` and ``ledger`` both build on this package
 import each other.
 """
 
+from reconciler.gitrepo.credentials import Credentials
 from reconciler.gitrepo.mirror import GitMirror
 
-__all__ = ["GitMirror"]
+__all__ = ["Credentials", "GitMirror"]

@@ -40,6 +40,7 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from reconciler.errors import LedgerError, OvenError, PushRejected, SourceError
+from reconciler.gitrepo.credentials import Credentials
 from reconciler.gitrepo.faults import DAMAGED_HINT, Errors, Faults, MirrorDamaged, redact_url
 from reconciler.gitrepo.repos import LocalClient, open_repo, walk_graph
 from reconciler.gitrepo.trees import (
@@ -70,8 +71,15 @@ REBUILT_HINT = "is the disk under the state directory full or failing, and is it
 class GitMirror:
     """A bare repository at ``path`` that mirrors the branches of ``remote``."""
 
-    def __init__(self, remote: str, path: Path, now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        remote: str,
+        path: Path,
+        now: Callable[[], float] = time.time,
+        credentials: Credentials | None = None,
+    ) -> None:
         self.remote = remote
+        self.credentials = credentials or Credentials()
         self.path = Path(path)
         self.faults = Faults(remote, self.path)
         self.display = self.faults.display
@@ -390,7 +398,9 @@ class GitMirror:
     @contextmanager
     def _client(self, error: Errors) -> Iterator[tuple[GitClient, str]]:
         try:
-            client, path = get_transport_and_path(self.remote)
+            client, path = get_transport_and_path(
+                self.remote, **self.credentials.client_kwargs(self.remote)
+            )
         except (ValueError, OSError) as exc:
             raise error(f"cannot use git remote {self.display}: {exc}",
                         hint="use a path, file://, git://, http(s):// or ssh:// URL") from exc

@@ -11,6 +11,14 @@ this ledger read or wrote. When it does not, the branch was rewritten (a force-p
 deleted and files written before may be gone: ``StatusRewritten`` tells the recorder to read
 the branch and write the whole current status again.
 
+Given a queue directory (the daemon's state dir), nothing written is lost while the remote is
+unreachable: every write is first saved in the queue (``queue.py``), and each write pushes
+all queued writes, oldest first, as one commit each on the tip, and only then forgets them.
+When the push cannot reach the remote, the write raises ``StatusQueued``: for the recorder the
+files are written. ``read`` returns the remote's files with the queued writes on top (the
+local mirror's tip when the remote cannot be reached), so a restart during an outage starts
+from everything it recorded.
+
 The leader lease (``lease.py``) lives on the same branch. Unlike status files it is never
 replayed on a newer tip: ``swap_lease`` pushes once, on the tip the lease was read at.
 """
@@ -20,11 +28,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
-from reconciler.errors import LedgerError, PushRejected, SourceError, StatusRewritten
+from reconciler.errors import (
+    LedgerError,
+    OvenError,
+    PushRejected,
+    SourceError,
+    StatusQueued,
+    StatusRewritten,
+)
 from reconciler.gitrepo import GitMirror
 from reconciler.interfaces import LeaseRead
 from reconciler.lease import LEASE_PATH
+from reconciler.ledger.queue import Entry, StatusQueue
 
 log = logging.getLogger(__name__)
 STATUS_PREFIX = "status/"
@@ -36,38 +53,105 @@ class GitLedger:
     """Status files on ``branch`` of the mirror's remote."""
 
     def __init__(
-        self, mirror: GitMirror, branch: str = "oven-status", attempts: int = DEFAULT_ATTEMPTS
+        self,
+        mirror: GitMirror,
+        branch: str = "oven-status",
+        attempts: int = DEFAULT_ATTEMPTS,
+        queue_dir: Path | None = None,
     ) -> None:
         self.mirror = mirror
         self.branch = branch
         self.attempts = attempts
         self.base: str | None = None  # the last tip we read or wrote: later tips descend from it
+        self.queue = StatusQueue(queue_dir)
 
     def read(self) -> dict[str, bytes]:
-        """Every file under status/ at the remote tip; empty before the first write."""
+        """Every file under status/ at the remote tip, with the writes still queued on top;
+        empty before the first write."""
+        queued = self.queue.entries()
+        try:
+            with _ledger_errors():
+                tip = self._fetch_tip()
+        except LedgerError as exc:
+            if not queued or isinstance(exc, StatusRewritten):
+                raise
+            with _ledger_errors():  # unreachable: start from our last view and our queue
+                tip = self.mirror.local_tip(self.branch)
+            log.warning(
+                "%s; reading the status as last fetched, with %d queued write(s)",
+                exc.message,
+                len(queued),
+            )
         with _ledger_errors():
-            tip = self._fetch_tip()
             files = self.mirror.read_files(tip, [STATUS_PREFIX]) if tip else {}
         self.base = tip
+        for entry in queued:
+            for path, content in entry.files.items():
+                if not path.startswith(STATUS_PREFIX):
+                    continue
+                if content is None:
+                    files.pop(path, None)
+                else:
+                    files[path] = content
         return files
 
+    @property
+    def queued(self) -> int:
+        """How many writes wait to be pushed."""
+        return len(self.queue.entries())
+
     def write(self, files: Mapping[str, bytes | None], message: str) -> str | None:
-        """Commit ``files`` (None deletes) on the tip and push; None when nothing changes."""
+        """Queue ``files`` (None deletes), then commit every queued write on the tip, in order,
+        and push; None when nothing changes. ``StatusQueued`` when the remote cannot be
+        reached and a queue directory keeps the writes for the next try."""
+        self.queue.append(files, message)
+        try:
+            return self._push_queue()
+        except (PushRejected, StatusRewritten):
+            self.queue.clear_memory()
+            raise
+        except LedgerError as exc:
+            if self.queue.path is None:
+                self.queue.clear_memory()
+                raise
+            waiting = self.queue.entries()
+            raise StatusQueued(
+                f"{exc.message}; {len(waiting)} status write(s) wait in {self.queue.path} "
+                "and are pushed in order when the remote answers",
+                hint=exc.hint,
+            ) from exc
+        except OvenError:
+            self.queue.clear_memory()
+            raise
+
+    def _push_queue(self) -> str | None:
         for attempt in range(1, self.attempts + 1):
+            entries = self.queue.entries()
+            if not entries:
+                return None
             with _ledger_errors():
                 tip = self._fetch_tip()
                 self._check_history(tip)
-                commit = self.mirror.commit_files(tip, files, message)
-                if self._same_tree(tip, commit):
-                    return None
+                commit = self._chain(tip, entries)
+            if commit is None:
+                self.queue.drop(entries[-1].seq)
+                return None
             try:
                 self.mirror.push(self.branch, commit, tip)
             except PushRejected as exc:
-                log.info("status push rejected (attempt %d of %d): %s; writing on the new tip",
-                         attempt, self.attempts, exc)
+                log.info(
+                    "status push rejected (attempt %d of %d): %s; writing on the new tip",
+                    attempt,
+                    self.attempts,
+                    exc,
+                )
                 continue
             self.base = commit
+            self.queue.drop(entries[-1].seq)
+            if len(entries) > 1:
+                log.info("pushed %d queued status writes to %r", len(entries), self.branch)
             return commit
+        self.queue.clear_memory()
         raise LedgerError(
             f"could not push status to {self.branch!r} of {self.mirror.display}: "
             f"the branch moved {self.attempts} times in a row",
@@ -117,6 +201,15 @@ class GitLedger:
                 hint="the reconciler writes the whole current status again",
             )
         self.base = tip
+
+    def _chain(self, tip: str | None, entries: list[Entry]) -> str | None:
+        """One commit per entry on ``tip``, oldest first; None when none changes anything."""
+        head = tip
+        for entry in entries:
+            commit = self.mirror.commit_files(head, entry.files, entry.message)
+            if not self._same_tree(head, commit):
+                head = commit
+        return head if head != tip else None
 
     def _same_tree(self, tip: str | None, commit: str) -> bool:
         before = self.mirror.tree_of(tip) if tip else EMPTY_TREE

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.errors import SourceError
-from reconciler.gitrepo import GitMirror
+from reconciler.gitrepo import Credentials, GitMirror
 
 MANIFEST_PREFIXES = ("oven.yaml", "jobs/")
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -24,9 +24,11 @@ def is_manifest_path(path: str) -> bool:
 class GitSource:
     """Manifests from ``branch`` of the git repository at ``remote``."""
 
-    def __init__(self, remote: str, branch: str, state_dir: Path) -> None:
+    def __init__(
+        self, remote: str, branch: str, state_dir: Path, credentials: Credentials | None = None
+    ) -> None:
         self.branch = branch
-        self.mirror = GitMirror(remote, Path(state_dir) / "mirror.git")
+        self.mirror = GitMirror(remote, Path(state_dir) / "mirror.git", credentials=credentials)
 
     def fetch(self) -> str:
         """Fetch the remote; return the head sha of the config branch."""
