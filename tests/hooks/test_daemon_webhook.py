@@ -45,13 +45,6 @@ def daemon(tmp_path: Path) -> Iterator[tuple[Daemon, Path]]:
         client.close()
 
 
-def applied(daemon: Daemon) -> str | None:
-    try:
-        return daemon.get_json("/api/v1/health").get("applied_revision")
-    except (OSError, AssertionError):
-        return None
-
-
 def post(daemon: Daemon, body: bytes, signature: str, delivery: str) -> int:
     request = urllib.request.Request(
         f"http://127.0.0.1:{daemon.port}/hooks/git",
@@ -73,17 +66,19 @@ def post(daemon: Daemon, body: bytes, signature: str, delivery: str) -> int:
 
 def test_a_signed_push_is_applied_in_under_a_second(daemon: tuple[Daemon, Path]) -> None:
     oven, bare = daemon
-    first = wait_until(lambda: applied(oven), 60, "the first revision applied")
+    first = wait_until(lambda: oven.applied_revision(), 60, "the first revision applied")
     second = push_files(bare, "main", {"jobs/b.yaml": manifest("b", schedule=NEVER)}, "add b")
     body = b'{"ref": "refs/heads/main"}'
 
     assert post(oven, body, sign(b"wrong-secret-value", body), "bad-1") == 401
     time.sleep(1.5)
-    assert applied(oven) == first, "a bad signature made the daemon fetch"
+    assert oven.applied_revision() == first, "a bad signature made the daemon fetch"
 
     started = time.monotonic()
     assert post(oven, body, sign(SECRET.encode(), body), "good-1") == 202
-    wait_until(lambda: applied(oven) == second, 5, "the pushed revision applied", every=0.02)
+    wait_until(
+        lambda: oven.applied_revision() == second, 5, "the pushed revision applied", every=0.02
+    )
     took = time.monotonic() - started
     assert took < 1.0, f"push applied {took:.2f}s after the webhook"
     assert post(oven, body, sign(SECRET.encode(), body), "good-1") == 200, "a replay is ignored"

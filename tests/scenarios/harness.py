@@ -156,6 +156,13 @@ class Daemon:
         assert (status, kind) == (200, "application/json"), (path, status, body)
         return json.loads(body)
 
+    def applied_revision(self) -> str | None:
+        """The revision the daemon applied, as its API says; None while it cannot answer."""
+        try:
+            return self.get_json("/api/v1/health").get("applied_revision")
+        except (OSError, AssertionError):
+            return None
+
     def serving(self) -> bool:
         """The web server answers (whatever the status)."""
         try:

@@ -167,17 +167,11 @@ def oven_run(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     client.close()
 
 
-def applied(daemon: Daemon) -> str | None:
-    try:
-        return daemon.get_json("/api/v1/health").get("applied_revision")
-    except (OSError, AssertionError):
-        return None
-
 
 def applies_pushed_change(daemon: Daemon, bare: Path, first: str) -> None:
-    wait_until(lambda: applied(daemon) == first, 60, "the first revision applied")
+    wait_until(lambda: daemon.applied_revision() == first, 60, "the first revision applied")
     second = push_job(bare, "second")
-    wait_until(lambda: applied(daemon) == second, 30, "the pushed change applied")
+    wait_until(lambda: daemon.applied_revision() == second, 30, "the pushed change applied")
     assert TOKEN not in daemon.output()
 
 
