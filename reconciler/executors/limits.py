@@ -8,15 +8,12 @@ refuse exactly the same values.
 
 from __future__ import annotations
 
-import re
-
 from reconciler.errors import ExecutorError
 from reconciler.interfaces import RunRequest
+from reconciler.manifests.bounds import MIN_MEMORY
+from reconciler.manifests.bounds import memory_bytes as parse_memory
 from reconciler.model import ALLOWED_CAPABILITIES
 
-MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*$", re.IGNORECASE)
-UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-MIN_MEMORY = 6 * 1024**2  # the Docker engine refuses limits below 6 MiB
 NETWORKS = ("none", "bridge")
 # The engine's own log of a run (json-file driver): at most 3 files of 10 MB on the host's
 # disk, the newest kept. The reconciler's saved copy is capped separately (--max-log-bytes).
@@ -24,13 +21,15 @@ ENGINE_LOG = {"max-size": "10m", "max-file": "3"}
 
 
 def memory_bytes(text: str) -> int:
-    """``"512m"`` -> 536870912; ExecutorError for anything else or below the engine's minimum."""
-    match = MEMORY.match(text)
-    if not match:
+    """``"512m"`` -> 536870912; ExecutorError for anything else or below the engine's minimum.
+
+    Parsed exactly as validation parsed it (``manifests.bounds``), so the engine gets the
+    number ``oven validate`` approved."""
+    size = parse_memory(text.strip())
+    if size is None:
         raise ExecutorError(
             f"memory limit {text!r} is not understood", hint="write it like 512m or 2g"
         )
-    size = int(float(match.group(1)) * UNITS[match.group(2).lower()])
     if size < MIN_MEMORY:
         raise ExecutorError(
             f"memory limit {text!r} is below the minimum of 6m", hint="use 6m or more"

@@ -85,6 +85,8 @@ def file_problem(path: str, content: bytes) -> str | None:
     if not path.isprintable():
         return "file name has control characters or is not UTF-8; rename the file"
     return None
+
+
 def _parse_contained(
     path: str,
     data: bytes,
