@@ -25,23 +25,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import docker
 import pytest
-from scenarios.conftest import bare, daemons, instance  # noqa: F401  (fixtures)
-from scenarios.harness import IMAGE, INSTANCE_PREFIX, ROOT, Daemon
-from support import engine
+from scenarios.conftest import bare, daemons, docker_client, instance  # noqa: F401  (fixtures)
+from scenarios.harness import IMAGE, Daemon
 
 START_SECONDS = 60
-
-
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[docker.DockerClient]:
-    """The engine, with the test images built; this session's containers removed at the end."""
-    client = engine.connect()
-    subprocess.run(["bash", str(ROOT / "scripts/build-images.sh")], check=True, capture_output=True)
-    yield client
-    engine.remove_containers(client, instance_prefix=INSTANCE_PREFIX)
-    client.close()
 
 
 @pytest.fixture
