@@ -199,7 +199,8 @@ class Reconciler:
         failing = [self.backoff[name] for name in ("record", "cycle", "lead", "sync")]
         failing = [b for b in failing if b.error is not None]
         stalled = [b for b in failing if b.stalled]
-        return (stalled or failing or [Backoff("none")])[0].error
+        first = next(iter(stalled or failing), None)
+        return first.error if first else None
 
     # -- running steps ----------------------------------------------------------------------
     def _run(self, group: str, steps: tuple[Step, ...], now: datetime) -> None:
