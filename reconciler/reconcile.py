@@ -100,6 +100,7 @@ class Reconciler:
         self.desired: DesiredState | None = None
         self.attempted_revision = ""
         self.applied_revision = ""
+        self.shown = False  # a snapshot with the jobs of a cycle has been published
         self.started_at = clock.now()
         secrets = secrets or SecretStore({})
         self.incidents = Incidents(STEPS)
@@ -191,7 +192,7 @@ class Reconciler:
     def ready(self) -> bool:
         """For ``/readyz``: the config is loaded, no group is failing, no recent bug."""
         now = self.clock.now()
-        return self.desired is not None and self._reported_error(now) is None
+        return self.shown and self.desired is not None and self._reported_error(now) is None
 
     @property
     def error(self) -> OvenError | None:
@@ -393,6 +394,7 @@ class Reconciler:
                 unexpected_errors=self.incidents.counts(),
             )
         )
+        self.shown = True  # the pages show the jobs: /readyz may say ready
         return recorded
 
     def _commit_report(self, now: datetime) -> Recorded:
