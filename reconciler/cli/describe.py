@@ -1,0 +1,116 @@
+"""``oven describe job ID``: one job's summary, its recent runs and its manifest problems.
+
+Read from the status branch of ``--repo`` or a daemon's API (``--server``), like ``oven get``.
+An unknown job is refused (exit 1) with the closest known id as a hint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+from typing import Any
+
+from reconciler.cli import options, readmodel
+from reconciler.cli.context import Context
+from reconciler.cli.get import runs_table
+from reconciler.cli.options import Env, Option
+from reconciler.web import queries
+
+RUNS = Option("--runs", "how many recent runs to list", default="10", type=int, metavar="N")
+
+FIELDS = (  # (label, summary key) in the order shown
+    ("Name", "name"),
+    ("Type", "type"),
+    ("Schedule", "schedule"),
+    ("Enabled", "enabled"),
+    ("Owner", "owner"),
+    ("Description", "description"),
+    ("Manifest", "config_path"),
+    ("Next run", "next_run"),
+    ("Last scheduled", "last_scheduled"),
+    ("Last success", "last_success"),
+    ("Consecutive failures", "consecutive_failures"),
+    ("Success rate", "success_rate"),
+    ("p95 duration", "p95_duration_s"),
+)
+
+
+def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
+    parser.add_argument("kind", choices=("job",), metavar="job", help="what to describe: job")
+    parser.add_argument("job_id", metavar="ID", help="the job id (`oven get jobs` lists them)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json", "yaml"),
+        default="text",
+        help="text, json or yaml (default: text)",
+    )
+    readmodel.source_arguments(parser, env)
+    options.add(parser, env, RUNS)
+
+
+def execute(args: argparse.Namespace, ctx: Context) -> int:
+    snapshot = readmodel.read_snapshot(args)
+    job = snapshot.jobs.get(args.job_id)
+    if job is None:
+        ctx.err(f"error: no job {args.job_id!r}")
+        close = difflib.get_close_matches(args.job_id, list(snapshot.jobs), n=1)
+        ctx.err(f"hint: did you mean {close[0]}?" if close else "hint: `oven get jobs` lists them")
+        return 1
+    runs = queries.select_runs(snapshot, queries.RunQuery(job=args.job_id, limit=max(1, args.runs)))
+    runs = [queries.without_log(run) for run in runs]
+    path = job.get("config_path")
+    problems = [
+        p for p in snapshot.reconciler.get("problems") or [] if path and p.get("path") == path
+    ]
+    document = {"job": {"job_id": args.job_id, **job}, "runs": runs, "problems": problems}
+    if args.output == "json":
+        ctx.json(json.loads(json.dumps(document, default=str)))
+        return 0
+    if args.output == "yaml":
+        import yaml
+
+        ctx.out(yaml.safe_dump(json.loads(json.dumps(document, default=str))).rstrip())
+        return 0
+    _print_text(ctx, args.job_id, job, runs, problems)
+    return 0
+
+
+def _print_text(
+    ctx: Context,
+    job_id: str,
+    job: dict[str, Any],
+    runs: list[dict[str, Any]],
+    problems: list[dict[str, Any]],
+) -> None:
+    from rich.markup import escape
+
+    console = readmodel.console(ctx)
+    console.print(f"[bold]Job:[/] {escape(job_id)}")
+    width = max(len(label) for label, _ in FIELDS) + 1
+    for label, key in FIELDS:
+        console.print(f"{label + ':':<{width}} {escape(_value(key, job.get(key)))}")
+    last = job.get("last_run") or {}
+    status = readmodel.styled(str(last.get("status"))) if last else "-"
+    console.print(f"{'Last run:':<{width}} {escape(str(last.get('run_id', '-')))} {status}")
+    active = ", ".join(job.get("active_runs") or ()) or "-"
+    console.print(f"{'Active runs:':<{width}} {escape(active)}")
+    console.print("[bold]Problems:[/]" + ("" if problems else " none"))
+    for p in problems:
+        console.print(escape(f"  {p['path']}:{p['line']}: {p['field']}: {p['message']}"))
+    console.print(f"[bold]Recent runs:[/]{'' if runs else ' none'}")
+    if runs:
+        console.print(runs_table(runs))
+
+
+def _value(key: str, value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if key == "success_rate":
+        return f"{float(value):.0%}"
+    if key == "p95_duration_s":
+        return f"{float(value):.1f}s"
+    if key == "enabled":
+        return "yes" if value else "no"
+    return str(value)
