@@ -86,22 +86,23 @@ def _print_text(
 ) -> None:
     from rich.markup import escape
 
-    console = readmodel.console(ctx)
-    console.print(f"[bold]Job:[/] {escape(job_id)}")
+    lines: list[Any] = []
+    lines.append(f"[bold]Job:[/] {escape(job_id)}")
     width = max(len(label) for label, _ in FIELDS) + 1
     for label, key in FIELDS:
-        console.print(f"{label + ':':<{width}} {escape(_value(key, job.get(key)))}")
+        lines.append(f"{label + ':':<{width}} {escape(_value(key, job.get(key)))}")
     last = job.get("last_run") or {}
     status = readmodel.styled(str(last.get("status"))) if last else "-"
-    console.print(f"{'Last run:':<{width}} {escape(str(last.get('run_id', '-')))} {status}")
+    lines.append(f"{'Last run:':<{width}} {escape(str(last.get('run_id', '-')))} {status}")
     active = ", ".join(job.get("active_runs") or ()) or "-"
-    console.print(f"{'Active runs:':<{width}} {escape(active)}")
-    console.print("[bold]Problems:[/]" + ("" if problems else " none"))
+    lines.append(f"{'Active runs:':<{width}} {escape(active)}")
+    lines.append("[bold]Problems:[/]" + ("" if problems else " none"))
     for p in problems:
-        console.print(escape(f"  {p['path']}:{p['line']}: {p['field']}: {p['message']}"))
-    console.print(f"[bold]Recent runs:[/]{'' if runs else ' none'}")
+        lines.append(escape(f"  {p['path']}:{p['line']}: {p['field']}: {p['message']}"))
+    lines.append(f"[bold]Recent runs:[/]{'' if runs else ' none'}")
     if runs:
-        console.print(runs_table(runs))
+        lines.append(runs_table(runs))
+    readmodel.show(ctx, *lines)
 
 
 def _value(key: str, value: Any) -> str:

@@ -74,7 +74,7 @@ def _print(args: argparse.Namespace, ctx: Context, rows: list[dict[str, Any]]) -
         ctx.out(yaml.safe_dump({args.kind: json.loads(json.dumps(rows, default=str))}).rstrip())
         return
     table = jobs_table(rows) if args.kind == "jobs" else runs_table(rows)
-    readmodel.console(ctx).print(table)
+    readmodel.show(ctx, table)
 
 
 def jobs_table(jobs: list[dict[str, Any]]) -> Any:

@@ -147,6 +147,21 @@ def console(ctx: Context) -> Console:
     )
 
 
+def show(ctx: Context, *renderables: Any) -> None:
+    """Print rich renderables (markup allowed); in a pipe without the padding rich puts at the
+    end of table lines, so a script's lines end where their text does."""
+    out = console(ctx)
+    if out.is_terminal:
+        for renderable in renderables:
+            out.print(renderable)
+        return
+    with out.capture() as captured:
+        for renderable in renderables:
+            out.print(renderable)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    ctx.out(text)
+
+
 def _isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
