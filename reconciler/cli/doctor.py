@@ -112,8 +112,8 @@ class Doctor:
             for step in steps:
                 checks.extend(step())
         finally:
-            if self.executor is not None:
-                self.executor.close()
+            if self.client is not None:
+                self.client.close()
         return checks
 
     # -- the engine ----------------------------------------------------------------------------
@@ -129,7 +129,9 @@ class Doctor:
             executor = DockerExecutor(self.client, state_dir=self.settings.state_dir)
             version = executor.engine_version()
         except (DockerException, OvenError) as exc:
-            self.client = None
+            if self.client is not None:
+                self.client.close()
+                self.client = None
             yield Check(
                 "engine",
                 "fail",
@@ -231,8 +233,9 @@ class Doctor:
             jobs_note = " (the jobs' secrets not checked: the config repo cannot be read)"
         else:
             jobs_note = ""
-            for job in self.desired.jobs.values():
-                for name in job.secrets:
+            for job in (job for job in self.desired.jobs.values() if job.enabled):
+                source_secret = (job.source.secret,) if job.source and job.source.secret else ()
+                for name in (*job.secrets, *source_secret):
                     wanted.setdefault(name, []).append(job.id)
         missing = [name for name in sorted(wanted) if not self._has(name)]
         if missing:
