@@ -15,8 +15,8 @@ import pytest
 import reconciler
 from reconciler.cli import Context, main
 from reconciler.cli.commands import COMMANDS, load
-from reconciler.cli.completion import full_parser
 from reconciler.cli.parser import command_parser, top_parser
+from reconciler.cli.shell import full_parser
 
 CLONE = Path(reconciler.__file__).resolve().parent.parent
 
@@ -61,6 +61,9 @@ def test_completion_prints_the_script_for_the_shell(shell: str) -> None:
         subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     else:
         assert script.startswith("#compdef oven")
+    out = io.StringIO()
+    assert main(["completion", shell, "--prog", "ov"], Context(stdout=out)) == 0
+    assert "-F _python_argcomplete ov\n" in out.getvalue() and "oven" not in out.getvalue()
 
 
 def complete(tmp_path: Path, line: str) -> list[str]:
