@@ -23,7 +23,7 @@ def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
 
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
-    import argcomplete
+    from argcomplete.shell_integration import shellcode
 
-    ctx.stdout.write(argcomplete.shellcode([args.prog], shell=args.shell))
+    ctx.stdout.write(shellcode([args.prog], shell=args.shell))
     return 0

@@ -411,7 +411,7 @@ class Doctor:
                 "listen",
                 "fail",
                 f"{address}: {exc.message}",
-                exc.hint + " (an `oven run` already listening there takes it too)",
+                (exc.hint or "") + " (an `oven run` already listening there takes it too)",
             )
             return
         yield Check("listen", "ok", f"{address} is free")

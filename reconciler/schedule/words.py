@@ -55,7 +55,7 @@ def _describe_every(seconds: int) -> str:
 
 
 def _describe_cron(schedule: Schedule) -> str:
-    fallback = f"{cron_in_words(schedule.cron)} ({schedule.timezone})"
+    fallback = f"{cron_in_words(schedule.cron or '')} ({schedule.timezone})"
     try:
         minute, hour, dom, month, dow = cron_fields(schedule.cron).split()
     except ScheduleError:
