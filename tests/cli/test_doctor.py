@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.gitutil import make_bare, push_files
+from support.gitutil import GitHttpServer, make_bare, push_files
 
 from reconciler.cli import Context, main
 from reconciler.clock import SystemClock
@@ -200,3 +200,41 @@ def test_the_clock_is_compared_with_the_engine(setup: dict[str, Any]) -> None:
     checks = {c["name"]: c for c in json.loads(out.getvalue())["checks"]}
     assert (code, failed(checks)) == (1, {"clock"})
     assert "from the Docker engine's clock" in checks["clock"]["detail"]
+
+
+class ReadOnlyHttp(GitHttpServer):
+    """The real `git http-backend`, behind a front that refuses pushes (403 on receive-pack),
+    as a forge does for a token without write access."""
+
+    def app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if "git-receive-pack" in environ.get("PATH_INFO", "") + environ.get("QUERY_STRING", ""):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"Write access to repository not granted.\n"]
+        return super().app(environ, start_response)
+
+
+@pytest.mark.parametrize("server_class", [GitHttpServer, ReadOnlyHttp])
+def test_the_status_branch_line_says_whether_the_remote_takes_a_push(
+    setup: dict[str, Any], server_class: type[GitHttpServer]
+) -> None:
+    server = server_class(setup["bare"].parent).start()
+    try:
+        url = server.url(setup["bare"].name)
+        code, checks = doctor(setup["argv"], setup["env"], "--repo", url)
+    finally:
+        server.stop()
+    assert "oven-status" not in _branches(setup["bare"])  # the probe pushed nothing
+    if server_class is GitHttpServer:
+        assert (code, failed(checks)) == (0, set())
+        return
+    assert (code, failed(checks)) == (1, {"status branch"})
+    assert checks["status branch"]["detail"].startswith("cannot push oven-status: ")
+    assert "access denied" in checks["status branch"]["detail"]
+    assert checks["status branch"]["hint"]
+
+
+def _branches(bare: Path) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(bare), "branch", "--list"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
