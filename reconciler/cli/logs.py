@@ -34,7 +34,8 @@ POLL = Option(
 
 
 def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
-    parser.add_argument("run", metavar="RUN", help="the run id (`oven get runs` lists them)")
+    run = parser.add_argument("run", metavar="RUN", help="the run id (`oven get runs` lists them)")
+    run.completer = complete_run  # type: ignore[attr-defined]  # argcomplete: runs with a log
     parser.add_argument(
         "-f",
         "--follow",
@@ -59,6 +60,17 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
             return 0
         if not data:
             time.sleep(args.poll)
+
+
+def complete_run(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
+    """Run ids with a log (finished or live) under the state dir, newest first."""
+    logs = Path(getattr(parsed_args, "state_dir", None) or ".oven-state") / "logs"
+    try:
+        found = [p for p in logs.glob(f"*/{prefix}*") if p.suffix in (".log", ".live")]
+    except OSError:
+        return []
+    found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return list(dict.fromkeys(p.stem for p in found))
 
 
 def _binary(stream: TextIO) -> Callable[[bytes], None]:

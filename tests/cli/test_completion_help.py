@@ -66,7 +66,7 @@ def test_completion_prints_the_script_for_the_shell(shell: str) -> None:
     assert "-F _python_argcomplete ov\n" in out.getvalue() and "oven" not in out.getvalue()
 
 
-def complete(tmp_path: Path, line: str) -> list[str]:
+def complete(tmp_path: Path, line: str, **env: str) -> list[str]:
     """What a real bash offers for ``line`` (the cursor at its end), ``oven`` on PATH."""
     oven = tmp_path / "bin" / "oven"
     oven.parent.mkdir(exist_ok=True)
@@ -80,7 +80,8 @@ def complete(tmp_path: Path, line: str) -> list[str]:
         f"_python_argcomplete oven '{words[-1]}' '{words[-2]}'\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
-    env = {**os.environ, "PATH": f"{oven.parent}:{os.environ['PATH']}", "PYTHONPATH": str(CLONE)}
+    path = f"{oven.parent}:{os.environ['PATH']}"
+    env = {**os.environ, "PATH": path, "PYTHONPATH": str(CLONE), **env}
     done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
                           timeout=60, check=True)  # fmt: skip
     return [word.strip() for word in done.stdout.splitlines() if word.strip()]
@@ -92,3 +93,16 @@ def test_bash_completes_commands_kinds_and_options(tmp_path: Path) -> None:
     assert {"jobs", "runs", "--output", "--server"} <= set(complete(tmp_path, "oven get "))
     assert complete(tmp_path, "oven get jobs --wa") == ["--watch", "--watch-times"]
     assert complete(tmp_path, "oven completion z") == ["zsh"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_bash_completes_the_run_ids_of_the_state_dir(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    for job, run, suffix in (("db", "db-20260301-020000", ".log"),
+                             ("db", "db-20260302-020000", ".live"),
+                             ("web", "web-m1", ".log")):  # fmt: skip
+        (state / "logs" / job).mkdir(parents=True, exist_ok=True)
+        (state / "logs" / job / f"{run}{suffix}").write_text("x\n")
+    line = f"oven logs --state-dir {state} db"
+    assert sorted(complete(tmp_path, line)) == ["db-20260301-020000", "db-20260302-020000"]
+    assert complete(tmp_path, "oven logs w", OVEN_STATE_DIR=str(state)) == ["web-m1"]
