@@ -51,7 +51,11 @@ def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
 
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
-    snapshot = readmodel.read_snapshot(args)
+    manifest = None
+    if args.server or not args.repo:
+        snapshot = readmodel.read_snapshot(args)  # the API has no manifests (yet)
+    else:
+        snapshot, manifest = readmodel.read_branch(args.repo, args.status_branch, args.job_id)
     job = snapshot.jobs.get(args.job_id)
     if job is None:
         ctx.err(f"error: no job {args.job_id!r}")
@@ -65,6 +69,9 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         p for p in snapshot.reconciler.get("problems") or [] if path and p.get("path") == path
     ]
     document = {"job": {"job_id": args.job_id, **job}, "runs": runs, "problems": problems}
+    if manifest is not None:
+        document["manifest"] = {"path": manifest.path, "revision": manifest.revision,
+                                "text": manifest.text}  # fmt: skip
     if args.output == "json":
         ctx.json(json.loads(json.dumps(document, default=str)))
         return 0
@@ -73,7 +80,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
 
         ctx.out(yaml.safe_dump(json.loads(json.dumps(document, default=str))).rstrip())
         return 0
-    _print_text(ctx, args.job_id, job, runs, problems)
+    _print_text(ctx, args.job_id, job, runs, problems, manifest)
     return 0
 
 
@@ -83,6 +90,7 @@ def _print_text(
     job: dict[str, Any],
     runs: list[dict[str, Any]],
     problems: list[dict[str, Any]],
+    manifest: readmodel.Manifest | None,
 ) -> None:
     from rich.markup import escape
 
@@ -102,6 +110,9 @@ def _print_text(
     lines.append(f"[bold]Recent runs:[/]{'' if runs else ' none'}")
     if runs:
         lines.append(runs_table(runs))
+    if manifest is not None:
+        lines.append(f"[bold]Manifest[/] {escape(manifest.path)} at {manifest.revision[:12]}:")
+        lines += [escape(f"  {line}") for line in manifest.text.rstrip("\n").splitlines()]
     readmodel.show(ctx, *lines)
 
 

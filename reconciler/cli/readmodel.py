@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -18,7 +19,7 @@ from urllib.parse import quote
 from reconciler.cli import options
 from reconciler.cli.context import Context
 from reconciler.cli.options import Env
-from reconciler.errors import UsageError
+from reconciler.errors import OvenError, UsageError
 from reconciler.status.view import Snapshot
 
 if TYPE_CHECKING:
@@ -66,19 +67,55 @@ def read_snapshot(args: argparse.Namespace) -> Snapshot:
 
 
 def branch_snapshot(repo: str, status_branch: str) -> Snapshot:
+    return read_branch(repo, status_branch)[0]
+
+
+def read_branch(
+    repo: str, status_branch: str, manifest_of: str | None = None
+) -> tuple[Snapshot, Manifest | None]:
+    """The status branch as a snapshot and, for job ``manifest_of``, its manifest file at the
+    applied revision (None when there is no such job, file or revision)."""
     from reconciler.gitrepo import GitMirror
     from reconciler.ledger.reader import read_status_tree
     from reconciler.status.view import SnapshotBuilder
 
+    manifest = None
     with tempfile.TemporaryDirectory(prefix="oven-get-") as tmp:
-        tree = read_status_tree(GitMirror(repo, Path(tmp) / "mirror.git"), status_branch)
+        mirror = GitMirror(repo, Path(tmp) / "mirror.git")
+        tree = read_status_tree(mirror, status_branch)
+        if tree is not None and manifest_of is not None:
+            manifest = _manifest(mirror, tree.reconciler, tree.jobs.get(manifest_of) or {})
     if tree is None:
         raise UsageError(
             f"no branch {status_branch} in {repo}",
             hint="has a reconciler run against this repo yet?",
         )
     jobs = {job_id: {"job_id": job_id, **summary} for job_id, summary in tree.jobs.items()}
-    return SnapshotBuilder().build(tree.reconciler, jobs, tree.runs.values())
+    return SnapshotBuilder().build(tree.reconciler, jobs, tree.runs.values()), manifest
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A job's manifest file as the daemon applied it."""
+
+    path: str
+    revision: str
+    text: str
+
+
+def _manifest(
+    mirror: Any, reconciler: Mapping[str, Any], job: Mapping[str, Any]
+) -> Manifest | None:
+    revision, path = reconciler.get("applied_revision"), job.get("config_path")
+    if not revision or not path:
+        return None
+    try:
+        data = mirror.read_files(str(revision), (str(path),)).get(str(path))
+    except OvenError:  # a revision gone from the remote (force-push): nothing to show
+        return None
+    if data is None:
+        return None
+    return Manifest(str(path), str(revision), data.decode("utf-8", errors="replace"))
 
 
 def server_snapshot(server: str) -> Snapshot:

@@ -241,6 +241,31 @@ def test_describe_json_from_the_server(server: ServerHandle) -> None:
     assert [r["run_id"] for r in data["runs"]] == [r.run_id for r in RUNS[:3]]
 
 
+def test_describe_from_the_repo_shows_the_manifest_the_daemon_applied(tmp_path: Path) -> None:
+    bare = make_bare(tmp_path / "applied.git")
+    manifest = "id: report\nname: Report\ntype: docker\nimage: busybox\n"
+    applied = push_files(bare, "main", {"jobs/report.yaml": manifest})
+    push_files(bare, "main", {"jobs/report.yaml": manifest.replace("busybox", "alpine")})
+    files = {"status/reconciler.yaml": dump_yaml({**RECONCILER, "applied_revision": applied})}
+    files[job_path("report")] = dump_yaml(JOBS["report"])
+    push_files(bare, "oven-status", {path: data.decode() for path, data in files.items()})
+    code, out, _ = oven("describe", "job", "report", "--repo", str(bare))
+    assert code == 0
+    assert f"Manifest jobs/report.yaml at {applied[:12]}:" in out
+    assert "  image: busybox" in out and "alpine" not in out  # the applied one, not the head
+    code, out, _ = oven("describe", "job", "report", "--repo", str(bare), "-o", "json")
+    assert json.loads(out)["manifest"] == {
+        "path": "jobs/report.yaml",
+        "revision": applied,
+        "text": manifest,
+    }
+
+
+def test_describe_without_the_applied_revision_shows_no_manifest(remote: Path) -> None:
+    code, out, _ = oven("describe", "job", "report", "--repo", str(remote), "-o", "json")
+    assert code == 0 and "manifest" not in json.loads(out)  # RECONCILER names no real commit
+
+
 def test_describe_an_unknown_job_is_refused_with_the_closest_id(remote: Path) -> None:
     code, out, err = oven("describe", "job", "db-bakup", "--repo", str(remote))
     assert (code, out) == (1, "")
