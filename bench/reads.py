@@ -307,7 +307,8 @@ def report(
         print(f"| tick lateness, {label} ({len(late)} ticks) | p50 {pct(late, .5):.1f} ms, "
               f"p95 {pct(late, .95):.1f} ms; tick p50 {statistics.median(took or [0]):.1f} ms "
               f"| - | - | no delay under load | - |")
-    late_q, late_l = pct([x["late_ms"] for x in quiet], .95), pct([x["late_ms"] for x in loaded], .95)
+    late_q = pct([x["late_ms"] for x in quiet], 0.95)
+    late_l = pct([x["late_ms"] for x in loaded], 0.95)
     print(f"\ntick lateness p95 under load / quiet: {late_l:.1f} / {late_q:.1f} ms")
 
 

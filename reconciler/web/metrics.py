@@ -7,7 +7,7 @@ app has its own registry, so several apps (in tests) never clash.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -96,12 +96,12 @@ def _unexpected_errors(snapshot: Snapshot) -> Metric:
     return counter
 
 
-def metrics_endpoint(source: SnapshotSource) -> Callable[[Request], Awaitable[Response]]:
+def metrics_endpoint(source: SnapshotSource) -> Callable[[Request], Response]:
     """``GET /metrics``: the Prometheus text format, from a registry private to this app."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(source))
 
-    async def metrics(request: Request) -> Response:
+    def metrics(request: Request) -> Response:  # plain: Starlette runs it in its thread pool
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
