@@ -209,8 +209,12 @@ class SnapshotBuilder:
     ) -> Snapshot:
         if self._runs is None:
             self._runs = dict(self._dicts)  # one copy per changed version, shared after
-        if summaries != self._jobs:
-            self._jobs = {job_id: dict(summary) for job_id, summary in summaries.items()}
+        if summaries != self._jobs:  # a summary left unchanged stays the same object
+            before = self._jobs
+            self._jobs = {
+                job_id: before[job_id] if before.get(job_id) == summary else dict(summary)
+                for job_id, summary in summaries.items()
+            }
         self._version += 1
         return Snapshot(
             reconciler=dict(reconciler),

@@ -14,11 +14,13 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse as _StarletteJSON
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reconciler.clock import iso
 from reconciler.status.view import ReadyCheck, SnapshotSource
 from reconciler.web import queries
+from reconciler.web.fragments import JobsJson
 from reconciler.web.http_errors import ApiError, take_snapshot
 
 
@@ -33,16 +35,27 @@ def _plain(value: Any) -> str:
     return iso(value) or "" if isinstance(value, datetime) else str(value)
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_plain)
+
+
+def _raw_json(text: str) -> Response:
+    return Response(text.encode("utf-8"), media_type="application/json")
+
+
 class Api:
     """Endpoint functions bound to one snapshot source."""
 
     def __init__(self, source: SnapshotSource, ready: ReadyCheck | None) -> None:
         self.source = source
         self.ready = ready
+        self.jobs_json = JobsJson(_plain)
 
-    def jobs(self, request: Request) -> JSONResponse:
-        jobs = queries.sorted_jobs(take_snapshot(self.source))
-        return JSONResponse({"jobs": jobs, "count": len(jobs)})
+    def jobs(self, request: Request) -> Response:
+        snapshot = take_snapshot(self.source)
+        jobs = queries.sorted_jobs(snapshot)
+        array = self.jobs_json.array(snapshot, jobs)
+        return _raw_json(f'{{"jobs":{array},"count":{len(jobs)}}}')
 
     def job(self, request: Request) -> JSONResponse:
         snapshot = take_snapshot(self.source)
@@ -69,16 +82,14 @@ class Api:
     def health(self, request: Request) -> JSONResponse:
         return JSONResponse(queries.health(take_snapshot(self.source)))
 
-    def snapshot(self, request: Request) -> JSONResponse:
+    def snapshot(self, request: Request) -> Response:
         """What the overview page shows: reconciler status, health counts and every job."""
         snapshot = take_snapshot(self.source)
-        return JSONResponse(
-            {
-                "reconciler": snapshot.reconciler,
-                "health": queries.health(snapshot),
-                "jobs": queries.sorted_jobs(snapshot),
-                "current_stages": queries.current_stages(snapshot),
-            }
+        jobs = self.jobs_json.array(snapshot, queries.sorted_jobs(snapshot))
+        return _raw_json(
+            f'{{"reconciler":{_json(snapshot.reconciler)},'
+            f'"health":{_json(queries.health(snapshot))},"jobs":{jobs},'
+            f'"current_stages":{_json(queries.current_stages(snapshot))}}}'
         )
 
     async def healthz(self, request: Request) -> JSONResponse:

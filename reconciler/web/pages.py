@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from reconciler.status.view import SnapshotSource
 from reconciler.web import queries
+from reconciler.web.fragments import JobRows
 from reconciler.web.http_errors import ApiError, take_snapshot
 from reconciler.web.render import render
 from reconciler.web.timeline import stage_bars
@@ -30,14 +31,17 @@ class Pages:
     def __init__(self, source: SnapshotSource, env: Environment) -> None:
         self.source = source
         self.env = env
+        self.job_rows = JobRows(env)
 
     def overview(self, request: Request) -> HTMLResponse:
         snapshot = take_snapshot(self.source)
+        jobs, current = queries.sorted_jobs(snapshot), queries.current_stages(snapshot)
+        base = str(request.scope.get("root_path", "")).rstrip("/")
         return render(
             self.env, request, "overview.html", page="overview", feed="/api/v1/snapshot",
-            jobs=queries.sorted_jobs(snapshot), health=queries.health(snapshot),
+            jobs=jobs, health=queries.health(snapshot),
             reconciler=snapshot.reconciler, problems=queries.problems(snapshot),
-            current=queries.current_stages(snapshot),
+            current=current, job_rows=self.job_rows.rows(snapshot, jobs, current, base),
         )
 
     def job(self, request: Request) -> HTMLResponse:
