@@ -36,7 +36,7 @@ from statusrepo import BRANCH, T0, job_id, run_id, status_repo
 GOAL_MS = 50.0
 GOAL_START_S = 5.0
 GOAL_RSS_MB = 150.0
-TICK_EVERY = 0.25  # seconds between the bench's ticks (the daemon's floor is 0.05)
+TICK_EVERY = 1.0  # seconds between ticks: the daemon's default ``--tick`` when nothing is due
 
 
 # -- the server process ---------------------------------------------------------------------
@@ -46,8 +46,13 @@ def manifests(count: int) -> dict[str, str]:
     """Jobs that never come due during the bench (quiet ticks, like a quiet daemon)."""
     return {
         f"jobs/{job_id(n)}.yaml": yaml.safe_dump(
-            {"id": job_id(n), "name": f"Job {n}", "type": "docker", "image": "busybox",
-             "schedule": {"type": "cron", "cron": "0 0 1 1 *"}}
+            {
+                "id": job_id(n),
+                "name": f"Job {n}",
+                "type": "docker",
+                "image": "busybox",
+                "schedule": {"type": "cron", "cron": "0 0 1 1 *"},
+            }
         )
         for n in range(count)
     }
@@ -79,7 +84,10 @@ def serve(args: argparse.Namespace) -> None:
     ledger = GitLedger(mirror, BRANCH)
     settings = Settings(repo="memory", state_dir=state, heartbeat=10**9, keep_runs=args.keep)
     reconciler = Reconciler(
-        settings, source=source, ledger=ledger, clock=clock,
+        settings,
+        source=source,
+        ledger=ledger,
+        clock=clock,
         executor=MemoryExecutor(MemoryEngine(clock), state_dir=state, instance="bench"),
     )
     reconciler.restore()
@@ -181,8 +189,11 @@ def pct(values: list[float], q: float) -> float:
 
 def git_archive_seconds(repo: Path) -> float:
     started = time.perf_counter()
-    subprocess.run(["git", "--git-dir", str(repo), "archive", BRANCH, "status/"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["git", "--git-dir", str(repo), "archive", BRANCH, "status/"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -190,9 +201,22 @@ def start_server(args: argparse.Namespace, remote: Path, state: Path) -> tuple[A
     env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", ".")}
     spawned = time.time()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", "--remote", str(remote), "--state", str(state),
-         "--jobs", str(args.jobs), "--keep", str(args.keep)],
-        stdout=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            "--remote",
+            str(remote),
+            "--state",
+            str(state),
+            "--jobs",
+            str(args.jobs),
+            "--keep",
+            str(args.keep),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert proc.stdout is not None
     ready = json.loads(proc.stdout.readline())["ready"] - spawned
@@ -258,10 +282,26 @@ def run_bench(args: argparse.Namespace) -> None:
             reader = threading.Thread(target=drain_ticks, args=(proc, loaded, stop), daemon=True)
             reader.start()
             out = subprocess.run(
-                [sys.executable, __file__, "--client", "--url", f"http://127.0.0.1:{info['port']}",
-                 "--jobs", str(args.jobs), "--runs", str(args.runs), "--keep", str(args.keep),
-                 "--rounds", str(args.rounds), "--concurrency", str(args.concurrency)],
-                check=True, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--client",
+                    "--url",
+                    f"http://127.0.0.1:{info['port']}",
+                    "--jobs",
+                    str(args.jobs),
+                    "--runs",
+                    str(args.runs),
+                    "--keep",
+                    str(args.keep),
+                    "--rounds",
+                    str(args.rounds),
+                    "--concurrency",
+                    str(args.concurrency),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
             stop[0] = True
         finally:
@@ -278,35 +318,49 @@ def GitMirrorWarm(remote: Path, state: Path) -> None:  # noqa: N802 - reads as a
 
 
 def report(
-    args: argparse.Namespace, result: dict[str, Any], ready: float, archive: float,
-    rss: float, quiet: list[dict[str, float]], loaded: list[dict[str, float]],
+    args: argparse.Namespace,
+    result: dict[str, Any],
+    ready: float,
+    archive: float,
+    rss: float,
+    quiet: list[dict[str, float]],
+    loaded: list[dict[str, float]],
 ) -> None:
     samples, codes = result["samples"], result["codes"]
     base = samples.pop("/healthz")
     base95 = pct(base, 0.95)
     size = f"{args.jobs} jobs, {args.jobs * args.runs // 1000}k runs"
-    print(f"\n## Reads and start ({size}, {args.concurrency} clients, "
-          f"{len(base)} baseline samples)\n")
+    print(
+        f"\n## Reads and start ({size}, {args.concurrency} clients, {len(base)} baseline samples)\n"
+    )
     print("| work | Agent Oven | baseline | ratio | goal | met |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, values in samples.items():
         p50, p95 = pct(values, 0.5), pct(values, 0.95)
         bad = [c for c in codes[name] if c >= 400 and c != 503]
         note = f" (HTTP {bad})" if bad else ""
-        print(f"| {name}{note} | p50 {p50:.1f} ms, p95 {p95:.1f} ms | `/healthz` p95 "
-              f"{base95:.1f} ms | {p95 / base95:.1f}x | p95 <= {GOAL_MS:.0f} ms | "
-              f"{'yes' if p95 <= GOAL_MS and not bad else 'no'} |")
-    print(f"| start to ready | {ready:.2f} s | `git archive` of status/ {archive:.2f} s | "
-          f"{ready / archive:.1f}x | <= {GOAL_START_S:.0f} s | "
-          f"{'yes' if ready <= GOAL_START_S else 'no'} |")
-    print(f"| RSS, quiet | {rss:.0f} MB | - | - | <= {GOAL_RSS_MB:.0f} MB | "
-          f"{'yes' if rss <= GOAL_RSS_MB else 'no'} |")
+        print(
+            f"| {name}{note} | p50 {p50:.1f} ms, p95 {p95:.1f} ms | `/healthz` p95 "
+            f"{base95:.1f} ms | {p95 / base95:.1f}x | p95 <= {GOAL_MS:.0f} ms | "
+            f"{'yes' if p95 <= GOAL_MS and not bad else 'no'} |"
+        )
+    print(
+        f"| start to ready | {ready:.2f} s | `git archive` of status/ {archive:.2f} s | "
+        f"{ready / archive:.1f}x | <= {GOAL_START_S:.0f} s | "
+        f"{'yes' if ready <= GOAL_START_S else 'no'} |"
+    )
+    print(
+        f"| RSS, quiet | {rss:.0f} MB | - | - | <= {GOAL_RSS_MB:.0f} MB | "
+        f"{'yes' if rss <= GOAL_RSS_MB else 'no'} |"
+    )
     for label, lines in (("quiet", quiet), ("under load", loaded)):
         late = [line["late_ms"] for line in lines]
         took = [line["tick_ms"] for line in lines]
-        print(f"| tick lateness, {label} ({len(late)} ticks) | p50 {pct(late, .5):.1f} ms, "
-              f"p95 {pct(late, .95):.1f} ms; tick p50 {statistics.median(took or [0]):.1f} ms "
-              f"| - | - | no delay under load | - |")
+        print(
+            f"| tick lateness, {label} ({len(late)} ticks) | p50 {pct(late, 0.5):.1f} ms, "
+            f"p95 {pct(late, 0.95):.1f} ms; tick p50 {statistics.median(took or [0]):.1f} ms "
+            f"| - | - | no delay under load | - |"
+        )
     late_q = pct([x["late_ms"] for x in quiet], 0.95)
     late_l = pct([x["late_ms"] for x in loaded], 0.95)
     print(f"\ntick lateness p95 under load / quiet: {late_l:.1f} / {late_q:.1f} ms")

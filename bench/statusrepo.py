@@ -57,21 +57,38 @@ def status_repo(jobs: int, runs_per_job: int, root: Path | None = None) -> Path:
 
 def _template(job: str) -> str:
     record = RunRecord(
-        run_id=_MARKS[0], job_id=job, trigger="schedule", status="succeeded",
-        scheduled_for=T0, started_at=T0, finished_at=T0 + timedelta(seconds=42), exit_code=0,
-        config_revision="0123456789abcdef0123456789abcdef01234567", image="busybox:1.36",
+        run_id=_MARKS[0],
+        job_id=job,
+        trigger="schedule",
+        status="succeeded",
+        scheduled_for=T0,
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=42),
+        exit_code=0,
+        config_revision="0123456789abcdef0123456789abcdef01234567",
+        image="busybox:1.36",
         log_tail="starting\nprocessed 1234 items\ndone\n",
     )
     data = record.to_dict()
-    data.update(run_id=_MARKS[0], status=_MARKS[1], scheduled_for=_MARKS[2],
-                started_at=_MARKS[3], finished_at=_MARKS[4])
+    data.update(
+        run_id=_MARKS[0],
+        status=_MARKS[1],
+        scheduled_for=_MARKS[2],
+        started_at=_MARKS[3],
+        finished_at=_MARKS[4],
+    )
     return dump_yaml(data).decode()
 
 
 def _run_text(template: str, job: str, k: int) -> bytes:
     start = T0 + timedelta(minutes=k)
-    values = (run_id(job, k), STATUSES[k % len(STATUSES)], iso(start), iso(start),
-              iso(start + timedelta(seconds=42)))
+    values = (
+        run_id(job, k),
+        STATUSES[k % len(STATUSES)],
+        iso(start),
+        iso(start),
+        iso(start + timedelta(seconds=42)),
+    )
     text = template
     for mark, value in zip(_MARKS, values, strict=True):
         text = text.replace(mark, value)
@@ -80,15 +97,30 @@ def _run_text(template: str, job: str, k: int) -> bytes:
 
 def _summary(job: str, runs_per_job: int) -> bytes:
     newest = [
-        RunRecord(run_id=run_id(job, k), job_id=job, trigger="schedule",
-                  status=STATUSES[k % len(STATUSES)],  # type: ignore[arg-type]
-                  scheduled_for=T0 + timedelta(minutes=k), started_at=T0 + timedelta(minutes=k),
-                  finished_at=T0 + timedelta(minutes=k, seconds=42))
+        RunRecord(
+            run_id=run_id(job, k),
+            job_id=job,
+            trigger="schedule",
+            status=STATUSES[k % len(STATUSES)],  # type: ignore[arg-type]
+            scheduled_for=T0 + timedelta(minutes=k),
+            started_at=T0 + timedelta(minutes=k),
+            finished_at=T0 + timedelta(minutes=k, seconds=42),
+        )
         for k in range(max(0, runs_per_job - 20), runs_per_job)
     ]
-    summary = job_summary(None, job, newest, created_at=T0, previous={
-        "name": f"Job {job}", "type": "docker", "schedule": "every minute",
-        "config_path": f"jobs/{job}.yaml", "fingerprint": "x"})
+    summary = job_summary(
+        None,
+        job,
+        newest,
+        created_at=T0,
+        previous={
+            "name": f"Job {job}",
+            "type": "docker",
+            "schedule": "every minute",
+            "config_path": f"jobs/{job}.yaml",
+            "fingerprint": "x",
+        },
+    )
     summary.update(enabled=True, retired=False, reason="")
     return dump_yaml(summary)
 
@@ -103,18 +135,34 @@ def _write(repo: Repo, jobs: int, runs_per_job: int) -> None:
         for k in range(runs_per_job):
             blob = Blob.from_string(_run_text(template, job, k))
             objects.append((blob, None))
-            job_runs.add(run_path(job, run_id(job, k)).rsplit("/", 1)[1].encode(), 0o100644,
-                         blob.id)
+            job_runs.add(
+                run_path(job, run_id(job, k)).rsplit("/", 1)[1].encode(), 0o100644, blob.id
+            )
         objects.append((job_runs, None))
         runs_tree.add(job.encode(), 0o040000, job_runs.id)
         summary = Blob.from_string(_summary(job, runs_per_job))
         objects.append((summary, None))
         jobs_tree.add(job_path(job).rsplit("/", 1)[1].encode(), 0o100644, summary.id)
-    reconciler = Blob.from_string(dump_yaml({
-        "applied_revision": "0" * 40, "attempted_revision": "0" * 40, "conditions": [
-            {"type": "Ready", "status": "True", "reason": "Succeeded", "message": "ok",
-             "last_transition_time": iso(T0)}],
-        "problems": [], "heartbeat": iso(T0), "started_at": iso(T0)}))
+    reconciler = Blob.from_string(
+        dump_yaml(
+            {
+                "applied_revision": "0" * 40,
+                "attempted_revision": "0" * 40,
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "Succeeded",
+                        "message": "ok",
+                        "last_transition_time": iso(T0),
+                    }
+                ],
+                "problems": [],
+                "heartbeat": iso(T0),
+                "started_at": iso(T0),
+            }
+        )
+    )
     status = Tree()
     status.add(b"jobs", 0o040000, jobs_tree.id)
     status.add(b"runs", 0o040000, runs_tree.id)
@@ -127,7 +175,13 @@ def _write(repo: Repo, jobs: int, runs_per_job: int) -> None:
     commit.author_time = commit.commit_time = int(T0.timestamp())
     commit.author_timezone = commit.commit_timezone = 0
     commit.message = b"bench status branch\n"
-    objects += [(jobs_tree, None), (runs_tree, None), (reconciler, None), (status, None),
-                (root, None), (commit, None)]
+    objects += [
+        (jobs_tree, None),
+        (runs_tree, None),
+        (reconciler, None),
+        (status, None),
+        (root, None),
+        (commit, None),
+    ]
     repo.object_store.add_objects(objects)
     repo.refs[f"refs/heads/{BRANCH}".encode()] = commit.id

@@ -58,7 +58,9 @@ class RunHistory:
         runs = self.ledger.read_known(sorted(_needed_runs(summaries.jobs))) if files else {}
         tree = parse_status_tree(runs)
         merged = StatusTree(
-            summaries.reconciler, summaries.jobs, tree.runs,
+            summaries.reconciler,
+            summaries.jobs,
+            tree.runs,
             summaries.unreadable + tree.unreadable,
         )
         return merged, {**files, **runs}

@@ -49,7 +49,10 @@ class JobRows:
         self._macros: dict[str, Any] = {}
 
     def rows(
-        self, snapshot: Snapshot, jobs: list[dict[str, Any]], current: Mapping[str, str],
+        self,
+        snapshot: Snapshot,
+        jobs: list[dict[str, Any]],
+        current: Mapping[str, str],
         base: str,
     ) -> list[Markup]:
         macros = self._macros.get(base)
@@ -77,7 +80,10 @@ class JobsJson:
     def array(self, snapshot: Snapshot, jobs: list[dict[str, Any]]) -> str:
         parts = [
             self.pieces.get(
-                "json", job["job_id"], snapshot.jobs.get(job["job_id"]), None,
+                "json",
+                job["job_id"],
+                snapshot.jobs.get(job["job_id"]),
+                None,
                 partial(json.dumps, job, ensure_ascii=False, default=self.default),
             )
             for job in jobs
