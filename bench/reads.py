@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import shutil
@@ -70,6 +69,7 @@ def serve(args: argparse.Namespace) -> None:
     from reconciler.executors.memory import MemoryEngine, MemoryExecutor
     from reconciler.gitrepo import GitMirror
     from reconciler.ledger.git import GitLedger
+    from reconciler.loop import settle_heap
     from reconciler.reconcile import Reconciler
     from reconciler.settings import Settings
     from reconciler.source.memory import MemorySource
@@ -93,10 +93,14 @@ def serve(args: argparse.Namespace) -> None:
     reconciler.restore()
     print(json.dumps({"ready": time.time()}), flush=True)
     reconciler.tick(fetch=True)  # the first cycle (loads the config, records summaries)
-    gc.collect()
+    first_cycle = time.time()
+    settle_heap()  # as loop.tick_forever does after a restore
     sock = bind_socket("127.0.0.1", 0)
     app = create_app(reconciler.snapshots.get, ready=reconciler.ready)
-    print(json.dumps({"port": sock.getsockname()[1], "rss_mb": rss_mb()}), flush=True)
+    print(
+        json.dumps({"port": sock.getsockname()[1], "rss_mb": rss_mb(), "cycle": first_cycle}),
+        flush=True,
+    )
     asyncio.run(_serve(app, sock, reconciler, clock, serve_socket))
 
 
@@ -219,8 +223,10 @@ def start_server(args: argparse.Namespace, remote: Path, state: Path) -> tuple[A
         env=env,
     )
     assert proc.stdout is not None
-    ready = json.loads(proc.stdout.readline())["ready"] - spawned
+    ready_at = json.loads(proc.stdout.readline())["ready"]
     info = json.loads(proc.stdout.readline())
+    info["cycle"] -= ready_at
+    ready = ready_at - spawned
     return proc, ready, info
 
 
@@ -307,7 +313,7 @@ def run_bench(args: argparse.Namespace) -> None:
         finally:
             proc.terminate()
             proc.wait()
-    report(args, json.loads(out), ready, archive, info["rss_mb"], quiet, loaded)
+    report(args, json.loads(out), ready, archive, info, quiet, loaded)
 
 
 def GitMirrorWarm(remote: Path, state: Path) -> None:  # noqa: N802 - reads as a step
@@ -322,10 +328,11 @@ def report(
     result: dict[str, Any],
     ready: float,
     archive: float,
-    rss: float,
+    info: dict[str, float],
     quiet: list[dict[str, float]],
     loaded: list[dict[str, float]],
 ) -> None:
+    rss = info["rss_mb"]
     samples, codes = result["samples"], result["codes"]
     base = samples.pop("/healthz")
     base95 = pct(base, 0.95)
@@ -348,6 +355,10 @@ def report(
         f"| start to ready | {ready:.2f} s | `git archive` of status/ {archive:.2f} s | "
         f"{ready / archive:.1f}x | <= {GOAL_START_S:.0f} s | "
         f"{'yes' if ready <= GOAL_START_S else 'no'} |"
+    )
+    print(
+        f"| first cycle after ready (config load, every summary) | {info['cycle']:.2f} s | - | "
+        "- | - | - |"
     )
     print(
         f"| RSS, quiet | {rss:.0f} MB | - | - | <= {GOAL_RSS_MB:.0f} MB | "
