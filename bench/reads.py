@@ -69,7 +69,12 @@ def serve(args: argparse.Namespace) -> None:
     from reconciler.executors.memory import MemoryEngine, MemoryExecutor
     from reconciler.gitrepo import GitMirror
     from reconciler.ledger.git import GitLedger
-    from reconciler.loop import settle_heap
+    try:
+        from reconciler.loop import settle_heap
+    except ImportError:  # an older tree (the "before" figures): a plain collection
+        import gc
+
+        settle_heap = gc.collect
     from reconciler.reconcile import Reconciler
     from reconciler.settings import Settings
     from reconciler.source.memory import MemorySource
