@@ -22,6 +22,7 @@ from reconciler.status.files import dump_yaml, job_path, run_path
 from reconciler.status.summary import job_summary
 
 BRANCH = "oven-status"
+FORMAT = 2  # bump when the files change (2: summaries say whether a retry is planned)
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 STATUSES = ("succeeded",) * 8 + ("failed", "timed_out")
 _MARKS = ("@@RUN@@", "@@STATUS@@", "@@SCHED@@", "@@START@@", "@@FIN@@")
@@ -38,7 +39,7 @@ def run_id(job: str, k: int) -> str:
 def status_repo(jobs: int, runs_per_job: int, root: Path | None = None) -> Path:
     """A bare repository whose ``oven-status`` branch holds the files; cached by size."""
     root = root or Path(tempfile.gettempdir()) / "oven-bench-reads"
-    path = root / f"status-{jobs}x{runs_per_job}.git"
+    path = root / f"status-v{FORMAT}-{jobs}x{runs_per_job}.git"
     if (path / "refs" / "heads" / BRANCH).exists():
         return path
     shutil.rmtree(path, ignore_errors=True)

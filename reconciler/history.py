@@ -2,8 +2,8 @@
 
 Reading and parsing every run file at start costs about a millisecond a file (47 s for 100k),
 so a restart reads only what scheduling needs to be ready: ``status/reconciler.yaml``, every job
-summary, the runs the summaries name as active, and each job's last run when it failed (a retry
-may be pending). A job's history (its newest ``keep_runs`` files) is loaded into the book the
+summary, the runs the summaries name as active, and each job's last run when it failed and its
+summary says a retry is planned (``last_run.next_retry_at``). A job's history (its newest ``keep_runs`` files) is loaded into the book the
 first time it is needed: before its runs change (its summary and the pruning need it; a bounded
 time per tick, the rest on the next ticks) and before a manual or backfill request for it is
 served (run ids make those idempotent only if the book knows the runs). Files of a job beyond
@@ -134,14 +134,15 @@ class RunHistory:
 
 
 def _needed_runs(summaries: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """Runs scheduling needs at once: active ones, and a last run that failed (a retry)."""
+    """Runs scheduling needs at once: active ones, and a failed last run with a retry planned."""
     paths = set()
     for job_id, summary in summaries.items():
         for run_id in summary.get("active_runs") or ():
             paths.add(run_path(job_id, str(run_id)))
         last = summary.get("last_run")
         if isinstance(last, Mapping) and last.get("status") in RETRYABLE and last.get("run_id"):
-            paths.add(run_path(job_id, str(last["run_id"])))
+            if last.get("next_retry_at", "unknown"):  # written before the field: read it
+                paths.add(run_path(job_id, str(last["run_id"])))
     return paths
 
 

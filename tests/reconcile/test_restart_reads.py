@@ -43,7 +43,12 @@ def run(minute: int, status: str) -> RunRecord:
     )
 
 
-HISTORY = [run(m, "succeeded") for m in range(6)] + [run(6, "failed"), run(7, "running")]
+HISTORY = [
+    *(run(m, "succeeded") for m in range(5)),
+    run(5, "failed"),  # no retry planned: not needed at start
+    run(6, "failed").with_changes(next_retry_at=T0 + timedelta(minutes=6, seconds=30)),
+    run(7, "running"),
+]
 
 
 def write_branch(bare: Path, state: Path) -> None:
@@ -86,7 +91,7 @@ def test_restart_loads_only_what_scheduling_needs_and_reads_the_rest_on_demand(
     write_branch(bare, tmp_path)
     reconciler, _ = restarted(bare, tmp_path)
     running, failed, oldest = HISTORY[-1].run_id, HISTORY[-2].run_id, HISTORY[0].run_id
-    assert set(reconciler.book.runs) == {running, failed}  # active, and a failed last run
+    assert set(reconciler.book.runs) == {running, failed}  # active; failed with a retry due
     snapshot = reconciler.snapshot
     assert set(snapshot.jobs) == {"tick"} and oldest not in snapshot.runs
     every = queries.job_runs(snapshot, queries.RunQuery(job="tick", limit=50))
@@ -109,9 +114,12 @@ def test_a_job_whose_runs_change_loads_its_history_and_prunes_to_keep_runs(
     assert reconciler.book.runs[HISTORY[-1].run_id].status == "failed"
     assert reconciler.history.loaded == {"tick"}
     on_branch = sorted(p for p in ledger.read() if p.startswith("status/runs/tick/"))
-    assert on_branch == sorted(run_path("tick", r.run_id) for r in HISTORY[-KEEP:])
+    retry = f"{HISTORY[-2].run_id}-a2"  # the planned retry started too
+    assert retry in reconciler.book.runs
+    newest = [run_path("tick", r.run_id) for r in HISTORY[-3:]] + [run_path("tick", retry)]
+    assert on_branch == sorted(newest)  # the older files were pruned, loaded or not
     summary = reconciler.snapshot.jobs["tick"]
-    assert summary["consecutive_failures"] == 2 and summary["runs_counted"] == KEEP
+    assert summary["consecutive_failures"] == 3 and summary["last_run"]["status"] == "failed"
 
 
 def test_a_job_not_loaded_keeps_what_its_summary_says_about_its_runs(tmp_path: Path) -> None:
