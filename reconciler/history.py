@@ -3,10 +3,11 @@
 Reading and parsing every run file at start costs about a millisecond a file (47 s for 100k),
 so a restart reads only what scheduling needs to be ready: ``status/reconciler.yaml``, every job
 summary, the runs the summaries name as active, and each job's last run when it failed and its
-summary says a retry is planned (``last_run.next_retry_at``). A job's history (its newest ``keep_runs`` files) is loaded into the book the
-first time it is needed: before its runs change (its summary and the pruning need it; a bounded
-time per tick, the rest on the next ticks) and before a manual or backfill request for it is
-served (run ids make those idempotent only if the book knows the runs). Files of a job beyond
+summary says a retry is planned (``last_run.next_retry_at``). A job's history (its newest
+``keep_runs`` files) is loaded into the book the first time it is needed: before its runs
+change (its summary and the pruning need it; a bounded time per tick, the rest on the next
+ticks) and before a manual or backfill request for it is served (run ids make those
+idempotent only if the book knows the runs). Files of a job beyond
 what the book holds are remembered by name and pruned with the job's next change.
 
 Older runs are read on demand for the pages and API (``find``, ``for_job``), from any thread,
@@ -140,10 +141,19 @@ def _needed_runs(summaries: Mapping[str, Mapping[str, Any]]) -> set[str]:
         for run_id in summary.get("active_runs") or ():
             paths.add(run_path(job_id, str(run_id)))
         last = summary.get("last_run")
-        if isinstance(last, Mapping) and last.get("status") in RETRYABLE and last.get("run_id"):
-            if last.get("next_retry_at", "unknown"):  # written before the field: read it
-                paths.add(run_path(job_id, str(last["run_id"])))
+        if _retry_planned(last):
+            paths.add(run_path(job_id, str(last["run_id"])))
     return paths
+
+
+def _retry_planned(last: Any) -> bool:
+    """A failed last run whose summary plans a retry (or predates saying so)."""
+    return (
+        isinstance(last, Mapping)
+        and last.get("status") in RETRYABLE
+        and bool(last.get("run_id"))
+        and bool(last.get("next_retry_at", "written before the field: read it"))
+    )
 
 
 def _run_id(path: str) -> str:
