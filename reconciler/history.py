@@ -142,7 +142,7 @@ def _needed_runs(summaries: Mapping[str, Mapping[str, Any]]) -> set[str]:
             paths.add(run_path(job_id, str(run_id)))
         last = summary.get("last_run")
         if _retry_planned(last):
-            paths.add(run_path(job_id, str(last["run_id"])))
+            paths.add(run_path(job_id, str(last.get("run_id"))))  # type: ignore[union-attr]
     return paths
 
 
