@@ -141,16 +141,15 @@ def _needed_runs(summaries: Mapping[str, Mapping[str, Any]]) -> set[str]:
         for run_id in summary.get("active_runs") or ():
             paths.add(run_path(job_id, str(run_id)))
         last = summary.get("last_run")
-        if _retry_planned(last):
-            paths.add(run_path(job_id, str(last.get("run_id"))))  # type: ignore[union-attr]
+        if isinstance(last, Mapping) and _retry_planned(last):
+            paths.add(run_path(job_id, str(last["run_id"])))
     return paths
 
 
-def _retry_planned(last: Any) -> bool:
+def _retry_planned(last: Mapping[str, Any]) -> bool:
     """A failed last run whose summary plans a retry (or predates saying so)."""
     return (
-        isinstance(last, Mapping)
-        and last.get("status") in RETRYABLE
+        last.get("status") in RETRYABLE
         and bool(last.get("run_id"))
         and bool(last.get("next_retry_at", "written before the field: read it"))
     )
