@@ -13,7 +13,7 @@ help:
 	@echo "make lint   - ruff, mypy and the import contracts (layers)"
 	@echo "make images - build the example and test images locally"
 	@echo "make image-oven - build the daemon's own image agent-oven/oven (docs/deploy.md)"
-	@echo "make bench  - the tick-cost benchmark (pure; seconds)"
+	@echo "make bench  - the tick-cost benchmark (pure; seconds); reads and start at 1k jobs, 100k runs (minutes; BENCH_READS_ARGS=--quick)"
 	@echo "make bench-engine - on the real engine: 100 MB of output, a pipeline run, push-to-applied latency"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
 	@echo "make soak   - two daemons on one repo for ~45 minutes, the leader killed every round"
@@ -50,8 +50,11 @@ lint: setup
 	$(VENV)/bin/mypy reconciler
 	$(VENV)/bin/lint-imports
 
+BENCH_READS_ARGS ?=
+
 bench: setup
 	$(PY) bench/run.py
+	PYTHONPATH=. $(PY) bench/reads.py $(BENCH_READS_ARGS)
 
 bench-engine: setup engine images
 	PYTHONPATH=. $(PY) bench/big_output.py
