@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.clock import utc
 from reconciler.model import ACTIVE_STATUSES, FINAL_STATUSES
+from reconciler.status.health import run_health
 from reconciler.status.view import Snapshot
 
 RUN_STATUSES: frozenset[str] = ACTIVE_STATUSES | FINAL_STATUSES
@@ -224,6 +225,7 @@ def health(snapshot: Snapshot) -> dict[str, Any]:
         "runs_by_status": dict(sorted(Counter(_statuses(snapshot)).items())),
         "runs_active": len(active_run_ids(snapshot)),
         "problems": len(problems(snapshot)),
+        **run_health(snapshot.runs.values(), parse_time(rec.get("heartbeat"))),
     }
 
 
