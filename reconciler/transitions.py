@@ -1,13 +1,15 @@
 """Which events a committed cycle produces (pure): run outcomes and the reconciler's trouble.
 
-Notifications and run metrics fire on transitions only. The recorder hands every status
-commit to its listeners with what the status branch said before it; ``cycle_events`` answers,
-from that alone, the events the commit carries:
+Notifications and run metrics fire on transitions only. The recorder hands every record
+step to its listeners with reconciler.yaml as it was before it; ``run_events`` and
+``reconciler_events`` answer, from that alone, the events it carries:
 
-- per job, for each run that reached a final outcome in this commit: ``failed`` (failed, timed
-  out or missed; only the last attempt: an attempt with a retry planned is not news),
-  ``recovered`` (a success after a failure) or ``succeeded``, as the job's ``notifications``
-  asks;
+- per job, for each run that reached an outcome in this commit, as the job's
+  ``notifications`` asks: ``failed`` when the job starts failing (a failed, timed-out or
+  missed run after a success, or as its first outcome; only a last attempt counts: one with a
+  retry planned is not news, and later failures of the same streak are not told again),
+  ``recovered`` at the first success after a failure, ``succeeded`` for every other success
+  (``onSuccess``, off by default);
 - for the reconciler: ``bad_commit`` when a new attempted revision has manifest problems, and
   ``stalled`` when the reconciler turns Stalled (an auth failure, an unusable config: a person
   must act).
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from reconciler.clock import iso
@@ -31,6 +33,7 @@ from reconciler.status.changes import CycleReport
 EventKind = Literal["failed", "recovered", "succeeded", "bad_commit", "stalled"]
 FAILURES = frozenset({"failed", "timed_out", "missed"})
 OUTCOMES = FAILURES | {"succeeded"}
+MAX_EVENT_AGE = timedelta(days=7)  # a run that ended longer ago than this is not news
 
 
 @dataclass(frozen=True)
@@ -144,10 +147,14 @@ def _run_events(report: CycleReport, record: RunRecord) -> list[Event]:
     job = facts.job if facts else None
     if job is None or not job.notifications.targets:
         return []
+    if report.now - _finished(record) > MAX_EVENT_AGE:
+        return []  # old news (every run written again after the status branch was rewritten)
     wants = job.notifications
     if record.status in FAILURES:
         if record.next_retry_at is not None or not wants.on_failure:
             return []
+        if _failed_before(report, record):
+            return []  # still failing: told at the first failure, told again at recovery
         return [_run_event("failed", job, record)]
     if _failed_before(report, record):
         return [_run_event("recovered", job, record)] if wants.on_recovery else []
