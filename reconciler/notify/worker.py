@@ -88,6 +88,10 @@ class Notifier:
             log.info("notifications: %d message(s) queued", len(added))
             self._wake.set()
 
+    def wake(self) -> None:
+        """Look at the outbox now (entries were added)."""
+        self._wake.set()
+
     def warnings(self) -> list[str]:
         """One line per dead target, for the reconciler's warnings."""
         return [
@@ -175,7 +179,7 @@ class Notifier:
         self.outbox.update(entry, attempts=attempts, next_try=next_try, last_error=sent.detail)
         self._failed(entry.target, health, sent.detail)
         log.warning(
-            "notification %s to %s failed (%s); next try in %.0fs",
+            "notification %s to %s failed (%s); next try in %.1fs",
             entry.event.key,
             entry.target,
             sent.detail,

@@ -6,10 +6,10 @@
   with a JSON body carrying ``retry_after`` (seconds, a float), as Discord sends it.
 - Generic webhook: ``200``.
 
-``script`` holds answers to give first, in order (``"429"``, ``"400"``, ``"500"`` or
-``"hang"``: never answer until the server stops); after that the server answers as the
-service would. Every request is kept in ``requests``; the ones answered with success in
-``accepted``.
+``script`` holds answers to give first, in order (``"429"``, ``"400"`` (Slack:
+``invalid_payload``), ``"500"`` or ``"hang"``: never answer until the server stops); after
+that the server answers as the service would. Every request is kept in ``requests``; the
+ones answered with success in ``accepted``.
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ class ChatServer:
             return 503, {}, b""
         if scripted == "429":
             return self._rate_limited()
+        if scripted == "400" and self.kind == "slack":
+            return 400, {"Content-Type": "text/html"}, b"invalid_payload"
         if scripted is not None:
             return int(scripted), {"Content-Type": "text/plain"}, b"scripted failure"
         return self._as_the_service(raw)
@@ -113,12 +115,15 @@ def _handler(chat: ChatServer) -> type[BaseHTTPRequestHandler]:
                 chat.requests.append(
                     Request(self.path, dict(self.headers.items()), raw, status, time.monotonic())
                 )
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client gave up waiting (a "hang" answer)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
