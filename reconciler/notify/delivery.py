@@ -16,10 +16,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+# httpx logs every request with its URL at INFO: the URL is a secret, so those lines are off
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 SIGNATURE_HEADER = "X-Oven-Signature-256"
 EVENT_HEADER = "X-Oven-Event"

@@ -1,0 +1,92 @@
+"""Notifications from the real daemon on real git and the real Docker engine, to local servers
+that answer like Slack and Discord: exactly the right messages, across a 429 and a restart."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from scenarios.harness import manifest, push_files, wait_until
+from support.chat_servers import ChatServer, chat_server
+
+pytestmark = pytest.mark.docker
+
+OVEN_YAML = {
+    "notifications": {
+        "targets": {
+            "team-slack": {"type": "slack", "urlSecret": "SCN_SLACK_URL"},
+            "team-discord": {"type": "discord", "urlSecret": "SCN_DISCORD_URL"},
+        },
+        "reconciler": ["team-discord"],
+    }
+}
+NOTIFY = {"targets": ["team-slack", "team-discord"]}
+
+
+def titles(server: ChatServer) -> list[str]:
+    out: list[str] = []
+    for message in server.accepted:
+        out.append(
+            message["blocks"][0]["text"]["text"]
+            if "blocks" in message
+            else message["embeds"][0]["title"]
+        )
+    return out
+
+
+def flaky(command: str) -> str:
+    return manifest(
+        "flaky",
+        command=["sh", "-c", command],
+        notifications=NOTIFY,
+        schedule={"type": "interval", "every": "2s"},
+    )
+
+
+def test_failure_and_recovery_reach_slack_and_discord_once_across_a_429_and_a_restart(
+    bare: Path, daemons: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with chat_server("slack", "429", retry_after=8) as slack, chat_server("discord") as discord:
+        monkeypatch.setenv("SCN_SLACK_URL", slack.url)
+        monkeypatch.setenv("SCN_DISCORD_URL", discord.url)
+        push_files(
+            bare,
+            "main",
+            {"oven.yaml": yaml.safe_dump(OVEN_YAML), "jobs/flaky.yaml": flaky("exit 3")},
+            "a job that fails",
+        )
+        daemon = daemons(f"file://{bare}")
+        wait_until(lambda: discord.accepted, 90, "the failure on Discord")
+        wait_until(lambda: slack.statuses() == [429], 10, "Slack's 429")
+        daemon.stop()  # within Slack's Retry-After: its message waits in the outbox
+        assert slack.accepted == []
+
+        push_files(bare, "main", {"jobs/flaky.yaml": flaky("exit 0")}, "fix the job")
+        daemon.start()
+        wait_until(lambda: len(discord.accepted) == 2, 90, "the recovery on Discord")
+        wait_until(lambda: len(slack.accepted) == 2, 30, "failure and recovery on Slack")
+
+        push_files(bare, "main", {"jobs/broken.yaml": "id: broken\nname: [oops\n"}, "break it")
+        wait_until(lambda: len(discord.accepted) == 3, 60, "the bad commit on Discord")
+        time.sleep(4)  # the job goes on succeeding: nothing more may arrive
+        daemon.stop()
+
+    assert titles(slack) == [
+        "Scenario job flaky (flaky): failed",
+        "Scenario job flaky (flaky): recovered",
+    ]
+    assert slack.statuses() == [429, 200, 200], "the failure once, after the 429, then the recovery"
+    first_try, second_try = slack.requests[:2]
+    assert second_try.at - first_try.at >= 8 - 0.1, "Retry-After honoured across the restart"
+    assert titles(discord)[:2] == [
+        "Scenario job flaky (flaky): failed",
+        "Scenario job flaky (flaky): recovered",
+    ]
+    assert titles(discord)[2].endswith("has 1 manifest problem(s)")
+    assert "jobs/broken.yaml:2" in discord.accepted[2]["embeds"][0]["description"]
+    assert discord.statuses() == [204, 204, 204]
+    output = daemon.output()
+    assert "secret-token-path" not in output, "webhook URLs never reach the log"
