@@ -126,29 +126,29 @@ class Notifier:
         """Send every entry that is due; answer the seconds until the next one is."""
         if self.settings is None:
             return 1.0  # the targets are known once the config is loaded
-        now = self.clock.now()
-        blocked: set[str] = set()
-        soonest: datetime | None = None
-        pending = self.outbox.pending()
-        self.telemetry.notifications_pending.set(len(pending))
-        for entry in pending:
+        blocked: set[str] = set()  # a target that failed or must wait: its later entries wait
+        for entry in self.outbox.pending():
             if self._stop.is_set():
                 break
-            health = self.health.setdefault(entry.target, TargetHealth())
-            wait_until = max(
-                (t for t in (entry.next_try, health.blocked_until) if t is not None), default=None
-            )
-            if entry.target in blocked or (wait_until is not None and wait_until > now):
-                if wait_until is not None and (soonest is None or wait_until < soonest):
-                    soonest = wait_until
-                blocked.add(entry.target)  # keep one target's messages in order
+            if entry.target in blocked:
                 continue
-            if not self._deliver(entry, health):
+            due = self._due(entry)
+            waiting = due is not None and due > self.clock.now()
+            health = self.health.setdefault(entry.target, TargetHealth())
+            if waiting or not self._deliver(entry, health):
                 blocked.add(entry.target)
-            now = self.clock.now()
-        if soonest is None:
+        pending = self.outbox.pending()
+        self.telemetry.notifications_pending.set(len(pending))
+        if not pending:
             return self.cap
-        return max((soonest - self.clock.now()).total_seconds(), 0.05)
+        soonest = min(self._due(entry) or self.clock.now() for entry in pending)
+        return min(max((soonest - self.clock.now()).total_seconds(), 0.05), self.cap)
+
+    def _due(self, entry: Entry) -> datetime | None:
+        """When ``entry`` may be tried: its own backoff, and its target's 429 wait."""
+        health = self.health.get(entry.target)
+        waits = (entry.next_try, health.blocked_until if health else None)
+        return max((t for t in waits if t is not None), default=None)
 
     def _deliver(self, entry: Entry, health: TargetHealth) -> bool:
         target = self.settings.target(entry.target) if self.settings else None
