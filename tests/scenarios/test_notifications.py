@@ -90,3 +90,36 @@ def test_failure_and_recovery_reach_slack_and_discord_once_across_a_429_and_a_re
     assert discord.statuses() == [204, 204, 204]
     output = daemon.output()
     assert "secret-token-path" not in output, "webhook URLs never reach the log"
+
+
+def test_a_target_that_refuses_the_message_is_a_warning_on_the_page_and_in_metrics(
+    bare: Path, daemons: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    oven_yaml = {
+        "notifications": {
+            "targets": {"team-slack": OVEN_YAML["notifications"]["targets"]["team-slack"]}
+        }
+    }
+    with chat_server("slack", "400") as slack:
+        monkeypatch.setenv("SCN_SLACK_URL", slack.url)
+        job = manifest(
+            "flaky",
+            command=["sh", "-c", "exit 3"],
+            notifications={"targets": ["team-slack"]},
+            schedule={"type": "interval", "every": "2s"},
+        )
+        push_files(
+            bare, "main", {"oven.yaml": yaml.safe_dump(oven_yaml), "jobs/flaky.yaml": job}, "fail"
+        )
+        daemon = daemons(f"file://{bare}")
+        wait_until(lambda: slack.statuses() == [400], 90, "Slack's invalid_payload")
+        page = wait_until(
+            lambda: (text := daemon.get("/")[2]) and "cond-warnings" in text and text,
+            30,
+            "the warning on the overview",
+        )
+        metrics = daemon.get("/metrics")[2]
+    assert "notification target team-slack is not answering: HTTP 400: invalid_payload" in page
+    assert 'oven_notification_target_dead{target="team-slack"} 1.0' in metrics
+    assert 'oven_notifications_given_up_total{target="team-slack"} 1.0' in metrics
+    assert slack.statuses() == [400], "a refused message is not sent again"
