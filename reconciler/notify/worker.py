@@ -96,7 +96,7 @@ class Notifier:
         """One line per dead target, for the reconciler's warnings."""
         return [
             f"notification target {name} is not answering: {health.last_error}"
-            for name, health in sorted(self.health.items())
+            for name, health in sorted(dict(self.health).items())  # a copy: the worker adds
             if health.dead
         ]
 
@@ -114,13 +114,13 @@ class Notifier:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before looking: a wake-up while we send is not lost
             try:
                 pause = self.deliver_due()
             except Exception:  # the last line of defence: log, wait, go on
                 log.exception("notifications: unexpected error")
                 pause = self.cap
             self._wake.wait(pause)
-            self._wake.clear()
 
     def deliver_due(self) -> float:
         """Send every entry that is due; answer the seconds until the next one is."""
