@@ -89,3 +89,19 @@ def test_a_failing_listener_is_logged_and_the_others_still_hear(
     )
     assert value == 1.0
     assert telemetry.registry.get_sample_value("oven_status_commits_total") == 2.0
+
+
+def test_a_status_push_that_fails_is_counted_and_its_runs_are_not() -> None:
+    telemetry = Telemetry()
+    ledger = MemoryLedger(attempts=1)
+    ledger.reject_next(lambda: ledger.external_write({"status/other.yaml": b"x"}))
+    recorder = Recorder(ledger, heartbeat=60)
+    recorder.listeners.append(telemetry.listen)
+    failed = recorder.record(report(FAILED), None)
+    assert failed.error is not None and not failed.committed
+    assert telemetry.registry.get_sample_value("oven_status_push_failures_total") == 1.0
+    counted = {"job": "backup", "outcome": "failed"}
+    assert telemetry.registry.get_sample_value("oven_runs_finished_total", counted) is None
+    assert recorder.record(report(FAILED), None).committed  # the next try goes through
+    assert telemetry.registry.get_sample_value("oven_runs_finished_total", counted) == 1.0
+    assert telemetry.registry.get_sample_value("oven_status_push_failures_total") == 1.0

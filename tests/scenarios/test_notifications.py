@@ -4,13 +4,16 @@ that answer like Slack and Discord: exactly the right messages, across a 429 and
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from scenarios.harness import manifest, push_files, wait_until
+from scenarios.harness import StatusBranch, manifest, push_files, wait_until
 from support.chat_servers import ChatServer, chat_server
+
+from reconciler.model import optional_time
 
 pytestmark = pytest.mark.docker
 
@@ -123,3 +126,43 @@ def test_a_target_that_refuses_the_message_is_a_warning_on_the_page_and_in_metri
     assert 'oven_notification_target_dead{target="team-slack"} 1.0' in metrics
     assert 'oven_notifications_given_up_total{target="team-slack"} 1.0' in metrics
     assert slack.statuses() == [400], "a refused message is not sent again"
+
+
+def test_a_target_that_never_answers_delays_no_run(
+    bare: Path, daemons: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    oven_yaml = {
+        "notifications": {
+            "targets": {"team-slack": OVEN_YAML["notifications"]["targets"]["team-slack"]}
+        }
+    }
+    with chat_server("slack", "hang", "hang", "hang") as slack:
+        monkeypatch.setenv("SCN_SLACK_URL", slack.url)
+        job = manifest(
+            "flaky",
+            command=["sh", "-c", "exit 3"],
+            notifications={"targets": ["team-slack"]},
+            schedule={"type": "interval", "every": "2s"},
+        )
+        push_files(
+            bare, "main", {"oven.yaml": yaml.safe_dump(oven_yaml), "jobs/flaky.yaml": job}, "go"
+        )
+        daemons(f"file://{bare}")
+        wait_until(lambda: len(slack.script) < 3, 90, "the first post to hang")  # it took one
+        hung_at = datetime.now(UTC)
+        status = StatusBranch(bare)
+
+        def later_runs() -> list[dict[str, Any]]:
+            return [
+                r
+                for r in status.runs("flaky")
+                if r["status"] == "failed" and optional_time(r["scheduled_for"]) > hung_at
+            ]
+
+        runs = wait_until(lambda: len(later_runs()) >= 4 and later_runs(), 60, "runs while hanging")
+        assert slack.accepted == [], "the target is still not answering"
+    late = [
+        (optional_time(r["started_at"]) - optional_time(r["scheduled_for"])).total_seconds()
+        for r in runs
+    ]
+    assert max(late) < 5, f"runs started late while the target hung: {late}"
