@@ -42,30 +42,31 @@ def final_run(status: StatusBranch, job_id: str) -> dict[str, Any] | None:
 def test_metrics_count_real_runs_and_the_docs_name_only_real_metrics(
     bare: Path, daemons: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
-    once = {"type": "once", "at": at.isoformat().replace("+00:00", "Z")}
     oven_yaml = {
         "notifications": {"targets": {"chat": {"type": "discord", "urlSecret": "SCN_METRICS_URL"}}}
     }
     with chat_server("discord", "429", retry_after=0.5) as discord:
         monkeypatch.setenv("SCN_METRICS_URL", discord.url)
+        push_files(bare, "main", {"oven.yaml": yaml.safe_dump(oven_yaml)}, "targets")
+        daemon = daemons(f"file://{bare}")
+        wait_until(daemon.applied_revision, 90, "the daemon up and applying")  # then add jobs
+        at = (datetime.now(UTC) + timedelta(seconds=15)).replace(microsecond=0)
+        once = {"type": "once", "at": at.isoformat().replace("+00:00", "Z")}
+        bad_job = manifest(
+            "bad",
+            schedule=once,
+            command=["sh", "-c", "exit 3"],
+            notifications={"targets": ["chat"]},
+        )
         push_files(
             bare,
             "main",
-            {
-                "oven.yaml": yaml.safe_dump(oven_yaml),
-                "jobs/ok.yaml": manifest("ok", schedule=once),
-                "jobs/bad.yaml": manifest(
-                    "bad",
-                    schedule=once,
-                    command=["sh", "-c", "exit 3"],
-                    notifications={"targets": ["chat"]},
-                ),
-            },
+            {"jobs/ok.yaml": manifest("ok", schedule=once), "jobs/bad.yaml": bad_job},
             "two jobs that run once",
         )
         revision = git("--git-dir", str(bare), "rev-parse", "main").strip()
-        daemon = daemons(f"file://{bare}")
+        wait_until(lambda: daemon.applied_revision() == revision, 30, "the jobs applied")
+        assert datetime.now(UTC) < at, "the machine is too slow: the jobs came after their time"
         status = StatusBranch(bare)
         ok = wait_until(lambda: final_run(status, "ok"), 90, "the run of ok")
         bad = wait_until(lambda: final_run(status, "bad"), 30, "the run of bad")
