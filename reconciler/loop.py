@@ -21,9 +21,11 @@ import hashlib
 import logging
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -34,12 +36,16 @@ from reconciler.gitrepo import Credentials, GitMirror
 from reconciler.hooks import create_hooks_app
 from reconciler.interfaces import ConfigSource
 from reconciler.ledger.git import GitLedger
+from reconciler.notify import Notifier, Outbox
 from reconciler.reconcile import Reconciler
+from reconciler.recorder import Recorded
 from reconciler.secrets import SecretStore
 from reconciler.settings import Settings
 from reconciler.source.git import GitSource
 from reconciler.source.local import LocalSource
 from reconciler.spool import RequestSpool
+from reconciler.status.changes import CycleReport
+from reconciler.telemetry import Telemetry
 from reconciler.web.app import create_app
 from reconciler.web.security import allowed_hosts
 from reconciler.web.server import bind_socket, serve_socket
@@ -117,10 +123,13 @@ async def run_daemon(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     if isinstance(reconciler.source, LocalSource):
         _watch_in_thread(reconciler.source, loop, wake, settings.interval)
+    telemetry = Telemetry()
+    notifier = observe_commits(reconciler, settings, telemetry)
     app: ASGIApp = create_app(
         reconciler.snapshots.get,
         ready=reconciler.ready,
         allowed_hosts=allowed_hosts(host, settings.allowed_hosts),
+        process_metrics=telemetry.registry,
     )
     if hook_secret is not None:
         hooks = create_hooks_app(hook_secret, lambda: loop.call_soon_threadsafe(wake.set))
@@ -128,14 +137,36 @@ async def run_daemon(settings: Settings) -> int:
         log.info("push webhook on http://%s:%d%s", host, port, HOOKS_PREFIX + "/git")
     server = asyncio.create_task(serve_socket(app, sock))
     log.info("status page on http://%s:%d/", host, port)
+    notifier.start()
     try:
-        await tick_forever(reconciler, settings, stop, wake)
+        await tick_forever(reconciler, settings, stop, wake, telemetry=telemetry)
     finally:
+        await asyncio.to_thread(notifier.stop)
         server.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await server
     log.info("stopped; running containers are left to finish and will be adopted on restart")
     return 0
+
+
+def observe_commits(reconciler: Reconciler, settings: Settings, telemetry: Telemetry) -> Notifier:
+    """Metrics and notifications hear of every status commit; dead notification targets
+    become warnings of the reconciler. The notifier's thread is started by the caller."""
+    notifier = Notifier(
+        Outbox.open(settings.state_dir),
+        SecretStore.load(settings.secrets_file),
+        reconciler.clock,
+        telemetry,
+    )
+
+    def notify(report: CycleReport, recorded: Recorded, before: Mapping[str, Any]) -> None:
+        if reconciler.desired is not None:
+            notifier.configure(reconciler.desired.notify)  # None (broken oven.yaml) keeps the last
+        notifier.listen(report, recorded, before)
+
+    reconciler.recorder.listeners += [telemetry.listen, notify]
+    reconciler.warning_sources.append(notifier.warnings)
+    return notifier
 
 
 def webhook_secret(settings: Settings) -> str | None:
@@ -188,6 +219,7 @@ async def tick_forever(
     stop: asyncio.Event,
     wake: asyncio.Event,
     wait: Wait = wait_for_events,
+    telemetry: Telemetry | None = None,
 ) -> None:
     """Tick until ``stop``: fetch every ``settings.interval`` or when ``wake`` is set.
 
@@ -204,6 +236,7 @@ async def tick_forever(
         if fetch:
             wake.clear()
             next_fetch = now + timedelta(seconds=every)
+        started = time.monotonic()
         try:
             restored = reconciler.restored
             due = await asyncio.to_thread(reconciler.tick, fetch)
@@ -213,6 +246,8 @@ async def tick_forever(
         except Exception as exc:  # the last line of defence: log, count, back off, go on
             failing = _tick_failed(reconciler, settings, failing, exc)
             due = failing.next_try or clock.now()
+        if telemetry is not None:
+            telemetry.reconcile_duration.observe(time.monotonic() - started)
         pause = min(max((due - clock.now()).total_seconds(), 0.05), settings.tick)
         await wait(pause, stop, wake)
 

@@ -106,6 +106,27 @@ class Notifications:
 
 
 @dataclass(frozen=True)
+class NotifyTarget:
+    """A notification target of oven.yaml: where to (a secret holding the URL), in which form."""
+
+    name: str
+    type: Literal["slack", "discord", "webhook"]
+    url_secret: str
+    signing_secret: str | None = None  # webhook only: the secret whose value signs each body
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """oven.yaml's notification targets, and the ones told about the reconciler's own trouble."""
+
+    targets: tuple[NotifyTarget, ...] = ()
+    reconciler: tuple[str, ...] = ()
+
+    def target(self, name: str) -> NotifyTarget | None:
+        return next((t for t in self.targets if t.name == name), None)
+
+
+@dataclass(frozen=True)
 class Source:
     repo: str
     branch: str = "main"
@@ -160,6 +181,7 @@ class DesiredState:
     revision: str
     jobs: dict[str, JobSpec]
     problems: tuple[Problem, ...] = ()
+    notify: NotifySettings | None = None  # None: oven.yaml is broken, its targets unknown
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,7 @@ class Reconciler:
         self._standby_read: datetime | None = None
         self.removable: set[str] = set()  # containers to remove once their result is committed
         self.warnings: list[str] = []
+        self.warning_sources: list[Callable[[], list[str]]] = []  # e.g. dead notify targets
         self._logged_problems: set[Problem] = set()  # the problems of the last loaded revision
         self._observed: list[ObservedRun] = []
         self.history = RunHistory(ledger, settings.keep_runs)
@@ -181,7 +182,7 @@ class Reconciler:
     def tick(self, fetch: bool = False) -> datetime:
         """Run one cycle; return when the next one is due."""
         now = self.clock.now()
-        self.warnings = []
+        self.warnings = [line for source in self.warning_sources for line in source()]
         self._run("lead", self.lead_steps, now)  # first: a restore precedes the first load
         if fetch or self.desired is None or self.backoff["sync"].failures:
             self._run("sync", self.sync_steps, now)

@@ -5,6 +5,7 @@ works out the files with the pure ``status.changes.status_changes``, writes them
 changed (the heartbeat alone causes a commit at most every ``heartbeat`` seconds) and answers
 what the commit allows the book to forget. A failed commit leaves the files it knows as
 committed untouched, so the same files (and the same forgets) come round on the next try.
+Listeners (``listeners``: notifications, metrics) hear of every record step after it.
 A write the ledger could not push but keeps durably (``StatusQueued``: the remote is
 unreachable) counts as written: the book may forget, and the error is still reported.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,11 +50,16 @@ class Recorded:
     error: OvenError | None = None
 
 
+# told of every record step: (the report, what was recorded, reconciler.yaml before it)
+CommitListener = Callable[[CycleReport, Recorded, Mapping[str, Any]], None]
+
+
 class Recorder:
     def __init__(self, ledger: Ledger, heartbeat: float) -> None:
         self.ledger, self.heartbeat = ledger, heartbeat
         self.cache = StatusCache()
         self.last_commit: datetime | None = None
+        self.listeners: list[CommitListener] = []
 
     def restore(self, tree: StatusTree, files: dict[str, bytes]) -> None:
         """Start from what the status branch holds."""
@@ -67,10 +74,24 @@ class Recorder:
         changes = status_changes(report, self.cache)
         return Recorded(False, changes.reconciler, changes.summaries)
 
-    def record(
+    def record(self, report: CycleReport, revision: str | None) -> Recorded:
+        """Commit the report's changes when any are due; never raises an OvenError.
+
+        Then every listener hears of the outcome, with reconciler.yaml as it was before (a
+        listener's bug is logged, never raised: notifications and metrics never stop a cycle).
+        """
+        before = dict(self.cache.reconciler)
+        recorded = self._record(report, revision)
+        for listener in self.listeners:
+            try:
+                listener(report, recorded, before)
+            except Exception:
+                log.exception("a status commit listener failed")
+        return recorded
+
+    def _record(
         self, report: CycleReport, revision: str | None, *, rewritten: bool = False
     ) -> Recorded:
-        """Commit the report's changes when any are due; never raises an OvenError."""
         changes = status_changes(report, self.cache)
         files = dict(changes.files)
         heartbeat_due = self.last_commit is None or report.now - self.last_commit >= timedelta(
@@ -137,7 +158,9 @@ class Recorder:
         log.warning(
             "%s; %d of the %d status files this reconciler wrote are gone or changed there: "
             "writing the whole current status again",
-            exc.message, len(gone), len(ours),
+            exc.message,
+            len(gone),
+            len(ours),
         )
         self.cache = StatusCache(
             written=dict(on_branch),
@@ -146,4 +169,4 @@ class Recorder:
         )
         self.last_commit = None  # reconciler.yaml is written too
         every_run = tuple(record for runs in report.runs.values() for record in runs.values())
-        return self.record(dataclasses.replace(report, dirty=every_run), revision, rewritten=True)
+        return self._record(dataclasses.replace(report, dirty=every_run), revision, rewritten=True)

@@ -44,6 +44,23 @@ def oven_findings(settings: dict[str, Any], targets: Collection[str]) -> list[Fi
     if zone is not None and (message := check_timezone(zone)):
         found.append((("defaults", "schedule", "timezone"), message))
     found += [(("defaults", *where), text) for where, text in shared_findings(defaults, targets)]
+    notifications = settings.get("notifications", {})
+    for index, name in enumerate(notifications.get("reconciler", [])):
+        if name not in targets:
+            found.append(
+                (
+                    ("notifications", "reconciler", index),
+                    f"unknown notification target {name!r}; define it under notifications.targets",
+                )
+            )
+    for name, target in notifications.get("targets", {}).items():
+        if "signingSecret" in target and target["type"] != "webhook":
+            found.append(
+                (
+                    ("notifications", "targets", name, "signingSecret"),
+                    "only a target of type webhook is signed; remove signingSecret",
+                )
+            )
     return found
 
 

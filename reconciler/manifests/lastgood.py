@@ -27,5 +27,8 @@ def keep_last_good(new: DesiredState, previous: DesiredState | None) -> DesiredS
         return new
     jobs = {**new.jobs, **kept}
     return DesiredState(
-        revision=new.revision, jobs=dict(sorted(jobs.items())), problems=new.problems
+        revision=new.revision,
+        jobs=dict(sorted(jobs.items())),
+        problems=new.problems,
+        notify=new.notify,
     )

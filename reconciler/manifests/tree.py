@@ -50,7 +50,8 @@ def load_tree(
     """Every job in ``files`` (repo-relative path -> content); other files are ignored."""
     unusable = {path: text for path in files if (text := file_problem(path, files[path]))}
     if OVEN_PATH in unusable:
-        settings = OvenSettings(targets=None)  # like a broken oven.yaml: no defaults, no targets
+        # like a broken oven.yaml: no defaults, no targets
+        settings = OvenSettings(targets=None, notify=None)
     else:
         settings = load_oven(files.get(OVEN_PATH), OVEN_PATH)
     parsed = [
@@ -71,7 +72,9 @@ def load_tree(
         *duplicates,
     ]
     problems.sort(key=lambda p: (p.path, p.line, p.field))
-    return DesiredState(revision=revision, jobs=jobs, problems=tuple(problems))
+    return DesiredState(
+        revision=revision, jobs=jobs, problems=tuple(problems), notify=settings.notify
+    )
 
 
 def file_problem(path: str, content: bytes) -> str | None:

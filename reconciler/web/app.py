@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -36,20 +37,22 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     poll_seconds: float = 3.0,
     allowed_hosts: Iterable[str] | None = None,
+    process_metrics: CollectorRegistry | None = None,
 ) -> Starlette:
     """The status app reading from ``get_snapshot``; ``/readyz`` asks ``ready`` (default: ready)
     and the snapshot's Ready condition.
 
     ``extra_routes`` are matched before the built-in ones; pages poll for changes every
     ``poll_seconds``. ``allowed_hosts`` are the host names requests may address (see
-    ``security.allowed_hosts``); None accepts any, for tests and embedding.
+    ``security.allowed_hosts``); None accepts any, for tests and embedding. ``/metrics``
+    adds the metrics of ``process_metrics`` (the daemon's counters) to the snapshot's.
     """
     env = make_env(poll_seconds)
     routes: list[BaseRoute] = [
         *extra_routes,
         *Pages(get_snapshot, env).routes(),
         *Api(get_snapshot, ready).routes(),
-        Route("/metrics", metrics_endpoint(get_snapshot), methods=["GET"]),
+        Route("/metrics", metrics_endpoint(get_snapshot, process_metrics), methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(

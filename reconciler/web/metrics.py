@@ -1,8 +1,10 @@
 """Prometheus metrics built from the snapshot at scrape time.
 
 A custom Collector reads the current snapshot on every scrape, so the numbers can never
-drift from what the pages show and no code elsewhere has to keep gauges up to date. Each
-app has its own registry, so several apps (in tests) never clash.
+drift from what the pages show and no code elsewhere has to keep gauges up to date. The
+daemon's process counters and histograms (``reconciler.telemetry``) are added from their own
+registry. Each app has its own registry, so several apps (in tests) never clash. Every
+metric is listed in docs/metrics.md.
 
 The per-job gauges (three lines a job) are written in the exposition format here, each job's
 lines once per summary object (``fragments.JobPieces``): with 1k jobs, formatting 3k samples
@@ -16,7 +18,12 @@ from functools import partial
 from typing import cast
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString as _go_float
 from starlette.requests import Request
@@ -96,13 +103,19 @@ def _run_metrics(snapshot: Snapshot) -> Iterator[Metric]:
 
 def _reconciler_metrics(snapshot: Snapshot) -> Iterator[Metric]:
     yield GaugeMetricFamily(
-        "oven_manifest_problems", "Manifest problems at the attempted revision",
+        "oven_manifest_problems",
+        "Manifest problems at the attempted revision",
         len(queries.problems(snapshot)),
     )
     state = queries.reconciler_state(snapshot)["state"]
     yield GaugeMetricFamily(
         "oven_reconciler_ready", "1 if the reconciler reports Ready", 1.0 if state == "Ready" else 0
     )
+    revision = snapshot.reconciler.get("applied_revision")
+    if revision:
+        info = InfoMetricFamily("oven_applied_revision", "The config revision the reconciler runs")
+        info.add_metric([], {"revision": str(revision)})
+        yield info
     heartbeat = queries.parse_time(snapshot.reconciler.get("heartbeat"))
     if heartbeat is not None:
         yield GaugeMetricFamily(
@@ -123,14 +136,30 @@ def _unexpected_errors(snapshot: Snapshot) -> Metric:
     return counter
 
 
-def metrics_endpoint(source: SnapshotSource) -> Callable[[Request], Response]:
-    """``GET /metrics``: the Prometheus text format, from a registry private to this app."""
+class Forward(Collector):
+    """The metrics of another registry (the daemon's process metrics), at scrape time."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
+
+
+def metrics_endpoint(
+    source: SnapshotSource, process: CollectorRegistry | None = None
+) -> Callable[[Request], Response]:
+    """``GET /metrics``: the Prometheus text format, from a registry private to this app, plus
+    the metrics of ``process`` (the daemon's counters and histograms) when given."""
     pieces = JobPieces()
+    forward = Forward(process) if process is not None else None
 
     def metrics(request: Request) -> Response:  # plain: Starlette runs it in its thread pool
         snapshot = take_snapshot(source)
         registry = CollectorRegistry(auto_describe=False)  # one version for the whole scrape
         registry.register(SnapshotCollector(lambda: snapshot))
+        if forward is not None:
+            registry.register(forward)
         body = generate_latest(registry) + job_metrics(snapshot, pieces).encode("utf-8")
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from reconciler.clock import utc
 from reconciler.model import ACTIVE_STATUSES, FINAL_STATUSES
+from reconciler.status.health import run_health
 from reconciler.status.index import run_key
 from reconciler.status.view import Snapshot
 
@@ -282,6 +283,10 @@ def _health(snapshot: Snapshot) -> dict[str, Any]:
         "runs_by_status": snapshot.run_index.counts(),
         "runs_active": len(active_run_ids(snapshot)),
         "problems": len(problems(snapshot)),
+        **snapshot.derived(
+            "run_health",
+            lambda: run_health(snapshot.runs.values(), parse_time(rec.get("heartbeat"))),
+        ),
     }
 
 
