@@ -171,6 +171,7 @@ class SwarmExecutor:
         """Every service (and tombstone) of this instance, as runs."""
         with engine.translated("list the reconciler's services"):
             api = self._api()
+            self._node_id()  # a clear error when the engine is no swarm manager
             services = api.services(filters={"label": labels.selector(self.instance)})
             tasks = self._tasks([s["ID"] for s in services])
             found = [self._observed(s, tasks.get(s["ID"], [])) for s in services]
