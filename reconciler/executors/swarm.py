@@ -66,6 +66,7 @@ LOG_BLOCK = 256 * 1024
 MAX_NAME = 63  # service names are DNS labels
 STOPPED_AT = labels.PREFIX + "stopped-at"
 STARTED_AT = labels.PREFIX + "started-at"
+TOMBSTONE = b"agent-oven stopped run\n"  # heads the kept output (a config is never empty)
 TOMBSTONE_LOG = 400 * 1024  # bytes of output a tombstone keeps (configs hold at most 500 KB)
 SWEEP_EVERY = 60.0  # seconds between looks for secrets whose run never got a service
 KILLED, REJECTED = 137, 125
@@ -466,7 +467,7 @@ class SwarmExecutor:
             STARTED_AT: str(service.get("CreatedAt", "")),
         }
         try:
-            api.create_config(tombstone_name(run_id), output, labels=stone_labels)
+            api.create_config(tombstone_name(run_id), TOMBSTONE + output, labels=stone_labels)
         except APIError as exc:
             if exc.status_code != 409:
                 raise
@@ -485,7 +486,7 @@ class SwarmExecutor:
                 if stone is None:
                     raise messages.no_container(run_id)
                 data = self._api().inspect_config(stone["ID"])["Spec"].get("Data", "")
-                yield base64.b64decode(data)
+                yield base64.b64decode(data).removeprefix(TOMBSTONE)
                 return
             container = self._local_container(self._task(service["ID"]))
             if container is not None:
