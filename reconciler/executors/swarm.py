@@ -9,8 +9,8 @@ picture from the services and their tasks, which is how a restarted reconciler a
 
 What a task's state means for a run:
 
-    new ... starting        created (not running yet: waiting for a node, pulling the image)
-    running                 running
+    new ... running         running (the swarm has it: waiting for a node, pulling the
+                            image, or running; ``created`` would read as "never started")
     complete, failed        exited with the container's exit code
     rejected, no container  dead, exit code 125 (the node could not create it; see the log)
 
@@ -78,7 +78,7 @@ SHIM = (
     'export "$n=${v%x}"; done; unset OVEN_SECRET_ENV n v; exec "$@"'
 )
 WAITING: dict[str, ContainerState] = {
-    state: "created"
+    state: "running"
     for state in ("new", "allocated", "pending", "assigned", "accepted", "preparing", "ready")
 }
 TASK_STATES: dict[str, ContainerState] = {
@@ -162,7 +162,7 @@ class SwarmExecutor:
                 raise
             now = datetime.now().astimezone()
             return ObservedRun(
-                state="created",
+                state="running",
                 image=request.image,
                 started_at=now,
                 **labels.run_fields(_service_labels(api.inspect_service(service["ID"]))),
@@ -222,15 +222,26 @@ class SwarmExecutor:
         return {str(key): str(value) for key, value in found.items()}
 
     def remove(self, run_id: str) -> None:
-        """Remove the service, its secrets and its tombstone; quiet if they are gone."""
+        """Remove the service, its task's container (when on this engine), its secrets and its
+        tombstone; quiet if they are gone."""
         with engine.translated(f"remove run {run_id}"):
             api = self._api()
             service = self._service(run_id)
             if service is not None:
+                tasks = list(api.tasks(filters={"service": service["ID"]}))
                 try:
                     api.remove_service(service["ID"])
                 except NotFound:
                     pass
+                # the swarm leaves the containers of finished tasks behind: remove ours here
+                for container in filter(None, map(self._local_container, tasks)):
+                    try:
+                        api.remove_container(container, force=True)
+                    except NotFound:
+                        continue
+                    except APIError as exc:
+                        if exc.status_code != 409:  # 409: removal already in progress
+                            raise
             stone = self._tombstone(run_id)
             if stone is not None:
                 try:
@@ -374,7 +385,7 @@ class SwarmExecutor:
         created = engine.timestamp(service.get("CreatedAt"))
         task = _newest(tasks)
         if task is None:
-            return ObservedRun(state="created", image=image, started_at=created, **fields)
+            return ObservedRun(state="running", image=image, started_at=created, **fields)
         state = task["Status"]["State"]
         status = TASK_STATES.get(state, "dead")
         when = engine.timestamp(task["Status"].get("Timestamp"))

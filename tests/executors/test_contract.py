@@ -2,9 +2,8 @@
 in-memory one) passes it.
 
 Each test runs once per implementation through the ``harness`` fixture; a run ends when the
-test says so (``harness.finish``), on a real engine by an exit code the container reads. A
-started run may still be ``created`` (a swarm places its task a moment later): both count as
-running.
+test says so (``harness.finish``), on a real engine by an exit code the container reads. A run
+on a swarm counts as running from its start, while the swarm still places its task.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ def test_a_started_run_is_observed_running_then_exited_with_its_code(
     started = harness.executor.start(
         harness.request(run_id, trigger="schedule", scheduled_for=nominal, config_revision="abc1")
     )
-    assert (started.run_id, started.job_id) == (run_id, "contract") and started.is_running
+    assert (started.run_id, started.job_id, started.state) == (run_id, "contract", "running")
     running = observed(harness, run_id)
     assert running is not None and running.is_running
     assert (running.trigger, running.scheduled_for, running.config_revision) == (

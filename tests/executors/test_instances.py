@@ -25,7 +25,7 @@ def test_stop_remove_and_logs_leave_another_instances_container_alone(harness) -
         harness.executor.logs(theirs)
 
     [run] = harness.other.observe()
-    assert (run.run_id, run.is_running) == (theirs, True)
+    assert (run.run_id, run.state) == (theirs, "running")
     assert harness.executor.observe() == []
     harness.other.stop(theirs)
     harness.other.remove(theirs)
@@ -43,6 +43,6 @@ def test_each_instance_sees_and_ends_only_its_own_runs(harness) -> None:
     harness.executor.remove(ours)
 
     assert harness.executor.observe() == []
-    assert [run.is_running for run in harness.other.observe()] == [True]
+    assert [run.state for run in harness.other.observe()] == ["running"]
     harness.other.stop(theirs)
     harness.other.remove(theirs)

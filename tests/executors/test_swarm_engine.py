@@ -179,3 +179,14 @@ def test_secrets_of_a_start_cut_short_are_swept(
     monkeypatch.setattr(swarm_executor, "SWEEP_EVERY", 0.0)
     harness.executor.observe()
     assert harness.client.api.secrets(filters={"label": mine}) == []
+
+
+def test_remove_leaves_no_service_and_no_container(harness: SwarmHarness) -> None:
+    run_id = new_run_id()
+    assert run_to_end(harness, request(run_id, "true")).exit_code == 0
+    mine = {"label": f"{labels.RUN}={run_id}"}
+    assert len(harness.client.containers.list(all=True, filters=mine)) == 1
+    harness.executor.remove(run_id)
+    assert harness.client.api.services(filters=mine) == []
+    # the swarm itself keeps a finished task's container after its service is gone
+    assert harness.client.containers.list(all=True, filters=mine) == []
