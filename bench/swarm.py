@@ -46,8 +46,9 @@ def one_round(executor: Executor, runs: int) -> dict[str, float]:
     began = time.perf_counter()
     for run_id in ids:
         executor.start(
-            RunRequest(run_id=run_id, job_id="bench", trigger="manual", image=IMAGE,
-                       command=("true",))
+            RunRequest(
+                run_id=run_id, job_id="bench", trigger="manual", image=IMAGE, command=("true",)
+            )
         )
     started = time.perf_counter()
     deadline = started + 300
@@ -92,17 +93,23 @@ def main() -> None:
     client = docker.from_env()
     made = False
     if swarm_state(client) == "inactive":
-        subprocess.run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"],
+            check=True,
+            capture_output=True,
+        )
         made = True
     instance = f"bench-swarm-{uuid.uuid4().hex[:6]}"
     figures: dict[str, dict[str, list[float]]] = {"docker": {}, "swarm": {}}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            kinds: dict[str, Callable[..., Any]] = {"docker": DockerExecutor,
-                                                    "swarm": SwarmExecutor}
-            executors = {name: kind(state_dir=Path(tmp), instance=instance)
-                         for name, kind in kinds.items()}
+            kinds: dict[str, Callable[..., Any]] = {
+                "docker": DockerExecutor,
+                "swarm": SwarmExecutor,
+            }
+            executors = {
+                name: kind(state_dir=Path(tmp), instance=instance) for name, kind in kinds.items()
+            }
             one_round(executors["swarm"], 1)  # warm up: image, networks, first connection
             one_round(executors["docker"], 1)
             for _ in range(rounds):
@@ -112,9 +119,13 @@ def main() -> None:
     finally:
         if made and not client.api.services():
             subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
-    print(f"\n{runs} runs of `true` per round, {rounds} rounds, medians; one-node swarm on this "
-          "engine vs plain containers on it\n")
-    print("| work | Agent Oven (swarm executor) | baseline (docker executor) | ratio | goal | met |")
+    print(
+        f"\n{runs} runs of `true` per round, {rounds} rounds, medians; one-node swarm on this "
+        "engine vs plain containers on it\n"
+    )
+    print(
+        "| work | Agent Oven (swarm executor) | baseline (docker executor) | ratio | goal | met |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     goals = {"starts/min": 0.5, "runs/min end to end": 0.25}
     for key in figures["docker"]:
@@ -126,8 +137,10 @@ def main() -> None:
         met = ("yes" if ratio >= goal else "no") if goal else "–"
         print(f"| {key} | {ours:.1f} | {base:.1f} | {ratio:.2f}× | {goal_text} | {met} |")
     jobs = runs / (statistics.median(figures["swarm"]["observe ms, a tick (all finished)"]) / 1000)
-    print(f"\nruns one 1 s tick can observe on the swarm: ≈ {jobs:.0f} (observe is one services "
-          "list, one tasks list and an inspect per new local task, cached once finished)")
+    print(
+        f"\nruns one 1 s tick can observe on the swarm: ≈ {jobs:.0f} (observe is one services "
+        "list, one tasks list and an inspect per new local task, cached once finished)"
+    )
 
 
 if __name__ == "__main__":

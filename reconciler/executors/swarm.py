@@ -32,6 +32,7 @@ is refused (a swarm service cannot join the engine's ``none`` network).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import threading
@@ -178,9 +179,7 @@ class SwarmExecutor:
             found = [self._observed(s, tasks.get(s["ID"], [])) for s in services]
             stones = api.configs(filters={"label": labels.selector(self.instance)})
             seen = {run.run_id for run in found}
-            found += [
-                run for run in map(_from_tombstone, stones) if run and run.run_id not in seen
-            ]
+            found += [run for run in map(_from_tombstone, stones) if run and run.run_id not in seen]
             live = {run.run_id for run in found}
             self._final = {key: value for key, value in self._final.items() if key in live}
             self._sweep(live)
@@ -229,10 +228,8 @@ class SwarmExecutor:
             service = self._service(run_id)
             if service is not None:
                 tasks = list(api.tasks(filters={"service": service["ID"]}))
-                try:
+                with contextlib.suppress(NotFound):
                     api.remove_service(service["ID"])
-                except NotFound:
-                    pass
                 # the swarm leaves the containers of finished tasks behind: remove ours here
                 for container in filter(None, map(self._local_container, tasks)):
                     try:
@@ -244,10 +241,8 @@ class SwarmExecutor:
                             raise
             stone = self._tombstone(run_id)
             if stone is not None:
-                try:
+                with contextlib.suppress(NotFound):
                     api.remove_config(stone["ID"])
-                except NotFound:
-                    pass
             self._remove_secrets(run_id)
             self._final.pop(run_id, None)
 
@@ -319,7 +314,10 @@ class SwarmExecutor:
         command, args = None, list(request.command) or None
         if secrets:
             config = image.get("Config") or {}
-            argv = [*(config.get("Entrypoint") or []), *(request.command or config.get("Cmd") or [])]
+            argv = [
+                *(config.get("Entrypoint") or []),
+                *(request.command or config.get("Cmd") or []),
+            ]
             if not argv:
                 raise ExecutorError(
                     f"image {request.image!r} has no command to run", hint="set command:"
@@ -482,10 +480,8 @@ class SwarmExecutor:
         except APIError as exc:
             if exc.status_code != 409:
                 raise
-        try:
+        with contextlib.suppress(NotFound):
             api.remove_service(service["ID"])
-        except NotFound:
-            pass
 
     # -- logs ------------------------------------------------------------------------------
 

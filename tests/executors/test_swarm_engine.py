@@ -122,9 +122,7 @@ def test_network_none_is_refused_with_a_hint(harness: SwarmHarness) -> None:
     assert harness.executor.observe() == []
 
 
-def test_bind_mounts_are_confined_to_the_allow_list(
-    harness: SwarmHarness, tmp_path: Path
-) -> None:
+def test_bind_mounts_are_confined_to_the_allow_list(harness: SwarmHarness, tmp_path: Path) -> None:
     allowed = tmp_path / "allowed"
     allowed.mkdir()
     (allowed / "input.txt").write_text("from the host\n")

@@ -49,9 +49,7 @@ def one_node_swarm(client: docker.DockerClient, instance_prefix: str) -> Iterato
     finally:
         remove_runs(client, instance_prefix)
         if made and not client.api.services():
-            subprocess.run(
-                ["docker", "swarm", "leave", "--force"], capture_output=True, timeout=60
-            )
+            subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True, timeout=60)
 
 
 def remove_runs(client: docker.DockerClient, instance_prefix: str) -> None:
