@@ -13,7 +13,8 @@ help:
 	@echo "make lint   - ruff, mypy and the import contracts (layers)"
 	@echo "make images - build the example and test images locally"
 	@echo "make bench  - the tick-cost benchmark (pure; seconds)"
-	@echo "make bench-engine - on the real engine: 100 MB of output, a pipeline run, push-to-applied latency"
+	@echo "make bench-engine - on the real engine: 100 MB of output, a pipeline run, push-to-applied latency,"
+	@echo "                    the Swarm executor vs the Docker executor (QUICK=1: a bounded slice)"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
 	@echo "make soak   - two daemons on one repo for ~45 minutes, the leader killed every round"
 
@@ -53,6 +54,7 @@ bench-engine: setup engine images
 	PYTHONPATH=. $(PY) bench/big_output.py
 	PYTHONPATH=. $(PY) bench/pipeline_run.py
 	PYTHONPATH=. $(PY) bench/push_latency.py
+	PYTHONPATH=. $(PY) bench/swarm.py $(if $(QUICK),--quick)
 
 FUZZ_EXAMPLES ?= 5000
 
