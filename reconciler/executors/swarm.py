@@ -150,23 +150,21 @@ class SwarmExecutor:
         mounts = volumes.confine(volumes.parse_all(request.volumes), self.volume_allowlist)
         resources = _resources(request)
         with engine.translated(f"start run {request.run_id}"):
-            api = self._api()
             image = self._image(request)
             if self._tombstone(request.run_id) is not None:
                 raise messages.already_exists(request.run_id)
             secrets = self._create_secrets(request)
             try:
                 spec = self._task_template(request, image, mounts, resources, secrets)
-                service = self._create(request, spec)
+                self._create(request, spec)
             except BaseException:
                 self._remove_secrets(request.run_id)
                 raise
-            now = datetime.now().astimezone()
             return ObservedRun(
                 state="running",
                 image=request.image,
-                started_at=now,
-                **labels.run_fields(_service_labels(api.inspect_service(service["ID"]))),
+                started_at=datetime.now().astimezone(),
+                **labels.run_fields(labels.for_request(request, self.instance)),
             )
 
     def observe(self) -> list[ObservedRun]:
@@ -196,7 +194,8 @@ class SwarmExecutor:
             task = self._task(service["ID"])
             if task is not None and task["Status"]["State"] in TERMINAL:
                 return
-            container = self._local_container(task)
+            running = task is not None and task["Status"]["State"] == "running"
+            container = self._local_container(task) if running else None
             if container is not None:
                 self._kill(container)
                 self._wait_ended(service["ID"])

@@ -76,7 +76,7 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
     def quiet() -> bool:
         runs = [r for job_id in JOBS for r in status.runs(job_id)]
         label = {"label": f"agent-oven.instance={instance}"}
-        mine = docker_client.containers.list(all=True, filters=label)
+        mine = docker_client.containers.list(all=True, filters=label, ignore_removed=True)
         if executor == "swarm":
             mine += docker_client.api.services(filters=label)
         return bool(runs) and all(r["status"] in FINAL for r in runs) and not mine
