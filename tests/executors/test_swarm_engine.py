@@ -7,6 +7,7 @@ The swarm is this engine made a one-node swarm by the session (``one_node_swarm`
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import docker
 import pytest
 from support import swarm
 
-from reconciler.errors import ExecutorError, RunAlreadyExists
+from reconciler.errors import EngineUnavailable, ExecutorError, RunAlreadyExists
 from reconciler.executors import labels
 from reconciler.executors import swarm as swarm_executor
 from reconciler.executors.swarm import SwarmExecutor, service_name
@@ -188,3 +189,18 @@ def test_remove_leaves_no_service_and_no_container(harness: SwarmHarness) -> Non
     assert harness.client.api.services(filters=mine) == []
     # the swarm itself keeps a finished task's container after its service is gone
     assert harness.client.containers.list(all=True, filters=mine) == []
+
+
+# docker-py leaks the socket of a failed unix connect (docker/docker-py#3356), as in
+# test_docker_engine.py; only this test provokes it on purpose.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_no_engine_is_engine_unavailable_with_a_hint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    executor = SwarmExecutor(state_dir=tmp_path, instance="unreachable")
+    with pytest.raises(EngineUnavailable) as caught:
+        executor.observe()
+    assert "ensure-docker.sh" in (caught.value.hint or "")
+    gc.collect()
