@@ -22,6 +22,9 @@ entrypoint). A task whose container is on this engine is read, killed and logged
 (exact times, OOM kills, instant logs); one on another node through the swarm: its log via
 ``docker service logs`` and a stop that removes the service and leaves a tombstone (a Swarm
 config holding the run's labels and the log up to then) so the run reads as killed (137).
+A service is never updated: the swarm runs a job service again after any update of it.
+``remove`` also removes the finished task's container on this engine, which the swarm leaves
+behind when the service goes.
 
 What Swarm cannot do on engines before API 1.44: ``no-new-privileges`` and ``memory-swap``
 (docs/cluster.md); capabilities, the process limit, user, read-only root and the log cap are
