@@ -5,14 +5,15 @@ DEMO_DIR ?= .demo
 DEMO_LISTEN ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup engine images browser servers test demo lint bench bench-engine fuzz clean
+.PHONY: help setup engine images image-oven browser servers test demo lint bench bench-engine fuzz clean
 
 help:
 	@echo "make demo   - run the reconciler on config-example/ with the status page on $(DEMO_LISTEN)"
 	@echo "make test   - install everything needed (engine, images, browser) and run the tests"
 	@echo "make lint   - ruff, mypy and the import contracts (layers)"
 	@echo "make images - build the example and test images locally"
-	@echo "make bench  - the tick-cost benchmark (pure; seconds)"
+	@echo "make image-oven - build the daemon's own image agent-oven/oven (docs/deploy.md)"
+	@echo "make bench  - the tick-cost benchmark (pure; seconds); reads and start at 1k jobs, 100k runs (minutes; BENCH_READS_ARGS=--quick)"
 	@echo "make bench-engine - on the real engine: 100 MB of output, a pipeline run, push-to-applied latency,"
 	@echo "                    the Swarm executor vs the Docker executor (QUICK=1: a bounded slice)"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
@@ -29,6 +30,9 @@ engine:
 
 images: engine
 	bash scripts/build-images.sh
+
+image-oven: engine
+	bash scripts/build-images.sh oven
 
 browser:
 	bash scripts/ensure-browser.sh
@@ -47,8 +51,11 @@ lint: setup
 	$(VENV)/bin/mypy reconciler
 	$(VENV)/bin/lint-imports
 
+BENCH_READS_ARGS ?=
+
 bench: setup
 	$(PY) bench/run.py
+	PYTHONPATH=. $(PY) bench/reads.py $(BENCH_READS_ARGS)
 
 bench-engine: setup engine images
 	PYTHONPATH=. $(PY) bench/big_output.py

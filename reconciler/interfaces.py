@@ -9,7 +9,7 @@ contract test runs against both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -117,8 +117,15 @@ class Executor(Protocol):
 class Ledger(Protocol):
     """Status files on the status branch of the config repo."""
 
-    def read(self) -> dict[str, bytes]:
-        """Every file under status/ at the tip of the status branch (path -> content)."""
+    def read(self, paths: Sequence[str] = ("status/",)) -> dict[str, bytes]:
+        """Every file at or under ``paths`` (default: all of status/) at the tip of the status
+        branch (path -> content)."""
+        ...
+
+    def read_known(self, paths: Sequence[str]) -> dict[str, bytes]:
+        """The same at the tip last read or written, without asking the remote (cheap): the
+        runs a restart did not load, read when they are needed. May be called from another
+        thread than ``read`` and ``write``."""
         ...
 
     def write(self, files: Mapping[str, bytes | None], message: str) -> str | None:

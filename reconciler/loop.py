@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 import signal
@@ -211,13 +212,26 @@ async def tick_forever(
             wake.clear()
             next_fetch = now + timedelta(seconds=every)
         try:
+            restored = reconciler.restored
             due = await asyncio.to_thread(reconciler.tick, fetch)
             failing = failing.succeeded()
+            if reconciler.restored and not restored:
+                settle_heap()
         except Exception as exc:  # the last line of defence: log, count, back off, go on
             failing = _tick_failed(reconciler, settings, failing, exc)
             due = failing.next_try or clock.now()
         pause = min(max((due - clock.now()).total_seconds(), 0.05), settings.tick)
         await wait(pause, stop, wake)
+
+
+def settle_heap() -> None:
+    """After a restore: collect once, then keep what is live out of later full collections.
+
+    What a start reads (config, summaries, git objects, modules) lives as long as the daemon;
+    a full collection walking it again paused every thread, pages included, for 0.3 s with
+    1k jobs. Objects frozen here are still freed by reference counting."""
+    gc.collect()
+    gc.freeze()
 
 
 def _tick_failed(

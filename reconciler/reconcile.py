@@ -36,6 +36,7 @@ from reconciler.book import RunBook
 from reconciler.clock import Clock, iso
 from reconciler.dispatch import Dispatcher, clamped
 from reconciler.errors import OvenError
+from reconciler.history import HYDRATE_BUDGET, RunHistory
 from reconciler.incidents import Incidents
 from reconciler.interfaces import (
     ConfigSource,
@@ -56,7 +57,6 @@ from reconciler.secrets import SecretStore
 from reconciler.settings import Settings
 from reconciler.settle import Action, classify, vanished
 from reconciler.spool import RequestSpool
-from reconciler.status import parse_status_tree
 from reconciler.status.changes import (
     CycleReport,
     JobFacts,
@@ -100,6 +100,7 @@ class Reconciler:
         self.desired: DesiredState | None = None
         self.attempted_revision = ""
         self.applied_revision = ""
+        self.shown = False  # a snapshot with the jobs of a cycle has been published
         self.started_at = clock.now()
         secrets = secrets or SecretStore({})
         self.incidents = Incidents(STEPS)
@@ -134,7 +135,8 @@ class Reconciler:
         self.warnings: list[str] = []
         self._logged_problems: set[Problem] = set()  # the problems of the last loaded revision
         self._observed: list[ObservedRun] = []
-        self._views = SnapshotBuilder()
+        self.history = RunHistory(ledger, settings.keep_runs)
+        self._views = SnapshotBuilder(self.history)
         self.sync_steps = (Step("fetch", self._fetch), Step("load", self._load_revision))
         self.lead_steps = (Step("lease", self._lease), Step("restore", self._restore))
         self.cycle_steps = (
@@ -150,9 +152,10 @@ class Reconciler:
 
     # -- lifecycle --------------------------------------------------------------------------
     def restore(self) -> None:
-        """Rebuild the book from the status branch (containers are adopted by the first tick)."""
-        files = self.ledger.read()
-        tree = parse_status_tree(files)
+        """Rebuild the book from the status branch (containers are adopted by the first tick):
+        the job summaries and the runs scheduling needs now; the rest when needed
+        (``history.RunHistory``)."""
+        tree, files = self.history.start()
         self.book.load(tree.runs.values())
         self.recorder.restore(tree, files)
         for job_id, summary in tree.jobs.items():
@@ -163,13 +166,16 @@ class Reconciler:
             track.missed_total = int(summary.get("missed_total") or 0)
         for record in tree.runs.values():
             self.book.note_scheduled(record)
-        self.snapshots.publish(Snapshot(reconciler=dict(tree.reconciler)))
+        self.snapshots.publish(
+            self._views.update(tree.reconciler, tree.jobs, self.book.by_job(), self.book.changes)
+        )
         self.applied_revision = str(tree.reconciler.get("applied_revision") or "")
         self.restored = True
         for unreadable in tree.unreadable:
             log.warning("status branch: skipped %s", unreadable)
         log.info(
-            "restored %d runs and %d jobs from the status branch", len(tree.runs), len(tree.jobs)
+            "restored %d jobs and %d of their runs from the status branch; older runs are "
+            "read when needed", len(tree.jobs), len(tree.runs),
         )
 
     def tick(self, fetch: bool = False) -> datetime:
@@ -191,7 +197,7 @@ class Reconciler:
     def ready(self) -> bool:
         """For ``/readyz``: the config is loaded, no group is failing, no recent bug."""
         now = self.clock.now()
-        return self.desired is not None and self._reported_error(now) is None
+        return self.shown and self.desired is not None and self._reported_error(now) is None
 
     @property
     def error(self) -> OvenError | None:
@@ -296,6 +302,7 @@ class Reconciler:
         if self.restored or not self.leading:
             return
         self.book = self.dispatch.book = RunBook()
+        self._views = SnapshotBuilder(self.history)
         self.removable.clear()
         self.restore()
 
@@ -370,12 +377,17 @@ class Reconciler:
 
     def _schedule(self, now: datetime) -> None:
         if self.desired is not None:
+            spool = self.dispatch.spool  # requests are idempotent over the job's known runs
+            if spool is not None:
+                self.history.hydrate(self.book, [r.job_id for r in spool.pending()], None)
             self.dispatch.run(self.desired, now, self.warnings)
 
     # -- record and remove ------------------------------------------------------------------
     def _record(self, now: datetime) -> Recorded:
         """Commit this cycle's report, then publish the read model; a bug fails the step."""
         try:
+            changed = {self.book.runs[run_id].job_id for run_id in self.book.dirty}
+            self.history.hydrate(self.book, sorted(changed), HYDRATE_BUDGET)
             recorded = self._commit_report(now)
         except Exception as exc:  # never an OvenError: the recorder answers those in Recorded
             error = self.incidents.contain("record", exc, now, hold=False)
@@ -386,13 +398,15 @@ class Reconciler:
             status = reconciler_document(facts, now, None)
             recorded = Recorded(False, status, dict(self.recorder.cache.summaries), error=error)
         self.snapshots.publish(
-            self._views.build(
+            self._views.update(
                 recorded.reconciler,
                 recorded.summaries,
-                self.book.runs.values(),
+                self.book.by_job(),
+                self.book.changes,
                 unexpected_errors=self.incidents.counts(),
             )
         )
+        self.shown = True  # the pages show the jobs: /readyz may say ready
         return recorded
 
     def _commit_report(self, now: datetime) -> Recorded:
@@ -411,6 +425,7 @@ class Reconciler:
             self.book.committed({record.run_id for record in report.dirty})
             for run_id in recorded.forget_runs:
                 self.book.forget(run_id)
+            self.history.pruned(recorded.forget_runs)
             for job_id in recorded.drop_jobs:
                 self.book.drop_job(job_id)
         return recorded
@@ -454,6 +469,8 @@ class Reconciler:
             pinned=frozenset(self.removable),
             config_loaded=desired is not None,
             keep_runs=self.settings.keep_runs,
+            stale=dict(self.history.stale),
+            partial=frozenset(job for job in book.tracks if job not in self.history.loaded),
         )
 
     def _reported_error(self, now: datetime) -> OvenError | None:

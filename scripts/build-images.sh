@@ -13,7 +13,8 @@
 #                                 $OVEN_RUNNER_BASE (default agent-oven/debian:bookworm;
 #                                 node:22-slim or debian:bookworm-slim with Docker Hub access)
 #
-# Usage: scripts/build-images.sh [busybox|base-tasks|pipeline-runner ...]   (default: all)
+# Usage: scripts/build-images.sh [busybox|base-tasks|pipeline-runner|oven ...]
+#        (default: busybox base-tasks pipeline-runner)
 #
 # Each image is labelled with a hash of its build context (and base image), so a run with
 # nothing changed is a quick no-op. OVEN_FORCE_BUILD=1 rebuilds anyway.
@@ -33,6 +34,12 @@
 #   OVEN_CACHE_DIR           where fetched npm tarballs are kept (default ~/.cache/agent-oven)
 #   OVEN_EXTRA_CA_CERTS      CA certificates the image trusts besides Debian's (PEM files, or
 #                            "none"; default the host's /usr/local/share/ca-certificates/*.crt)
+#
+#   agent-oven/oven:latest       the daemon itself (images/oven/Dockerfile, docs/deploy.md):
+#                                Debian's Python with this package from PyPI, FROM
+#                                $OVEN_DAEMON_BASE (default agent-oven/debian:bookworm;
+#                                debian:bookworm-slim with Docker Hub access). Not in the default
+#                                set: `scripts/build-images.sh oven` or `make image-oven`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +51,8 @@ HASH_LABEL="agent-oven.context-hash"
 DEBIAN_IMAGE="agent-oven/debian:bookworm"
 RUNNER_IMAGE="agent-oven/pipeline-runner:${OVEN_RUNNER_TAG:-latest}"
 RUNNER_BASE="${OVEN_RUNNER_BASE:-$DEBIAN_IMAGE}"
+DAEMON_IMAGE="agent-oven/oven:${OVEN_DAEMON_TAG:-latest}"
+DAEMON_BASE="${OVEN_DAEMON_BASE:-$DEBIAN_IMAGE}"
 DEBIAN_MIRROR="${OVEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CACHE_DIR="${OVEN_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/agent-oven}"
 
@@ -144,7 +153,7 @@ deb_installed() {
 
 # agent-oven/debian:bookworm: debootstrap a minimal root here and import it (no registry).
 build_debian() {
-  [ "$RUNNER_BASE" = "$DEBIAN_IMAGE" ] || return 0
+  [ "${1:-$RUNNER_BASE}" = "$DEBIAN_IMAGE" ] || return 0
   local hash
   hash="$(printf '%s\n' "debootstrap --variant=minbase bookworm $DEBIAN_MIRROR" v1 | sha256sum | cut -c1-32)"
   if [ "${OVEN_FORCE_BUILD:-0}" != "1" ] && [ "$(image_hash "$DEBIAN_IMAGE")" = "$hash" ]; then
@@ -316,6 +325,22 @@ build_runner() {
   fi
 }
 
+# agent-oven/oven: the daemon's own image, the package copied from this checkout.
+build_daemon() {
+  local context="$WORK/oven" base_id
+  mkdir -p "$context/src" "$context/certs"
+  cp -R "$IMAGES/oven/." "$context/"
+  # reconciler/schema is a link to ../schema in the repo: copied as the files it points to
+  cp "$ROOT/pyproject.toml" "$ROOT/README.md" "$context/src/"
+  (cd "$ROOT" && tar --dereference --exclude='__pycache__' --exclude='*.pyc' -cf - reconciler) | tar -xf - -C "$context/src"
+  touch "$context/certs/.keep"
+  add_ca_certs "$context/certs"
+  base_id="$(docker image inspect --format '{{.Id}}' "$DAEMON_BASE" 2>/dev/null || true)"
+  build "$DAEMON_IMAGE" "$context" --network "${OVEN_BUILD_NETWORK:-host}" \
+    --build-arg "BASE_IMAGE=$DAEMON_BASE" \
+    --label "agent-oven.base-image=$DAEMON_BASE" --label "agent-oven.base-image-id=$base_id"
+}
+
 main() {
   docker info >/dev/null 2>&1 ||
     die "no Docker engine answers; start one with scripts/ensure-docker.sh (or: sudo systemctl start docker)"
@@ -326,7 +351,8 @@ main() {
       busybox) build_busybox ;;
       base-tasks) build_base_tasks ;;
       pipeline-runner) build_debian; build_runner ;;
-      *) die "unknown image '$target' (one of: busybox base-tasks pipeline-runner)" ;;
+      oven) build_debian "$DAEMON_BASE"; build_daemon ;;
+      *) die "unknown image '$target' (one of: busybox base-tasks pipeline-runner oven)" ;;
     esac
   done
   say "images ready: ${targets[*]}"

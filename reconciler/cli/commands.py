@@ -63,6 +63,16 @@ COMMANDS: dict[str, CommandInfo] = {
     "export": CommandInfo(
         "reconciler.cli.export", "print a job as a workflow for another scheduler (GitHub Actions)"
     ),
+    "logs": CommandInfo("reconciler.cli.logs", "print a run's log; -f follows it while it runs"),
+    "get": CommandInfo("reconciler.cli.get", "list jobs or runs as a table, JSON or YAML"),
+    "describe": CommandInfo("reconciler.cli.describe", "everything known about one job"),
+    "doctor": CommandInfo(
+        "reconciler.cli.doctor",
+        "check the engine, repo, secrets, images and host; exit 1 if not ok",
+    ),
+    "completion": CommandInfo(
+        "reconciler.cli.completion", "print the shell completion script for bash or zsh"
+    ),
 }
 
 

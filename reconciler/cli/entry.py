@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from reconciler.cli import shell
 from reconciler.cli.commands import load
 from reconciler.cli.context import Context
 from reconciler.cli.parser import USAGE_ERROR, ParserExit, command_parser, top_parser
@@ -25,6 +26,8 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose read
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     """Run ``oven`` with ``argv`` (default: the process arguments); return the exit code."""
     ctx = ctx or Context()
+    if argv is None and shell.asked():  # the shell asks for completions (argcomplete)
+        shell.autocomplete(ctx.env)
     try:
         top = top_parser(ctx).parse_args(argv)
         command = load(top.command)

@@ -126,4 +126,7 @@ ALLOW_VOLUME = Option("--allow-volume", "host directory jobs may bind-mount; rep
 NOW = Option("--now", "the time to compute from, ISO 8601 (UTC without a zone)",
              type=time_arg, metavar="TIME", shown="the current time")
 JSON = Option("--json", "print JSON for scripts instead of text", switch=True)
+SERVER = Option("--server", "URL of a running daemon's status page (http://HOST:PORT): read "
+                "from its JSON API instead of git or the state directory", env="OVEN_SERVER",
+                metavar="URL")
 # fmt: on

@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.cli import options
 from reconciler.cli.context import Context
 from reconciler.cli.options import Env, Option
 from reconciler.errors import UsageError
 from reconciler.lease import MIN_SECONDS
+
+if TYPE_CHECKING:
+    from reconciler.settings import Settings
 
 
 def lease_seconds(text: str) -> float:
@@ -110,11 +114,19 @@ def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
     from reconciler.loop import run_daemon
+
+    return asyncio.run(run_daemon(settings_from(args)))
+
+
+def settings_from(args: argparse.Namespace, command: str = "run") -> Settings:
+    """The daemon's settings from the options ``arguments`` declared (``oven doctor`` too)."""
     from reconciler.settings import Settings
 
     if not args.repo:
-        raise UsageError("--repo is required", hint="oven run --repo /path/or/url/of/config-repo")
-    settings = Settings(
+        raise UsageError(
+            "--repo is required", hint=f"oven {command} --repo /path/or/url/of/config-repo"
+        )
+    return Settings(
         repo=args.repo,
         branch=args.branch,
         status_branch=args.status_branch,
@@ -142,4 +154,3 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         repo_username=args.repo_username,
         repo_ssh_key_secret=args.repo_ssh_key_secret,
     )
-    return asyncio.run(run_daemon(settings))

@@ -17,6 +17,7 @@ import codecs
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -190,3 +191,45 @@ def _pieces(output: bytes) -> Iterable[bytes]:
     view = memoryview(output)
     for start in range(0, len(output), PIECE):
         yield bytes(view[start : start + PIECE])
+
+
+# -- reading a log back, while the run writes it or after -------------------------------------
+READ_CHUNK = 1024 * 1024  # most bytes one read_log answers
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Bytes of a run's log from some offset on, the offset to ask for next, and whether the log
+    is complete (``<run>.log`` is written; nothing more will come)."""
+
+    data: bytes
+    offset: int
+    final: bool
+
+
+def live_path(state_dir: Path, job_id: str, run_id: str) -> Path:
+    """The log a running run appends its redacted output to; removed once ``<run>.log`` is."""
+    return log_path(state_dir, job_id, run_id).with_suffix(".live")
+
+
+def read_log(
+    state_dir: Path, job_id: str, run_id: str, offset: int = 0, limit: int = READ_CHUNK
+) -> LogChunk:
+    """At most ``limit`` bytes of the run's log from ``offset``: from ``<run>.log`` (final) when
+    it exists, else from ``<run>.live`` (still being written); neither: no bytes, not final."""
+    offset = max(0, offset)
+    for path, final in ((log_path(state_dir, job_id, run_id), True),
+                        (live_path(state_dir, job_id, run_id), False)):  # fmt: skip
+        try:
+            with path.open("rb") as log:
+                log.seek(offset)
+                data = log.read(limit)
+        except FileNotFoundError:
+            continue  # the .live file may vanish between the two looks: the .log is next
+        except OSError as exc:
+            raise ExecutorError(f"cannot read the log of run {run_id} at {path}: {exc}") from exc
+        more = final and len(data) == limit and path.stat().st_size > offset + len(data)
+        return LogChunk(data, offset + len(data), final and not more)
+    if log_path(state_dir, job_id, run_id).exists():  # the .live was renamed away just now
+        return read_log(state_dir, job_id, run_id, offset, limit)
+    return LogChunk(b"", offset, False)

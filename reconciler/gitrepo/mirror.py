@@ -27,7 +27,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -202,6 +202,25 @@ class GitMirror:
                 "re-created",
                 hint="fetch the branch and write on top of its tip",
             )
+
+    def check_push(self) -> None:
+        """Prove that a push would be let in, without pushing: open the remote's receive-pack
+        (credentials and all) and ask it to update nothing (for ``oven doctor``). A remote on
+        this machine must also be writable. LedgerError/AuthError say why not."""
+        with (
+            self._lock,
+            self._client(LedgerError) as (client, path),
+            self._remote("push to", LedgerError, lambda: True),
+        ):
+            client.send_pack(path.encode(), dict, _nothing_to_send)
+            if isinstance(client, LocalGitClient):
+                with closing(open_repo(path)) as target:
+                    refs = Path(target.controldir()) / "refs"
+                if not os.access(refs, os.W_OK):
+                    raise LedgerError(
+                        f"cannot push to {self.display}: {refs} is not writable by this user",
+                        hint="run the reconciler as a user who may write the repository",
+                    )
 
     def _push(self, branch: str, new_sha: str, old_sha: str | None) -> None:
         ref = _head_ref(branch)
@@ -466,3 +485,7 @@ def _pack_generator(repo: Repo) -> Callable[..., Any]:
             raise MirrorDamaged(f"{type(exc).__name__}: {exc}") from exc
 
     return generate
+
+
+def _nothing_to_send(*args: Any, **kwargs: Any) -> tuple[int, Iterator[Any]]:
+    return 0, iter(())

@@ -41,15 +41,22 @@ def empty_tree(repo: Repo) -> ObjectID:
     return tree.id
 
 
-def _lookup(repo: Repo, tree: ObjectID, path: bytes) -> tuple[int, ObjectID] | None:
-    """(mode, sha) of the path in the tree, None when no such path is there.
+def _lookup(
+    repo: Repo, tree: ObjectID, path: bytes, trees: dict[ObjectID, object] | None = None
+) -> tuple[int, ObjectID] | None:
+    """(mode, sha) of the path in the tree, None when no such path is there; ``trees`` keeps
+    the trees walked for the next lookup (1k paths under one directory parse it once).
 
     An object the walk needs but the repository lacks raises KeyError: that is damage, not
     a missing path, and must not read as "no files here".
     """
     mode, sha = stat.S_IFDIR, tree
     for part in path.split(b"/"):
-        node = repo.object_store[sha]
+        node = trees.get(sha) if trees is not None else None
+        if node is None:
+            node = repo.object_store[sha]
+            if trees is not None:
+                trees[sha] = node
         if not isinstance(node, Tree):
             return None  # a file where the path wants a directory
         try:
@@ -96,16 +103,19 @@ def files_at(
     surrogates (``surrogateescape``)."""
     tree = load_commit(repo, sha, SourceError).tree
     found: dict[str, bytes] = {}
+    trees: dict[ObjectID, object] = {}
     for prefix in prefixes:
-        found.update(_files_under(repo, tree, prefix.strip("/"), links))
+        found.update(_files_under(repo, tree, prefix.strip("/"), links, trees))
     return found
 
 
-def _files_under(repo: Repo, tree: ObjectID, prefix: str, links: bool) -> dict[str, bytes]:
+def _files_under(
+    repo: Repo, tree: ObjectID, prefix: str, links: bool, trees: dict[ObjectID, object]
+) -> dict[str, bytes]:
     store = repo.object_store
     root, base = tree, ""
     if prefix:
-        found = _lookup(repo, tree, prefix.encode())
+        found = _lookup(repo, tree, prefix.encode(), trees)
         if found is None:
             return {}
         mode, root = found

@@ -26,7 +26,7 @@ replayed on a newer tip: ``swap_lease`` pushes once, on the tip the lease was re
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from reconciler.gitrepo import GitMirror
 from reconciler.interfaces import LeaseRead
 from reconciler.lease import LEASE_PATH
 from reconciler.ledger.queue import Entry, StatusQueue
+from reconciler.status.files import under
 
 log = logging.getLogger(__name__)
 STATUS_PREFIX = "status/"
@@ -65,9 +66,9 @@ class GitLedger:
         self.base: str | None = None  # the last tip we read or wrote: later tips descend from it
         self.queue = StatusQueue(queue_dir)
 
-    def read(self) -> dict[str, bytes]:
-        """Every file under status/ at the remote tip, with the writes still queued on top;
-        empty before the first write."""
+    def read(self, paths: Sequence[str] = (STATUS_PREFIX,)) -> dict[str, bytes]:
+        """Every file at or under ``paths`` (default: status/) at the remote tip, with the
+        writes still queued on top; empty before the first write."""
         queued = self.queue.entries()
         try:
             with _ledger_errors():
@@ -83,17 +84,17 @@ class GitLedger:
                 len(queued),
             )
         with _ledger_errors():
-            files = self.mirror.read_files(tip, [STATUS_PREFIX]) if tip else {}
+            files = self.mirror.read_files(tip, list(paths)) if tip else {}
         self.base = tip
-        for entry in queued:
-            for path, content in entry.files.items():
-                if not path.startswith(STATUS_PREFIX):
-                    continue
-                if content is None:
-                    files.pop(path, None)
-                else:
-                    files[path] = content
-        return files
+        return _with_queued(files, queued, paths)
+
+    def read_known(self, paths: Sequence[str]) -> dict[str, bytes]:
+        """Like ``read``, at the tip last read or written, without asking the remote: how a
+        restarted reconciler reads the runs it did not load at start, when they are needed."""
+        with _ledger_errors():
+            tip = self.base or self.mirror.local_tip(self.branch)
+            files = self.mirror.read_files(tip, list(paths)) if tip else {}
+        return _with_queued(files, self.queue.entries(), paths)
 
     @property
     def queued(self) -> int:
@@ -214,6 +215,21 @@ class GitLedger:
     def _same_tree(self, tip: str | None, commit: str) -> bool:
         before = self.mirror.tree_of(tip) if tip else EMPTY_TREE
         return self.mirror.tree_of(commit) == before
+
+
+def _with_queued(
+    files: dict[str, bytes], queued: list[Entry], paths: Sequence[str]
+) -> dict[str, bytes]:
+    """``files`` with the queued writes under ``paths`` (and under status/) on top."""
+    for entry in queued:
+        for path, content in entry.files.items():
+            if not path.startswith(STATUS_PREFIX) or not under(path, paths):
+                continue
+            if content is None:
+                files.pop(path, None)
+            else:
+                files[path] = content
+    return files
 
 
 @contextmanager

@@ -9,11 +9,12 @@ pushing, as a real remote would; ``write`` then retries on the new tip like ``Gi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from reconciler.errors import LedgerError, StatusRewritten
 from reconciler.interfaces import LeaseRead
 from reconciler.lease import LEASE_PATH
+from reconciler.status.files import under
 
 STATUS_PREFIX = "status/"
 
@@ -28,9 +29,17 @@ class MemoryLedger:
         self.interference: list[Callable[[], None]] = []
         self.base: str | None = None  # the last tip read or written (like GitLedger.base)
 
-    def read(self) -> dict[str, bytes]:
+    def read(self, paths: Sequence[str] = (STATUS_PREFIX,)) -> dict[str, bytes]:
         self.base = self.tip
-        return {p: data for p, data in self.files.items() if p.startswith(STATUS_PREFIX)}
+        return self.read_known(paths)
+
+    def read_known(self, paths: Sequence[str]) -> dict[str, bytes]:
+        """The files under ``paths`` (this twin keeps only the tip: it reads that)."""
+        return {
+            p: data
+            for p, data in self.files.items()
+            if p.startswith(STATUS_PREFIX) and under(p, paths)
+        }
 
     def write(self, files: Mapping[str, bytes | None], message: str) -> str | None:
         for _attempt in range(self.attempts):

@@ -2,7 +2,9 @@
 
 The status files, ``oven plan``, ``oven explain`` and the web pages all show schedules this
 way, so the wording is decided once, here. Only common shapes are put into words; anything
-else falls back to the cron expression itself. Nothing here computes fire times.
+else is put into words by cron-descriptor (``cron_in_words``: "0 9-17 * * 1-5" -> "At 0 minutes
+past the hour, between 09:00 and 17:59, Monday through Friday"), and only an expression it cannot
+read is shown as itself. Nothing here computes fire times.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from reconciler.errors import ScheduleError
 from reconciler.model import Schedule
 from reconciler.schedule.parse import cron_fields
 
-__all__ = ["describe"]
+__all__ = ["cron_in_words", "describe"]
 
 _DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _MONTH_NAMES = (
@@ -53,7 +55,7 @@ def _describe_every(seconds: int) -> str:
 
 
 def _describe_cron(schedule: Schedule) -> str:
-    fallback = f"cron {schedule.cron} ({schedule.timezone})"
+    fallback = f"{cron_in_words(schedule.cron or '')} ({schedule.timezone})"
     try:
         minute, hour, dom, month, dow = cron_fields(schedule.cron).split()
     except ScheduleError:
@@ -99,3 +101,17 @@ def _day_name(field: str) -> str | None:
 
 def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def cron_in_words(expression: str) -> str:
+    """Any cron expression in words, by cron-descriptor, with 24-hour times like the rest of
+    this module; an expression it cannot read is answered as ``cron EXPRESSION``."""
+    from cron_descriptor import ExpressionDescriptor, Options
+
+    options = Options()
+    options.use_24hour_time_format = True
+    options.verbose = False
+    try:
+        return str(ExpressionDescriptor(cron_fields(expression), options).get_description())
+    except Exception:  # cron-descriptor raises its own exception types (and others) on bad input
+        return f"cron {expression}"

@@ -81,6 +81,12 @@ class CycleReport:
     pinned: frozenset[str] = frozenset()
     config_loaded: bool = True  # False before the first load: no job counts as removed
     keep_runs: int = 50
+    # job id -> run ids on the branch the book did not load (older than its runs), oldest
+    # first: pruned with the job's next change like the book's own runs
+    stale: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # jobs whose history the book has not loaded: what their summary says about runs
+    # (last run, success rate, ...) stays as the status branch has it
+    partial: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -152,6 +158,7 @@ def _run_files(report: CycleReport, files: dict[str, bytes | None]) -> list[str]
     for job_id in sorted({record.job_id for record in report.dirty}):
         runs = report.runs.get(job_id, {})
         _, dropped = prune_runs(list(runs.values()), keep=report.keep_runs)
+        held = len(runs)
         for record in dropped:
             needed = (
                 record.run_id in dirty
@@ -161,7 +168,19 @@ def _run_files(report: CycleReport, files: dict[str, bytes | None]) -> list[str]
             if not needed:  # unwritten results, unremoved containers and pending retries stay
                 files[run_path(job_id, record.run_id)] = None
                 forget.append(record.run_id)
+                held -= 1
+        stale = report.stale.get(job_id, ())
+        room = max(0, report.keep_runs - held)
+        for run_id in stale[: max(0, len(stale) - room)]:
+            files[run_path(job_id, run_id)] = None
+            forget.append(run_id)
     return forget
+
+
+FROM_RUNS = (  # the summary fields worked out from a job's runs
+    "last_run", "last_success", "consecutive_failures", "success_rate", "p95_duration_s",
+    "runs_counted", "tokens",
+)
 
 
 def _job_files(
@@ -204,6 +223,9 @@ def _job_files(
             previous=cache.summaries.get(job_id),
             now=report.now,
         )
+        previous = cache.summaries.get(job_id)
+        if job_id in report.partial and previous:
+            summary.update({key: previous.get(key) for key in FROM_RUNS})
         summary["reason"] = facts.reason
         if facts.job is not None:
             summary["description"], summary["owner"] = facts.job.description, facts.job.owner

@@ -8,7 +8,7 @@ so a status commit's diff shows only what changed; loading keeps times as that t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,10 +27,12 @@ __all__ = [
     "commit_message",
     "dump_yaml",
     "job_path",
+    "job_runs_dir",
     "load_yaml",
     "render_run",
     "run_path",
     "short_revision",
+    "under",
 ]
 
 STATUS_SCHEMA_VERSION = 1
@@ -47,6 +49,15 @@ def run_path(job_id: str, run_id: str) -> str:
 
 def job_path(job_id: str) -> str:
     return f"{JOBS_DIR}{job_id}.yaml"
+
+
+def job_runs_dir(job_id: str) -> str:
+    return f"{RUNS_DIR}{job_id}/"
+
+
+def under(path: str, paths: Sequence[str]) -> bool:
+    """Whether ``path`` is one of ``paths`` or lies under one (a directory, '/' or not)."""
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in paths)
 
 
 def commit_message(runs: int, jobs: int, revision: str | None) -> str:

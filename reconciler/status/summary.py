@@ -188,10 +188,13 @@ def _identity(job: JobSpec | None, previous: Mapping[str, Any]) -> dict[str, Any
 
 
 def _last_run(run: RunRecord) -> dict[str, Any]:
-    return {
+    last = {
         "run_id": run.run_id,
         "status": run.status,
         "finished_at": iso(run.finished_at),
         "duration_s": run.duration_s,
         "exit_code": run.exit_code,
     }
+    if run.status in FAILURES:  # a restart reads this run only when a retry is planned
+        last["next_retry_at"] = iso(run.next_retry_at)
+    return last

@@ -12,6 +12,8 @@ from typing import Any
 
 from jinja2 import Environment
 
+from reconciler.schedule.words import cron_in_words
+
 DASH = "—"
 
 
@@ -62,9 +64,12 @@ def short_rev(value: Any) -> str:
 
 
 def schedule_text(value: Any) -> str:
-    """The job summary's schedule in words; a raw schedule mapping is described briefly."""
+    """The job summary's schedule in words; a raw schedule mapping is described briefly, its
+    cron in words (``schedule.words.cron_in_words``), never as the bare expression."""
     if isinstance(value, Mapping):
         kind = value.get("type", "")
+        if kind == "cron" and value.get("cron"):
+            return cron_in_words(str(value["cron"]))
         detail = value.get("cron") or value.get("at") or value.get("every") or ""
         return f"{kind} {detail}".strip()
     return str(value) if value else DASH
@@ -86,8 +91,11 @@ def tokens(value: Any) -> str:
     """Token counts in brief: '1.5k in · 250 out' (cache and thinking counts left out)."""
     if not isinstance(value, Mapping) or not value:
         return DASH
-    parts = [f"{count(value[key])} {word}" for key, word in (("input", "in"), ("output", "out"))
-             if key in value]
+    parts = [
+        f"{count(value[key])} {word}"
+        for key, word in (("input", "in"), ("output", "out"))
+        if key in value
+    ]
     return " · ".join(parts) or DASH
 
 

@@ -1,23 +1,29 @@
 """Pure questions asked of a Snapshot: which runs match a filter, how healthy things are.
 
 Pages, the JSON API and the metrics collector all answer from these functions, so the
-three can never disagree. Nothing here does I/O or reads the clock.
+three can never disagree. Nothing here does I/O or reads the clock, except ``older_run``,
+which asks the snapshot's archive (the status branch) for a run no longer held in memory.
+
+Lists come from the snapshot's run index (``status.index``): newest first without sorting or
+parsing a time per request; values every page needs (health, the sorted jobs) are computed
+once per snapshot version (``Snapshot.derived``).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.clock import utc
 from reconciler.model import ACTIVE_STATUSES, FINAL_STATUSES
+from reconciler.status.index import run_key
 from reconciler.status.view import Snapshot
 
 RUN_STATUSES: frozenset[str] = ACTIVE_STATUSES | FINAL_STATUSES
 DEFAULT_LIMIT = 100
+MAX_RUNS_PER_JOB = 100_000  # no limit in practice: a job's runs held in memory, all of them
 MAX_LIMIT = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -39,20 +45,24 @@ class RunQuery:
     statuses: frozenset[str] = frozenset()
     since: datetime | None = None
     limit: int = DEFAULT_LIMIT
+    offset: int = 0  # skip this many matching runs (the next page: offset + limit)
 
 
 def parse_run_query(params: Mapping[str, str]) -> RunQuery:
-    """Read ``job``, ``status`` (comma separated), ``since`` (ISO time) and ``limit``."""
-    unknown = sorted(set(params) - {"job", "status", "since", "limit"})
+    """Read ``job``, ``status`` (comma separated), ``since`` (ISO time), ``limit`` and
+    ``offset``."""
+    unknown = sorted(set(params) - {"job", "status", "since", "limit", "offset"})
     if unknown:
         raise QueryError(
-            f"unknown query parameter {unknown[0]!r}", hint="use job, status, since or limit"
+            f"unknown query parameter {unknown[0]!r}",
+            hint="use job, status, since, limit or offset",
         )
     return RunQuery(
         job=params.get("job") or None,
         statuses=_parse_statuses(params.get("status", "")),
         since=_parse_since(params.get("since", "")),
         limit=_parse_limit(params.get("limit", "")),
+        offset=_parse_offset(params.get("offset", "")),
     )
 
 
@@ -90,6 +100,18 @@ def _parse_limit(text: str) -> int:
     return limit
 
 
+def _parse_offset(text: str) -> int:
+    if not text:
+        return 0
+    try:
+        offset = int(text)
+    except ValueError:
+        raise QueryError(f"offset={text!r} is not a whole number") from None
+    if offset < 0:
+        raise QueryError(f"offset must be 0 or more, got {offset}")
+    return offset
+
+
 def parse_time(value: Any) -> datetime | None:
     """An ISO string from the snapshot as a datetime; None when absent or unreadable."""
     if not value:
@@ -118,20 +140,45 @@ def newest_first(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def select_runs(snapshot: Snapshot, query: RunQuery) -> list[dict[str, Any]]:
-    """The runs that match ``query``, newest first."""
-    matching = (run for run in snapshot.runs.values() if _matches(run, query))
-    return newest_first(matching)[: query.limit]
+    """The runs that match ``query``, newest first, from ``query.offset`` on."""
+    ids = snapshot.run_index.newest(
+        job=query.job,
+        statuses=query.statuses,
+        since=query.since.timestamp() if query.since is not None else None,
+        offset=query.offset,
+        limit=query.limit,
+    )
+    return [snapshot.runs[run_id] for run_id in ids if run_id in snapshot.runs]
 
 
-def _matches(run: Mapping[str, Any], query: RunQuery) -> bool:
-    if query.job is not None and run.get("job_id") != query.job:
-        return False
-    if query.statuses and run.get("status") not in query.statuses:
-        return False
-    if query.since is not None:
-        when = run_time(run)
-        return when is not None and when >= query.since
-    return True
+def find_run(snapshot: Snapshot, run_id: str) -> dict[str, Any] | None:
+    """A run by id: from the snapshot, else read from the status branch through its archive
+    (I/O: call off the event loop); None when neither has it."""
+    run = snapshot.runs.get(run_id)
+    if run is None and snapshot.archive is not None:
+        run = snapshot.archive.find(run_id)
+    return run
+
+
+def job_runs(snapshot: Snapshot, query: RunQuery) -> list[dict[str, Any]]:
+    """``select_runs`` for a query naming a job, with the job's runs not held in memory read
+    through the archive (I/O: call off the event loop)."""
+    if query.job is None or snapshot.archive is None:
+        return select_runs(snapshot, query)
+    older = snapshot.archive.for_job(query.job)
+    if not older:
+        return select_runs(snapshot, query)
+    held = select_runs(snapshot, replace(query, offset=0, limit=MAX_RUNS_PER_JOB))
+    ids = {run["run_id"] for run in held}
+    since = query.since.timestamp() if query.since is not None else None
+    extra = [
+        run for run in older
+        if run.get("run_id") not in ids
+        and (not query.statuses or run.get("status") in query.statuses)
+        and (since is None or run_key(run)[0] >= since)
+    ]
+    merged = sorted(held + extra, key=run_key, reverse=True)
+    return merged[query.offset : query.offset + query.limit]
 
 
 def without_log(run: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,14 +187,21 @@ def without_log(run: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def sorted_jobs(snapshot: Snapshot) -> list[dict[str, Any]]:
+    return snapshot.derived("sorted_jobs", lambda: _sorted_jobs(snapshot))
+
+
+def _sorted_jobs(snapshot: Snapshot) -> list[dict[str, Any]]:
     return [{"job_id": job_id, **snapshot.jobs[job_id]} for job_id in sorted(snapshot.jobs)]
 
 
 def active_run_ids(snapshot: Snapshot) -> set[str]:
     """Runs queued or running, from the job summaries and from the run records."""
+    return set(snapshot.derived("active_run_ids", lambda: _active_run_ids(snapshot)))
+
+
+def _active_run_ids(snapshot: Snapshot) -> frozenset[str]:
     ids = {str(r) for job in snapshot.jobs.values() for r in job.get("active_runs") or ()}
-    ids.update(rid for rid, run in snapshot.runs.items() if run.get("status") in ACTIVE_STATUSES)
-    return ids
+    return frozenset(ids | snapshot.run_index.active())
 
 
 def problems(snapshot: Snapshot) -> list[dict[str, Any]]:
@@ -210,6 +264,10 @@ def _state(name: str, cond: Mapping[str, Any]) -> dict[str, str]:
 
 def health(snapshot: Snapshot) -> dict[str, Any]:
     """The health document: conditions, revisions, counts by status and of problems."""
+    return dict(snapshot.derived("health", lambda: _health(snapshot)))
+
+
+def _health(snapshot: Snapshot) -> dict[str, Any]:
     rec = snapshot.reconciler
     return {
         **reconciler_state(snapshot),
@@ -221,14 +279,10 @@ def health(snapshot: Snapshot) -> dict[str, Any]:
         "next_wakeup": rec.get("next_wakeup"),
         "jobs": len(snapshot.jobs),
         "jobs_enabled": sum(1 for job in snapshot.jobs.values() if job.get("enabled", True)),
-        "runs_by_status": dict(sorted(Counter(_statuses(snapshot)).items())),
+        "runs_by_status": snapshot.run_index.counts(),
         "runs_active": len(active_run_ids(snapshot)),
         "problems": len(problems(snapshot)),
     }
-
-
-def _statuses(snapshot: Snapshot) -> Iterable[str]:
-    return (str(run.get("status", "unknown")) for run in snapshot.runs.values())
 
 
 def last_success_time(job: Mapping[str, Any]) -> datetime | None:

@@ -28,6 +28,7 @@ def make_env(poll_seconds: float = 3.0) -> Environment:
         undefined=ChainableUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the package: no stat() per page
     )
     fmt.install(env)
     env.globals["poll_ms"] = max(250, int(poll_seconds * 1000))

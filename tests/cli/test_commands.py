@@ -69,6 +69,11 @@ VALID = {
     "init": [],
     "schema": [],
     "export": ["github-actions", "job"],
+    "logs": ["run-1"],
+    "get": ["jobs"],
+    "describe": ["job", "x"],
+    "doctor": [],
+    "completion": ["bash"],
 }
 
 

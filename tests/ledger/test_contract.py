@@ -24,6 +24,23 @@ def test_files_outside_status_are_not_read(kit) -> None:
     assert kit.ledger.read() == {"status/a.yaml": b"a\n"}
 
 
+def test_reads_only_the_paths_asked_for_and_read_known_asks_no_remote(kit) -> None:
+    files = {
+        "status/jobs/a.yaml": b"a\n", "status/runs/a/r1.yaml": b"1\n",
+        "status/runs/ab/r2.yaml": b"2\n", "status/reconciler.yaml": b"r\n",
+    }
+    kit.ledger.write(files, "m")
+    wanted = ["status/reconciler.yaml", "status/runs/a/"]
+    expected = {p: files[p] for p in ("status/reconciler.yaml", "status/runs/a/r1.yaml")}
+    assert kit.ledger.read(wanted) == expected
+    assert kit.ledger.read_known(["status/runs/a", "status/nothing.yaml"]) == {
+        "status/runs/a/r1.yaml": b"1\n"
+    }
+    kit.other_write({"status/runs/a/r3.yaml": "3\n"})
+    assert kit.ledger.read_known(["status/runs/ab/r2.yaml"]) == {"status/runs/ab/r2.yaml": b"2\n"}
+    assert "status/runs/a/r3.yaml" in kit.ledger.read(["status/runs/a"])  # read fetches
+
+
 def test_none_deletes_and_deleting_a_missing_file_is_fine(kit) -> None:
     kit.ledger.write({"status/a.yaml": b"a\n", "status/b.yaml": b"b\n"}, "one")
     kit.ledger.write({"status/a.yaml": None, "status/never.yaml": None}, "two")

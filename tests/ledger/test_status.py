@@ -181,7 +181,7 @@ class TestJobSummary:
             "created_at": "2026-03-01T02:00:00Z",
             "last_run": {"run_id": "a-004", "status": "timed_out",
                          "finished_at": "2026-03-01T06:00:30Z", "duration_s": 30.0,
-                         "exit_code": None},
+                         "exit_code": None, "next_retry_at": None},
             "last_success": "2026-03-01T03:00:10Z",
             "consecutive_failures": 2, "success_rate": 0.3333, "p95_duration_s": 30.0,
             "runs_counted": 3, "missed_total": 7, "active_runs": ["a-005"], "tokens": None,

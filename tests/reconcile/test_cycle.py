@@ -476,3 +476,20 @@ def test_a_backfill_never_runs_future_times(world: World):
     )
     world.tick(1)
     assert sorted(world.runs()) == ["tick-20261121-230000", "tick-20261122-000000"]
+
+
+def test_not_ready_until_the_pages_show_the_jobs_of_the_loaded_revision(world: World):
+    """/readyz must not say ready while the API still lists no jobs: between loading the
+    config and publishing the first snapshot of a cycle the reconciler is not ready."""
+    world.commit({"jobs/tick.yaml": job()})
+    reconciler = world.reconciler
+    assert not reconciler.ready()
+    now = world.clock.now()
+    reconciler._run("lead", reconciler.lead_steps, now)
+    reconciler._run("sync", reconciler.sync_steps, now)
+    assert reconciler.desired is not None and "tick" in reconciler.desired.jobs
+    assert "tick" not in reconciler.snapshot.jobs
+    assert not reconciler.ready()
+    world.tick()
+    assert "tick" in reconciler.snapshot.jobs
+    assert reconciler.ready()

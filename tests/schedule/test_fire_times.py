@@ -207,7 +207,9 @@ def test_leap_day_schedule_survives_the_skipped_leap_year_2100() -> None:
     (cron("@hourly"), "every hour"),
     (cron("15 * * * *"), "every hour at minute 15"),
     (cron("0 */6 * * *"), "every 6 hours at minute 0"),
-    (cron("0 9 1-7 * 1"), "cron 0 9 1-7 * 1 (UTC)"),
+    (cron("0 9 1-7 * 1"), "At 09:00, between day 1 and 7 of the month, or on Monday (UTC)"),
+    (cron("0 9-17 * * 1-5", "Europe/Berlin"), "At 0 minutes past the hour, between 09:00 and "
+     "17:59, Monday through Friday (Europe/Berlin)"),
     (every(30), "every 30 seconds"),
     (every(60), "every minute"),
     (every(600), "every 10 minutes"),

@@ -90,7 +90,10 @@ def test_other_formats() -> None:
     assert fmt.percent(0.953) == "95%" and fmt.percent(None) == "—"
     assert fmt.short_time("2026-03-01T02:00:00.123Z") == "2026-03-01 02:00:00Z"
     assert fmt.short_rev("0123456789abcdef") == "0123456789ab" and fmt.short_rev(None) == "—"
-    assert fmt.schedule_text({"type": "cron", "cron": "0 2 * * *"}) == "cron 0 2 * * *"
+    assert fmt.schedule_text({"type": "cron", "cron": "0 2 * * *"}) == "At 02:00"
+    assert fmt.schedule_text({"type": "cron", "cron": "0 9-17 * * 1-5"}) == (
+        "At 0 minutes past the hour, between 09:00 and 17:59, Monday through Friday"
+    )
     assert fmt.schedule_text("every day at 02:00") == "every day at 02:00"
 
 
