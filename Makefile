@@ -14,7 +14,8 @@ help:
 	@echo "make images - build the example and test images locally"
 	@echo "make image-oven - build the daemon's own image agent-oven/oven (docs/deploy.md)"
 	@echo "make bench  - the tick-cost benchmark (pure; seconds); reads and start at 1k jobs, 100k runs (minutes; BENCH_READS_ARGS=--quick)"
-	@echo "make bench-engine - on the real engine: 100 MB of output, a pipeline run, push-to-applied latency"
+	@echo "make bench-engine - on the real engine: 100 MB of output, a pipeline run, push-to-applied latency,"
+	@echo "                    the Swarm executor vs the Docker executor (QUICK=1: a bounded slice)"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
 	@echo "make soak   - two daemons on one repo for ~45 minutes, the leader killed every round"
 
@@ -60,6 +61,7 @@ bench-engine: setup engine images
 	PYTHONPATH=. $(PY) bench/big_output.py
 	PYTHONPATH=. $(PY) bench/pipeline_run.py
 	PYTHONPATH=. $(PY) bench/push_latency.py
+	PYTHONPATH=. $(PY) bench/swarm.py $(if $(QUICK),--quick)
 
 FUZZ_EXAMPLES ?= 5000
 

@@ -30,6 +30,9 @@ class RunRequest:
     image: str
     command: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    # names of the env entries whose values are secrets; an executor may hand them over
+    # another way than plain environment (the Swarm executor: as Swarm secrets)
+    secret_env: tuple[str, ...] = ()
     volumes: tuple[
         str, ...
     ] = ()  # "host:container[:ro|rw]", already checked against the allow-list

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from reconciler.backoff import Backoff
 from reconciler.clock import SystemClock, iso
 from reconciler.executors.docker import DockerExecutor
+from reconciler.executors.swarm import SwarmExecutor
 from reconciler.gitrepo import Credentials, GitMirror
 from reconciler.hooks import create_hooks_app
 from reconciler.interfaces import ConfigSource
@@ -71,18 +72,24 @@ def build_reconciler(settings: Settings) -> Reconciler:
     return Reconciler(
         settings,
         source=source,
-        executor=DockerExecutor(
-            state_dir=settings.state_dir,
-            instance=settings.instance,
-            volume_allowlist=settings.volume_allowlist,
-            max_log_bytes=settings.max_log_bytes,
-        ),
+        executor=executor(settings),
         ledger=ledger,
         leases=ledger,
         clock=SystemClock(),
         secrets=SecretStore.load(settings.secrets_file),
         spool=RequestSpool(settings.state_dir),
         workspaces=workspaces(settings),
+    )
+
+
+def executor(settings: Settings) -> DockerExecutor | SwarmExecutor:
+    """The executor ``--executor`` names: containers on one engine, or services on a swarm."""
+    kind = SwarmExecutor if settings.executor == "swarm" else DockerExecutor
+    return kind(
+        state_dir=settings.state_dir,
+        instance=settings.instance,
+        volume_allowlist=settings.volume_allowlist,
+        max_log_bytes=settings.max_log_bytes,
     )
 
 

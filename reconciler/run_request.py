@@ -59,6 +59,7 @@ def build_request(
         image=job.image or "",
         command=job.command,
         env=env,
+        secret_env=tuple(sorted(secrets)),
         volumes=job.volumes,
         memory=job.resources.memory,
         cpus=job.resources.cpus,
@@ -93,6 +94,7 @@ def build_request(
         image=launch.image,
         command=(RUNNER_COMMAND, job.pipeline),
         env=env,
+        secret_env=tuple(sorted({*secrets, *launch.auth_env, *workspace.env})),
         volumes=(f"{workspace.path}:{WORK_DIR}:rw", *workspace.volumes, *launch.auth_volumes),
         user=workspace.user,
     )

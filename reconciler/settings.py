@@ -24,6 +24,7 @@ class Settings:
     heartbeat: float = 300.0  # seconds between heartbeat-only status commits
     keep_runs: int = 50  # run files kept per job on the status branch
     instance: str = "default"  # label value separating reconcilers sharing one engine
+    executor: str = "docker"  # docker: containers on one engine; swarm: services on a swarm
     log_tail_lines: int = 40
     max_log_bytes: int = 10 * 1024 * 1024  # a run's log saved under state_dir: head + tail
     log_wait: float | None = None  # seconds a tick waits for a log save; None: until saved

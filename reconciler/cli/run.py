@@ -45,6 +45,14 @@ def listen_address(text: str) -> str:
     return text.strip()
 
 
+def executor_name(text: str) -> str:
+    if text not in EXECUTORS:
+        raise argparse.ArgumentTypeError(f"no executor {text!r} (use {' or '.join(EXECUTORS)})")
+    return text
+
+
+EXECUTORS = ("docker", "swarm")
+
 # fmt: off
 OWN_OPTIONS = (
     Option("--listen", "address of the status page and API",
@@ -58,6 +66,9 @@ OWN_OPTIONS = (
            type=Path, metavar="FILE"),
     Option("--instance", "label value that separates reconcilers sharing one Docker engine",
            env="OVEN_INSTANCE", default="default", metavar="NAME"),
+    Option("--executor", "where runs go: docker (containers on the local engine) or swarm "
+           "(replicated-job services on the swarm DOCKER_HOST manages; docs/cluster.md)",
+           env="OVEN_EXECUTOR", default="docker", type=executor_name, metavar="docker|swarm"),
     Option("--watch", "--repo is a local git working tree: read manifests from disk, react "
            "to edits", switch=True),
     Option("--heartbeat", "seconds between status commits when nothing else changed",
@@ -128,6 +139,7 @@ def settings_from(args: argparse.Namespace, command: str = "run") -> Settings:
         heartbeat=args.heartbeat,
         keep_runs=args.keep_runs,
         instance=args.instance,
+        executor=args.executor,
         max_log_bytes=args.max_log_bytes,
         log_wait=LOG_WAIT,
         watch=args.watch,

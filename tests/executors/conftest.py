@@ -1,13 +1,17 @@
 """Fixtures for the executor tests: the local images, a unique instance label, and a harness
-that lets one contract test drive the real Docker engine and the in-memory engine alike.
+that lets one contract test drive the real Docker engine, a one-node Docker Swarm and the
+in-memory engine alike.
 
-Every container the tests create carries ``agent-oven.instance=<this session's label>``; the
-session ends by force-removing all of them, whatever happened.
+Every container (and Swarm service, secret, config) the tests create carries
+``agent-oven.instance=<this session's label>``; the session ends by force-removing all of
+them, whatever happened. The swarm is made by the test session if the engine is not one
+already, and left again at its end (``support.swarm``).
 """
 
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +19,12 @@ from typing import Any, Protocol
 
 import docker
 import pytest
-from support import engine
+from support import engine, swarm
 
 from reconciler.executors import labels
 from reconciler.executors.docker import DockerExecutor
 from reconciler.executors.memory import MemoryEngine, MemoryExecutor
+from reconciler.executors.swarm import SwarmExecutor, service_name
 from reconciler.interfaces import RunRequest
 from reconciler.runids import container_name
 
@@ -68,19 +73,31 @@ def instance() -> str:
     return f"{SESSION_INSTANCE}-{uuid.uuid4().hex[:6]}"
 
 
+@pytest.fixture(scope="session")
+def one_node_swarm(docker_client: docker.DockerClient) -> Iterator[bool]:
+    """The engine as a swarm manager for this session (made here, and left, if it was not)."""
+    with swarm.one_node_swarm(docker_client, SESSION_INSTANCE) as made:
+        yield made
+
+
 class Harness(Protocol):
     """What the contract tests need beyond the Executor protocol: control over a run's end."""
 
     executor: Any
     other: Any  # another instance on the same engine
     state_dir: Path
+    runs_commands: bool  # the run's command really runs (not the memory engine)
 
     def request(self, run_id: str, **changes: Any) -> RunRequest: ...
     def finish(self, run_id: str, exit_code: int) -> None: ...
     def emit(self, run_id: str, text: str) -> None: ...
+    def restarted(self) -> Any: ...  # a new executor of the same instance (a restarted daemon)
+    def wait_running(self, run_id: str) -> None: ...
 
 
 class DockerHarness:
+    runs_commands = True
+
     def __init__(self, client: docker.DockerClient, instance: str, state_dir: Path) -> None:
         self.client = client
         self.state_dir = state_dir
@@ -104,8 +121,63 @@ class DockerHarness:
     def emit(self, run_id: str, text: str) -> None:
         self._exec(run_id, 'printf "%s\\n" "$1" > /proc/1/fd/1', text)
 
+    def restarted(self) -> DockerExecutor:
+        return DockerExecutor(self.client, state_dir=self.state_dir, instance=self.instance)
+
+    @property
+    def instance(self) -> str:
+        return self.executor.instance
+
+    def wait_running(self, run_id: str) -> None:
+        """A container started by ``start`` is running when it returns."""
+
+
+class SwarmHarness(DockerHarness):
+    """The contract on a one-node swarm: a run's task container is on this engine, so the test
+    reaches into it like into a plain container, once the swarm has placed and started it."""
+
+    def __init__(self, client: docker.DockerClient, instance: str, state_dir: Path) -> None:
+        self.client = client
+        self.state_dir = state_dir
+        self.executor = SwarmExecutor(client, state_dir=state_dir, instance=instance)
+        self.other = SwarmExecutor(client, state_dir=state_dir, instance=instance + "-other")
+
+    def container(self, run_id: str, timeout: float = 60) -> str:
+        """The id of the run's task container once it runs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            tasks = self.client.api.tasks(filters={"service": service_name(run_id)})
+            for task in tasks:
+                if task["Status"]["State"] == "running":
+                    return str(task["Status"]["ContainerStatus"]["ContainerID"])
+            time.sleep(0.05)
+        raise AssertionError(f"the task of run {run_id} did not start in {timeout}s: {tasks}")
+
+    def _exec(self, run_id: str, script: str, *args: str) -> None:
+        container = self.client.containers.get(self.container(run_id))
+        code, output = container.exec_run(["sh", "-c", script, "sh", *args])
+        assert code == 0, output
+
+    def finish(self, run_id: str, exit_code: int) -> None:
+        self._exec(run_id, 'echo "$1" > /tmp/f && mv /tmp/f /tmp/finish', str(exit_code))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the swarm hears of the end from the node
+            runs = [run for run in self.executor.observe() if run.run_id == run_id]
+            if runs and not runs[0].is_running:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"run {run_id} did not end on the swarm")
+
+    def restarted(self) -> SwarmExecutor:
+        return SwarmExecutor(self.client, state_dir=self.state_dir, instance=self.instance)
+
+    def wait_running(self, run_id: str) -> None:
+        self.container(run_id)
+
 
 class MemoryHarness:
+    runs_commands = False
+
     def __init__(self, instance: str, state_dir: Path) -> None:
         engine = MemoryEngine(
             images=[BUSYBOX, BASE_TASKS],
@@ -125,14 +197,35 @@ class MemoryHarness:
     def emit(self, run_id: str, text: str) -> None:
         self.executor.emit(run_id, text + "\n")
 
+    def restarted(self) -> MemoryExecutor:
+        return MemoryExecutor(
+            self.executor.engine, state_dir=self.state_dir, instance=self.executor.instance
+        )
 
-@pytest.fixture(params=["docker", "memory"])
+    def wait_running(self, run_id: str) -> None:
+        """Runs in memory are running from their start."""
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("swarm", marks=[pytest.mark.docker, pytest.mark.swarm]),
+        "memory",
+    ]
+)
 def harness(request: pytest.FixtureRequest, instance: str, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "memory":
         yield MemoryHarness(instance, tmp_path)
         return
     request.getfixturevalue("images")
     client: docker.DockerClient = request.getfixturevalue("docker_client")
+    if request.param == "swarm":
+        request.getfixturevalue("one_node_swarm")
+        try:
+            yield SwarmHarness(client, instance, tmp_path)
+        finally:
+            swarm.remove_runs(client, instance)
+        return
     try:
         yield DockerHarness(client, instance, tmp_path)
     finally:

@@ -1,11 +1,14 @@
-"""The executor contract: every executor (the real Docker engine, the in-memory one) passes it.
+"""The executor contract: every executor (the real Docker engine, a one-node Docker Swarm, the
+in-memory one) passes it.
 
 Each test runs once per implementation through the ``harness`` fixture; a run ends when the
-test says so (``harness.finish``), on the real engine by an exit code the container reads.
+test says so (``harness.finish``), on a real engine by an exit code the container reads. A run
+on a swarm counts as running from its start, while the swarm still places its task.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -177,3 +180,60 @@ def test_bad_requests_are_refused_before_anything_starts(
         harness.executor.start(harness.request(run_id, **change))
     assert caught.value.hint
     assert observed(harness, run_id) is None
+
+
+def test_stop_kills_a_run_that_is_running_and_keeps_its_output(harness: Harness) -> None:
+    run_id = new_run_id()
+    harness.executor.start(harness.request(run_id))
+    harness.wait_running(run_id)
+    harness.emit(run_id, "before the kill")
+    harness.executor.stop(run_id)
+    stopped = observed(harness, run_id)
+    assert stopped is not None and (stopped.state, stopped.exit_code) == ("exited", 137)
+    assert b"before the kill" in harness.executor.logs(run_id)
+
+
+def test_a_restarted_executor_adopts_a_running_run_and_can_end_it(harness: Harness) -> None:
+    run_id = new_run_id()
+    harness.executor.start(harness.request(run_id, trigger="schedule", attempt=1))
+    harness.wait_running(run_id)
+    restarted = harness.restarted()
+    try:
+        [run] = [run for run in restarted.observe() if run.run_id == run_id]
+        assert (run.state, run.job_id, run.trigger) == ("running", "contract", "schedule")
+        restarted.stop(run_id)
+        [run] = [run for run in restarted.observe() if run.run_id == run_id]
+        assert (run.state, run.exit_code) == ("exited", 137)
+        restarted.remove(run_id)
+        assert observed(harness, run_id) is None
+    finally:
+        restarted.close()
+
+
+def test_a_secret_reaches_the_command_and_no_saved_log(harness: Harness) -> None:
+    if not harness.runs_commands:
+        pytest.skip("the memory engine runs no command")
+    run_id = new_run_id()
+    value = "s3cret-" + run_id
+    request = harness.request(
+        run_id,
+        command=("sh", "-c", 'echo "token=$TOKEN plain=$PLAIN"'),
+        env={"TOKEN": value, "PLAIN": "visible"},
+        secret_env=("TOKEN",),
+    )
+    harness.executor.start(request)
+    wait_ended(harness, run_id)
+    assert f"token={value} plain=visible".encode() in harness.executor.logs(run_id)
+    path = harness.executor.write_log(run_id, "contract", redact=lambda s: s.replace(value, "***"))
+    assert "token=*** plain=visible" in path.read_text()
+    assert value not in path.read_text()
+
+
+def wait_ended(harness: Harness, run_id: str, timeout: float = 60) -> ObservedRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = observed(harness, run_id)
+        if run is not None and not run.is_running:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not end in {timeout}s")

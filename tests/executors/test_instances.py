@@ -1,8 +1,8 @@
 """Two reconciler instances on one engine never touch each other's containers.
 
 Run ids (and so container names) can collide across instances: two config repos with a job
-of the same id fire at the same second. Runs on the real Docker engine and the in-memory one
-(the ``harness`` fixture of conftest.py).
+of the same id fire at the same second. Runs on the real Docker engine, a one-node swarm and
+the in-memory one (the ``harness`` fixture of conftest.py).
 """
 
 from __future__ import annotations

@@ -144,3 +144,14 @@ def test_an_unwritable_log_directory_is_an_executor_error(tmp_path: Path) -> Non
     with pytest.raises(ExecutorError) as caught:
         logfiles.save(tmp_path, "job", "run-1", b"x")
     assert caught.value.hint
+
+
+def test_swarm_service_names_are_dns_labels_that_keep_run_ids_apart() -> None:
+    from reconciler.executors.swarm import service_name
+
+    short = "nightly-20260301-020000"
+    assert service_name(short) == "oven-nightly-20260301-020000"
+    long_a, long_b = "a" * 70 + "-1", "a" * 70 + "-2"
+    names = {service_name(long_a), service_name(long_b)}
+    assert len(names) == 2 and all(len(name) <= 63 for name in names)
+    assert service_name(long_a) == service_name(long_a)

@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 import pytest
 from scenarios.harness import INSTANCE_PREFIX, ROOT, Daemon, make_bare
-from support import engine
+from support import engine, swarm
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +24,26 @@ def docker_client() -> Iterator[docker.DockerClient]:
     yield client
     engine.remove_containers(client, instance_prefix=INSTANCE_PREFIX)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def one_node_swarm(docker_client: docker.DockerClient) -> Iterator[bool]:
+    """The engine as a one-node swarm manager for this session (left again if made here)."""
+    with swarm.one_node_swarm(docker_client, INSTANCE_PREFIX) as made:
+        yield made
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("swarm", marks=[pytest.mark.docker, pytest.mark.swarm]),
+    ]
+)
+def executor(request: pytest.FixtureRequest) -> str:
+    """``oven run --executor`` of a scenario that runs on both executors."""
+    if request.param == "swarm":
+        request.getfixturevalue("one_node_swarm")
+    return str(request.param)
 
 
 @pytest.fixture

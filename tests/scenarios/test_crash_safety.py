@@ -1,5 +1,7 @@
 """SIGKILL the reconciler at random moments while short jobs run, restart it, and check that
-no run started twice, every container got a final run file, and no job stayed blocked."""
+no run started twice, every container got a final run file, and no job stayed blocked; with
+``--executor docker`` (containers) and ``--executor swarm`` (replicated-job services on a
+one-node swarm, whose task containers carry the same labels)."""
 
 from __future__ import annotations
 
@@ -41,14 +43,14 @@ FINAL = {"succeeded", "failed", "timed_out", "cancelled", "missed", "skipped"}
 
 
 def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
-    bare: Path, daemons, docker_client: docker.DockerClient, instance: str
+    bare: Path, daemons, docker_client: docker.DockerClient, instance: str, executor: str
 ) -> None:
     files = {f"jobs/{job_id}.yaml": manifest(job_id, **spec) for job_id, spec in JOBS.items()}
     push_files(bare, "main", files, "crash jobs")
     status = StatusBranch(bare)
     rng = random.Random(20261122)
     creations = _CreationLog(docker_client, instance)
-    daemon = daemons(f"file://{bare}", "--keep-runs", "1000")
+    daemon = daemons(f"file://{bare}", "--keep-runs", "1000", "--executor", executor)
     for _ in range(KILLS):
         time.sleep(rng.uniform(1.0, 4.5))
         daemon.kill()
@@ -73,9 +75,10 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
 
     def quiet() -> bool:
         runs = [r for job_id in JOBS for r in status.runs(job_id)]
-        mine = docker_client.containers.list(
-            all=True, filters={"label": f"agent-oven.instance={instance}"}
-        )
+        label = {"label": f"agent-oven.instance={instance}"}
+        mine = docker_client.containers.list(all=True, filters=label, ignore_removed=True)
+        if executor == "swarm":
+            mine += docker_client.api.services(filters=label)
         return bool(runs) and all(r["status"] in FINAL for r in runs) and not mine
 
     wait_until(quiet, 90, "every run final and every container removed")

@@ -1,0 +1,57 @@
+"""Talking to a Docker engine through the docker SDK: connecting, and turning its exceptions
+into ``reconciler.errors`` with a hint. Shared by the executors that use the SDK (``swarm``;
+``docker`` keeps its own copy of these few lines until it is reworked to use this module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import docker
+import requests
+from docker.errors import APIError, DockerException
+
+from reconciler.clock import utc
+from reconciler.errors import ExecutorError
+from reconciler.executors import messages
+
+
+def connect() -> docker.DockerClient:
+    """The engine named by the environment (DOCKER_HOST ...); EngineUnavailable if none."""
+    try:
+        return docker.from_env()
+    except DockerException as exc:
+        raise messages.engine_unavailable("connect to Docker", str(exc)) from exc
+
+
+def explain(exc: APIError) -> str:
+    """The engine's own words for a refused call."""
+    return str(exc.explanation or exc)
+
+
+def timestamp(text: Any) -> datetime | None:
+    """An engine time (RFC 3339 with nanoseconds) as an aware datetime; None for the zero time."""
+    if not text or str(text).startswith("0001-01-01"):
+        return None
+    return utc(str(text))
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Turn docker and requests exceptions raised while doing ``action`` into ours."""
+    try:
+        yield
+    except requests.exceptions.ConnectionError as exc:
+        raise messages.engine_unavailable(action) from exc
+    except requests.exceptions.Timeout as exc:
+        raise ExecutorError(
+            f"cannot {action}: the Docker engine did not answer in time",
+            hint="the engine may be overloaded; `docker info` shows whether it responds",
+        ) from exc
+    except APIError as exc:
+        raise ExecutorError(f"cannot {action}: {explain(exc)}") from exc
+    except DockerException as exc:
+        raise ExecutorError(f"cannot {action}: {exc}") from exc
