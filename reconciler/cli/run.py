@@ -86,6 +86,12 @@ OWN_OPTIONS = (
            env="OVEN_REPO_USERNAME", metavar="NAME", shown="x-access-token"),
     Option("--repo-ssh-key-secret", "name of the secret holding an SSH private key for an "
            "ssh:// --repo", env="OVEN_REPO_SSH_KEY_SECRET", metavar="NAME"),
+    Option("--write-api", "serve the write API (trigger, cancel, retry; bearer tokens from "
+           "oven token create) beside the status page (docs/api.md)", switch=True),
+    Option("--api-rate", "write requests a minute per API token, after its burst",
+           env="OVEN_API_RATE", default="60", type=float, metavar="PER_MINUTE"),
+    Option("--api-burst", "write requests an API token may make at once",
+           env="OVEN_API_BURST", default="10", type=int, metavar="N"),
 )
 # fmt: on
 LOG_WAIT = 0.2  # seconds a tick waits for a run's log to be saved before moving on
@@ -129,5 +135,8 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         repo_token_secret=args.repo_token_secret,
         repo_username=args.repo_username,
         repo_ssh_key_secret=args.repo_ssh_key_secret,
+        write_api=args.write_api,
+        api_rate=args.api_rate,
+        api_burst=args.api_burst,
     )
     return asyncio.run(run_daemon(settings))

@@ -16,7 +16,13 @@ from reconciler.model import Schedule
 from reconciler.schedule import parse_interval, validate_schedule
 
 Finding = tuple[tuple[str | int, ...], str]
-FIELD_TO_BLAME = {"cron": "cron", "once": "at", "interval": "every", "manual": "type", "webhook": "type"}
+FIELD_TO_BLAME = {
+    "cron": "cron",
+    "once": "at",
+    "interval": "every",
+    "manual": "type",
+    "webhook": "type",
+}
 
 
 def check_timezone(name: str) -> str | None:
