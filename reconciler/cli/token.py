@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from functools import partial
+from typing import cast
 
 from reconciler.cli import options
 from reconciler.cli.context import Context
@@ -33,9 +34,11 @@ NAME = Option(
 
 
 def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
-    sub = partial(type(parser), parser.ctx) if hasattr(parser, "ctx") else None
+    # the sub-parsers print and exit like ``parser`` (cli/parser.py's Parser takes a Context)
+    ctx = getattr(parser, "ctx", None)
+    sub = cast(type[argparse.ArgumentParser], partial(type(parser), ctx) if ctx else type(parser))
     actions = parser.add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=sub or type(parser)
+        dest="action", metavar="ACTION", required=True, parser_class=sub
     )
     create = actions.add_parser(
         "create",
