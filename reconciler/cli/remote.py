@@ -9,6 +9,7 @@ that cannot be reached) is ``Refused``: the command prints ``error:`` and ``hint
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -55,6 +56,7 @@ def post(args: argparse.Namespace, path: str, headers: dict[str, str] | None = N
     """POST to ``--server`` with ``--token``; the JSON answer, or ``Refused``."""
     import httpx
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO line per request is noise
     if not args.token:
         raise Refused("--server needs a token", "set OVEN_TOKEN (oven token create makes one)")
     url = args.server.rstrip("/") + path
