@@ -125,7 +125,7 @@ class WriteApi:
     def _trigger(self, request: Request, token: Token) -> dict[str, Any]:
         job_id = request.path_params["job_id"]
         key = request.headers.get("idempotency-key")
-        if key is not None and not KEY.match(key):
+        if key is not None and not KEY.fullmatch(key):
             raise Refused(
                 400, "bad Idempotency-Key", "use 1-128 printable ASCII characters without spaces"
             )

@@ -57,7 +57,7 @@ class TokenStore:
     def create(self, name: str | None, jobs: Sequence[str]) -> tuple[Token, str]:
         """A new token named ``name`` for ``jobs``; returns it with the token text (shown once)."""
         name = name or f"token-{secrets.token_hex(3)}"
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise UsageError(
                 f"bad token name {name!r}",
                 hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
