@@ -6,6 +6,9 @@ in the same event loop. Between ticks the loop sleeps until the next due time, a
 or at once when a watched working tree changes (``--watch``). Stopping leaves running
 containers alone: the next start adopts them.
 
+With ``--write-api`` the write API (``reconciler/api``) is served beside the pages
+(``with_writes``): it only drops requests into the spool and sets ``wake``.
+
 The web port is bound before anything else, so a taken port or a bad address ends ``oven run``
 with an error before any job runs. After that nothing ends the daemon but a signal: a tick
 that raises (every step contains its own errors, so this is the last line of defence) is

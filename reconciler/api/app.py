@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -59,7 +60,16 @@ def create_api_app(
             Route("/api/v1/runs/{run_id}/retry", api.retry, methods=["POST"]),
             Route("/api/v1/openapi.json", api.openapi, methods=["GET"]),
         ],
+        exception_handlers={HTTPException: _http_error},
     )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own 404 and 405 (a POST to no write endpoint), as JSON like every answer."""
+    assert isinstance(exc, HTTPException)
+    hint = "the write endpoints are in GET /api/v1/openapi.json"
+    refused = Refused(exc.status_code, str(exc.detail), hint, **dict(exc.headers or {}))
+    return _error(refused)
 
 
 class WriteApi:

@@ -233,3 +233,8 @@ def test_the_pages_and_read_api_still_answer_beside_the_write_api(api: Api) -> N
     assert httpx.get(api.url + "/api/v1/jobs").json()["count"] == 2
     assert httpx.get(api.url + "/api/v1/runs/deploy-20260301-110000").status_code == 200
     assert httpx.get(api.url + "/").status_code == 200
+
+
+def test_a_post_to_no_write_endpoint_is_a_json_404(api: Api) -> None:
+    response = api.post("/api/v1/jobs")
+    assert response.status_code == 404 and "openapi.json" in str(error(response)["hint"])
