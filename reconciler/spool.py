@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ log = logging.getLogger("oven")
 KINDS = ("manual", "backfill", "cancel", "retry")
 TRIGGERS = ("manual", "webhook")  # what a manual request's run records as its trigger
 KEYS = "keys"  # requests/keys/<run id>: a manual run already requested
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,250}")  # a Docker container name's characters
 KNOWN_JOBS = "known-jobs"  # one job id a line, after a "# revision <sha>" line
 MAX_REQUEST_BYTES = 64 * 1024  # a request is a few hundred bytes; larger files are rejected
 
@@ -71,6 +73,7 @@ class Submitted:
     key: str
     new: bool  # False: the same key was requested before; nothing was spooled
 
+
 @dataclass(frozen=True)
 class KnownJobs:
     """The job ids of the revision the daemon last applied."""
@@ -93,6 +96,8 @@ class RequestSpool:
         requested_by: str | None = None,
     ) -> Submitted:
         """Spool a manual run, once per key; ``Submitted.new`` is False for a repeated key."""
+        if not RUN_ID.fullmatch(job_id):
+            raise UsageError(f"not a job id: {job_id!r}", hint="the job's id: field names it")
         key = idempotency_key or secrets.token_hex(8)
         run_id = manual_run_id(job_id, key, datetime.now(UTC))
         if not self._claim(run_id):
@@ -116,6 +121,11 @@ class RequestSpool:
 
     def _claim(self, run_id: str) -> bool:
         """Create ``keys/<run_id>``; False if it exists (that run was requested already)."""
+        if not RUN_ID.fullmatch(run_id):
+            raise UsageError(
+                f"not a run id: {run_id!r}",
+                hint="run ids are letters, digits, '.', '_' and '-' (oven status lists them)",
+            )
         keys = self.directory / KEYS
         keys.mkdir(parents=True, exist_ok=True)
         try:

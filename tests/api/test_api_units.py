@@ -154,3 +154,14 @@ def test_a_bad_cancel_or_retry_request_says_why(tmp_path: Path, data: dict, reas
     path.write_text(json.dumps(data))
     with pytest.raises(BadRequest, match=reason):
         read_request(path)
+
+
+def test_a_run_or_job_id_that_is_not_one_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    spool = RequestSpool(tmp_path / "state")
+    with pytest.raises(UsageError, match="not a run id"):
+        spool.submit_retry("", "../../escape", "../../escape-a2")
+    with pytest.raises(UsageError, match="not a job id"):
+        spool.submit_manual("../escape", "k")
+    assert not (tmp_path / "escape-a2").exists() and spool.pending() == []
