@@ -103,9 +103,16 @@ class WriteApi:
             body = action(request, token)
         except Refused as exc:
             return _error(exc)
-        except OvenError as exc:  # the spool or token file cannot be used
+        except OvenError as exc:  # the token file cannot be read
             log.error("api: %s %s: %s", request.method, request.url.path, exc.message)
             return _error(Refused(503, exc.message, exc.hint or "see the reconciler's log"))
+        except OSError as exc:  # the spool cannot be written (disk full, permissions)
+            log.error(
+                "api: %s %s: cannot write the spool: %s", request.method, request.url.path, exc
+            )
+            return _error(
+                Refused(503, f"cannot write the request: {exc}", "see the reconciler's log")
+            )
         self.wake()
         return JSONResponse(body, status_code=202, headers={"Cache-Control": "no-store"})
 

@@ -238,3 +238,18 @@ def test_the_pages_and_read_api_still_answer_beside_the_write_api(api: Api) -> N
 def test_a_post_to_no_write_endpoint_is_a_json_404(api: Api) -> None:
     response = api.post("/api/v1/jobs")
     assert response.status_code == 404 and "openapi.json" in str(error(response)["hint"])
+
+
+def test_a_spool_that_cannot_be_written_is_503_with_a_hint(api: Api) -> None:
+    (api.state_dir / "requests" / "keys").write_text("a file where the claims directory goes")
+    response = api.post("/api/v1/jobs/deploy/runs")
+    assert response.status_code == 503 and "cannot write" in str(error(response)["message"])
+    assert api.requests() == []
+
+
+def test_a_damaged_token_file_is_503_not_a_crash(api: Api) -> None:
+    (api.state_dir / "api-tokens.json").write_text("{damaged")
+    response = api.post("/api/v1/jobs/deploy/runs")
+    assert response.status_code == 503 and "cannot read the API tokens" in str(
+        error(response)["message"]
+    )
