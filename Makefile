@@ -5,7 +5,7 @@ DEMO_DIR ?= .demo
 DEMO_LISTEN ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup engine images image-oven browser servers test demo lint bench bench-engine fuzz clean
+.PHONY: help setup engine images image-oven browser servers test demo lint bench bench-engine fuzz fuzz-api clean
 
 help:
 	@echo "make demo   - run the reconciler on config-example/ with the status page on $(DEMO_LISTEN)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench-engine - on the real engine: 100 MB of output, a pipeline run, push-to-applied latency,"
 	@echo "                    the Swarm executor vs the Docker executor (QUICK=1: a bounded slice)"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
+	@echo "make fuzz-api - schemathesis on /api/v1/openapi.json against a real server, 500 examples per endpoint"
 	@echo "make soak   - two daemons on one repo for ~45 minutes, the leader killed every round"
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-venv.sh
@@ -75,3 +76,8 @@ clean:
 soak: setup engine images  ## two daemons for 10 rounds of 2 minutes, the leader SIGKILLed each round
 	OVEN_SOAK_ROUNDS=$${OVEN_SOAK_ROUNDS:-10} OVEN_SOAK_SECONDS=$${OVEN_SOAK_SECONDS:-120} \
 	  $(VENV)/bin/pytest tests/chaos/test_two_daemons.py -s $(PYTEST_ARGS)
+
+API_FUZZ_EXAMPLES ?= 500
+
+fuzz-api: setup  ## schemathesis against the write and read API on a real server, many examples
+	OVEN_API_FUZZ_EXAMPLES=$(API_FUZZ_EXAMPLES) $(VENV)/bin/pytest tests/api/test_openapi.py -q --timeout 3600 $(PYTEST_ARGS)

@@ -61,6 +61,11 @@ def decide(
     """Decide what ``job`` starts at ``now`` (pure; see the module docstring)."""
     if job.schedule.type == "manual":
         return _idle(last_scheduled, "manual schedule: runs only when triggered (CLI or API)")
+    if job.schedule.type == "webhook":
+        return _idle(
+            last_scheduled,
+            "webhook schedule: runs only when POST /api/v1/jobs/<id>/runs triggers it",
+        )
     if not job.enabled:
         return _idle(
             last_scheduled,

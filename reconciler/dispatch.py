@@ -176,6 +176,9 @@ class Dispatcher:
             return
         spool = self.spool
         for request in spool.pending():
+            if request.kind in ("cancel", "retry"):
+                self._act_on_run(spool, request, desired, now, warnings)
+                continue
             job = desired.jobs.get(request.job_id)
             if job is None:
                 reason = f"no job {request.job_id!r} in the config (revision {desired.revision})"
@@ -200,7 +203,9 @@ class Dispatcher:
             if run_id not in self.book.runs:
                 if self._blocked(job):
                     return False
-                self._launch(job, run_id, "manual", now, None, key=request.idempotency_key)
+                trigger: Trigger = "webhook" if request.trigger == "webhook" else "manual"
+                self._launch(job, run_id, trigger, now, None, key=request.idempotency_key)
+                _log_requested(request, run_id)
             return True
         assert request.window is not None
         start, end = request.window
@@ -213,6 +218,52 @@ class Dispatcher:
                 return False
             self._launch(job, run_id, "backfill", now, nominal)
         return True
+
+    def _act_on_run(
+        self,
+        spool: RequestSpool,
+        request: RunRequestFile,
+        desired: DesiredState,
+        now: datetime,
+        warnings: list[str],
+    ) -> None:
+        """A cancel or retry request: done once acted on, rejected when it cannot be."""
+        record = self.book.runs.get(request.run_id or "")
+        if record is None:
+            reason = f"no run {request.run_id!r} is known to this daemon"
+            warnings.append(f"request {request.path.name} rejected: {reason}")
+            return spool.reject(request.path, reason)
+        job = desired.jobs.get(record.job_id)
+        act = partial(self._cancel_or_retry, request, record, job, now)
+        error = self._contained(f"request {request.path.name}", now, warnings, act)
+        if error is not None:
+            return spool.reject(request.path, error.message)
+        if request.kind == "cancel" or request.target in self.book.runs:
+            spool.done(request)  # a blocked retry waits for the job's active run to end
+
+    def _cancel_or_retry(
+        self, request: RunRequestFile, record: RunRecord, job: JobSpec | None, now: datetime
+    ) -> None:
+        by = request.requested_by or "local"
+        if request.kind == "cancel":
+            if record.status == "running":
+                log.info("run %s: cancel requested by %s", record.run_id, by)
+                self.cancel(record, now, "CancelledByRequest", f"requested by {by}")
+            return
+        if record.status not in RETRYABLE_BY_HAND:
+            raise OvenError(f"run {record.run_id} is {record.status}: only an ended run retries")
+        if job is None:
+            raise OvenError(f"job {record.job_id!r} is no longer in the config")
+        if request.target in self.book.runs or self._blocked(job):
+            return  # started already, or waits for the job's active run to end
+        root, attempt = record.retry_of or record.run_id, record.attempt + 1
+        if request.target != retry_run_id(root, attempt):
+            raise OvenError(f"{request.target} is not the next attempt of {record.run_id}")
+        self.book.put(record.with_changes(next_retry_at=None))  # no automatic retry as well
+        self._launch(
+            job, request.target, "retry", now, record.scheduled_for, attempt=attempt, retry_of=root
+        )
+        log.info("run %s: retry of %s requested by %s", request.target, record.run_id, by)
 
     def _blocked(self, job: JobSpec) -> bool:
         return job.policy.concurrency != "allow" and bool(self.book.active(job.id))
@@ -379,6 +430,14 @@ def read_tail(path: Path, lines: int, max_bytes: int) -> str:
     if size > max_bytes and "\n" in text:
         text = text.split("\n", 1)[1]  # the first line is cut: leave it out
     return "\n".join(text.splitlines()[-lines:])
+
+
+RETRYABLE_BY_HAND = frozenset({"failed", "timed_out", "cancelled"})
+
+
+def _log_requested(request: RunRequestFile, run_id: str) -> None:
+    if request.requested_by:
+        log.info("run %s: requested by %s (%s)", run_id, request.requested_by, request.trigger)
 
 
 _NAME_TAKEN = ErrorInfo(

@@ -100,6 +100,8 @@ def next_fire_times(job: JobSpec, n: int, after: datetime) -> list[tuple[datetim
 def format_next(job: JobSpec, times: list[tuple[datetime, datetime]]) -> str:
     """A table of fire times: the job's zone and UTC side by side."""
     head = f"{job.id}: {describe(job.schedule)}"
+    if not times and job.schedule.type == "webhook":
+        return head + "\n(no upcoming fire times: it runs when POST /api/v1/jobs/ID/runs asks)"
     if not times:
         return head + "\n(no upcoming fire times)"
     zone = job.schedule.timezone

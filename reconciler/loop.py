@@ -6,6 +6,9 @@ in the same event loop. Between ticks the loop sleeps until the next due time, a
 or at once when a watched working tree changes (``--watch``). Stopping leaves running
 containers alone: the next start adopts them.
 
+With ``--write-api`` the write API (``reconciler/api``) is served beside the pages
+(``with_writes``): it only drops requests into the spool and sets ``wake``.
+
 The web port is bound before anything else, so a taken port or a bad address ends ``oven run``
 with an error before any job runs. After that nothing ends the daemon but a signal: a tick
 that raises (every step contains its own errors, so this is the last line of defence) is
@@ -142,6 +145,11 @@ async def run_daemon(settings: Settings) -> int:
         hooks = create_hooks_app(hook_secret, lambda: loop.call_soon_threadsafe(wake.set))
         app = beside(app, hooks)
         log.info("push webhook on http://%s:%d%s", host, port, HOOKS_PREFIX + "/git")
+    if settings.write_api:
+        app = with_writes(
+            app, write_api(settings, reconciler, lambda: loop.call_soon_threadsafe(wake.set))
+        )
+        log.info("write API on http://%s:%d/api/v1/ (docs/api.md)", host, port)
     server = asyncio.create_task(serve_socket(app, sock))
     log.info("status page on http://%s:%d/", host, port)
     notifier.start()
@@ -201,6 +209,37 @@ def beside(pages: ASGIApp, hooks: ASGIApp) -> ASGIApp:
             await pages(scope, receive, send)
 
     return app
+
+
+def write_api(settings: Settings, reconciler: Reconciler, wake: Callable[[], object]) -> ASGIApp:
+    """The write API (``reconciler/api``) over the daemon's spool, waking the loop on a write."""
+    from reconciler.api import create_api_app
+    from reconciler.api.ratelimit import RateLimiter
+
+    limiter = RateLimiter(settings.api_rate, settings.api_burst)
+    return create_api_app(settings.state_dir, reconciler.snapshots.get, wake=wake, limiter=limiter)
+
+
+API_PREFIX = "/api/v1/"
+OPENAPI = "/api/v1/openapi.json"
+
+
+def with_writes(pages: ASGIApp, api: ASGIApp) -> ASGIApp:
+    """One ASGI app: a POST under ``/api/v1/`` and the OpenAPI document go to the write API,
+    everything else to ``pages``, which so stay read-only."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _is_write(scope):
+            await api(scope, receive, send)
+        else:
+            await pages(scope, receive, send)
+
+    return app
+
+
+def _is_write(scope: Scope) -> bool:
+    path = scope.get("path", "")
+    return path == OPENAPI or (scope.get("method") == "POST" and path.startswith(API_PREFIX))
 
 
 def poll_interval(settings: Settings) -> float:

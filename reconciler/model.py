@@ -16,7 +16,7 @@ from typing import Any, Literal
 from reconciler.clock import iso, utc
 
 JobType = Literal["docker", "agent-pipeline"]
-ScheduleType = Literal["cron", "once", "manual", "interval"]
+ScheduleType = Literal["cron", "once", "manual", "interval", "webhook"]
 Concurrency = Literal["allow", "forbid", "replace"]
 Missed = Literal["skip", "latest", "all"]
 Trigger = Literal["schedule", "manual", "webhook", "backfill", "retry"]

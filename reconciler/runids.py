@@ -9,6 +9,7 @@ Ids are valid Docker container names, which the engine keeps unique for us.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Container
 from datetime import UTC, datetime
@@ -29,6 +30,20 @@ def manual_run_id(job_id: str, idempotency_key: str | None, now: datetime) -> st
 
 def retry_run_id(first_run_id: str, attempt: int) -> str:
     return f"{first_run_id}-a{attempt}"
+
+
+_ATTEMPT = re.compile(r"^(?P<root>.+)-a(?P<n>[0-9]+)$")
+
+
+def next_attempt_id(run_id: str, attempt: int | None = None, retry_of: str | None = None) -> str:
+    """The id of the attempt after ``run_id``: from its record (``attempt``, ``retry_of``) when
+    known, else read off the id itself (``<root>-a<N>``; without that suffix it is attempt 1)."""
+    if attempt is None:
+        match = _ATTEMPT.match(run_id)
+        root, attempt = (match["root"], int(match["n"])) if match else (run_id, 1)
+    else:
+        root = retry_of or run_id
+    return retry_run_id(root, attempt + 1)
 
 
 def container_name(run_id: str) -> str:

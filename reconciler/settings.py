@@ -40,6 +40,9 @@ class Settings:
     repo_token_secret: str | None = None  # secret-store name of an HTTP(S) token for --repo
     repo_username: str | None = None  # user name sent with that token (x-access-token)
     repo_ssh_key_secret: str | None = None  # secret-store name of an SSH private key for --repo
+    write_api: bool = False  # serve the write API (reconciler/api) beside the pages
+    api_rate: float = 60.0  # write requests a minute per API token, after the burst
+    api_burst: int = 10  # write requests a token may make at once
 
     @property
     def host_port(self) -> tuple[str, int]:

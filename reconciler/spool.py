@@ -1,7 +1,8 @@
-"""Run requests from outside the schedule (manual triggers, backfills), spooled as files.
+"""Requests from outside the schedule (manual triggers, backfills, cancels, retries), as files.
 
-``oven trigger`` and ``oven backfill`` drop a JSON file into ``<state-dir>/requests/``; the
-daemon takes them up on its next tick. A request is deleted only once every run it asks for
+``oven trigger``, ``oven backfill``, ``oven cancel``, ``oven retry`` and the write API
+(``reconciler/api``) drop a JSON file into ``<state-dir>/requests/``; the daemon takes them up
+on its next tick. A request is deleted only once every run it asks for
 exists, and every run id is derived from the request (idempotency key or nominal time), so a
 request taken up twice still starts each run once.
 
@@ -10,6 +11,12 @@ times, a job the config does not have — is moved to ``requests/rejected/`` nex
 ``<name>.reason`` file saying why, and never read again. The daemon also writes the job ids of
 the revision it runs to ``<state-dir>/requests/known-jobs`` so ``oven trigger`` can refuse an
 unknown job at once.
+
+A manual run's id is known when it is requested (``runids.manual_run_id`` of its key), and
+``submit_manual`` creates ``requests/keys/<run id>`` exclusively: the second request with the
+same key finds it and is told so (``Submitted.new`` is False) instead of spooling again.
+A ``cancel`` or ``retry`` request names the run it is about (``run_id``); a retry also names the
+run it starts (``target``: the next attempt), so its id is known before the daemon starts it.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,10 +34,14 @@ from typing import Any
 
 from reconciler.clock import iso, utc
 from reconciler.errors import UsageError
+from reconciler.runids import manual_run_id
 
 log = logging.getLogger("oven")
 
-KINDS = ("manual", "backfill")
+KINDS = ("manual", "backfill", "cancel", "retry")
+TRIGGERS = ("manual", "webhook")  # what a manual request's run records as its trigger
+KEYS = "keys"  # requests/keys/<run id>: a manual run already requested
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,250}")  # a Docker container name's characters
 KNOWN_JOBS = "known-jobs"  # one job id a line, after a "# revision <sha>" line
 MAX_REQUEST_BYTES = 64 * 1024  # a request is a few hundred bytes; larger files are rejected
 
@@ -40,13 +52,26 @@ class BadRequest(ValueError):
 
 @dataclass(frozen=True)
 class RunRequestFile:
-    """One spooled request. ``kind`` is manual or backfill."""
+    """One spooled request. ``kind`` is manual, backfill, cancel or retry."""
 
     path: Path
     kind: str
     job_id: str
     idempotency_key: str | None = None
     window: tuple[datetime, datetime] | None = None
+    run_id: str | None = None  # cancel, retry: the run it is about
+    target: str | None = None  # retry: the id of the attempt it starts
+    trigger: str = "manual"  # manual: manual (CLI) or webhook (write API)
+    requested_by: str | None = None  # who asked (a token's name), for the log
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A manual run request: the run it starts, and whether this call spooled it."""
+
+    run_id: str
+    key: str
+    new: bool  # False: the same key was requested before; nothing was spooled
 
 
 @dataclass(frozen=True)
@@ -62,10 +87,53 @@ class RequestSpool:
         self.directory = state_dir / "requests"
         self.rejected = self.directory / "rejected"
 
-    def submit_manual(self, job_id: str, idempotency_key: str | None) -> str:
+    def submit_manual(
+        self,
+        job_id: str,
+        idempotency_key: str | None,
+        *,
+        trigger: str = "manual",
+        requested_by: str | None = None,
+    ) -> Submitted:
+        """Spool a manual run, once per key; ``Submitted.new`` is False for a repeated key."""
+        if not RUN_ID.fullmatch(job_id):
+            raise UsageError(f"not a job id: {job_id!r}", hint="the job's id: field names it")
         key = idempotency_key or secrets.token_hex(8)
-        self._write({"kind": "manual", "job_id": job_id, "idempotency_key": key})
-        return key
+        run_id = manual_run_id(job_id, key, datetime.now(UTC))
+        if not self._claim(run_id):
+            return Submitted(run_id, key, new=False)
+        data = {"kind": "manual", "job_id": job_id, "idempotency_key": key, "trigger": trigger}
+        self._write({**data, **_by(requested_by)})
+        return Submitted(run_id, key, new=True)
+
+    def submit_cancel(self, job_id: str, run_id: str, requested_by: str | None = None) -> None:
+        self._write({"kind": "cancel", "job_id": job_id, "run_id": run_id, **_by(requested_by)})
+
+    def submit_retry(
+        self, job_id: str, run_id: str, target: str, requested_by: str | None = None
+    ) -> bool:
+        """Spool a retry of ``run_id`` starting ``target``; False if that was requested before."""
+        if not self._claim(target):
+            return False
+        data = {"kind": "retry", "job_id": job_id, "run_id": run_id, "target": target}
+        self._write({**data, **_by(requested_by)})
+        return True
+
+    def _claim(self, run_id: str) -> bool:
+        """Create ``keys/<run_id>``; False if it exists (that run was requested already)."""
+        if not RUN_ID.fullmatch(run_id):
+            raise UsageError(
+                f"not a run id: {run_id!r}",
+                hint="run ids are letters, digits, '.', '_' and '-' (oven status lists them)",
+            )
+        keys = self.directory / KEYS
+        keys.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(keys / run_id, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        return True
 
     def submit_backfill(self, job_id: str, start: datetime, end: datetime) -> None:
         if end < start:
@@ -119,6 +187,10 @@ class RequestSpool:
         _write_atomic(self.directory / f"{name}.json", json.dumps(data))
 
 
+def _by(requested_by: str | None) -> dict[str, str]:
+    return {"requested_by": requested_by} if requested_by else {}
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
@@ -140,13 +212,30 @@ def read_request(path: Path) -> RunRequestFile:
     kind, job_id = data.get("kind"), data.get("job_id")
     if kind not in KINDS:
         raise BadRequest(f"kind {kind!r} is not one of {', '.join(KINDS)}")
-    if not isinstance(job_id, str) or not job_id:
+    if kind in ("cancel", "retry") and job_id is None:
+        job_id = ""  # a local ``oven cancel RUN`` does not know the job; the run says it
+    if not isinstance(job_id, str) or not (job_id or kind in ("cancel", "retry")):
         raise BadRequest("job_id is missing or not a string")
     key = data.get("idempotency_key")
     if key is not None and not isinstance(key, str):
         raise BadRequest("idempotency_key is not a string")
     window = _window(data) if kind == "backfill" else None
-    return RunRequestFile(path, kind, job_id, key, window)
+    run_id = _text(data, "run_id", required=kind in ("cancel", "retry"))
+    target = _text(data, "target", required=kind == "retry")
+    trigger = data.get("trigger", "manual")
+    if trigger not in TRIGGERS:
+        raise BadRequest(f"trigger {trigger!r} is not one of {', '.join(TRIGGERS)}")
+    by = _text(data, "requested_by", required=False)
+    return RunRequestFile(path, kind, job_id, key, window, run_id, target, trigger, by)
+
+
+def _text(data: Mapping[str, Any], key: str, *, required: bool) -> str | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{key} is missing or not a string")
+    return value
 
 
 def _window(data: Mapping[str, Any]) -> tuple[datetime, datetime]:

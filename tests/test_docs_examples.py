@@ -33,6 +33,7 @@ from starlette.testclient import TestClient
 from support.docblocks import DOCS, Block, all_docs, blocks
 
 from reconciler import errors
+from reconciler.api import create_api_app
 from reconciler.hooks import create_hooks_app
 from reconciler.manifests import parse_job
 from reconciler.model import RunRecord, Schedule
@@ -166,13 +167,21 @@ def test_every_condition_reason_in_the_table_is_written_by_the_code() -> None:
 
 
 def app_routes() -> dict[str, set[str]]:
-    """Path (parameters as ``{}``) -> methods of every route of the web app."""
-    routes = [*create_app(Snapshot).routes, *create_hooks_app("secret-value", print).routes]
-    return {
-        re.sub(r"\{\w+\}", "{}", route.path): set(route.methods or ())
-        for route in routes
-        if isinstance(route, Route)
-    }
+    """Path (parameters as ``{}``) -> methods of every route of the web app, the push webhook
+    and the write API."""
+    writes = create_api_app(Path("/nonexistent"), Snapshot)
+    routes = [
+        *create_app(Snapshot).routes,
+        *create_hooks_app("secret-value", print).routes,
+        *writes.routes,
+    ]
+    found: dict[str, set[str]] = {}
+    for route in routes:
+        if isinstance(route, Route):
+            found.setdefault(re.sub(r"\{\w+\}", "{}", route.path), set()).update(
+                route.methods or ()
+            )
+    return found
 
 
 def documented_routes() -> list[tuple[str, int, str, str]]:

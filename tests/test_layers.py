@@ -28,6 +28,8 @@ ADAPTERS = "adapters import neither the cycle nor the web"
 INDEPENDENT = "source, ledger and executors are independent of each other"
 PLUMBING = "gitrepo, their shared git plumbing, imports neither source nor ledger"
 CYCLE_WEB = "the cycle does not import the web"
+WRITE_API = "the write API imports neither the web pages nor the cycle"
+READ_WEB = "the read-only web does not import the write API"
 CYCLE_ADAPTERS = "the cycle reaches adapters only through reconciler.interfaces"
 
 
@@ -77,6 +79,9 @@ VIOLATIONS = [
     pytest.param("planner.py", CORE, "import reconciler.dispatch", id="core-imports-cycle"),
     pytest.param("status/files.py", CORE_LIBRARIES, "import dulwich", id="core-imports-dulwich"),
     pytest.param("web/queries.py", WEB, "import reconciler.recorder", id="web-imports-cycle"),
+    pytest.param("api/app.py", WRITE_API, "import reconciler.web.pages", id="api-imports-web"),
+    pytest.param("api/tokens.py", WRITE_API, "import reconciler.dispatch", id="api-imports-cycle"),
+    pytest.param("web/api.py", READ_WEB, "import reconciler.api.app", id="web-imports-write-api"),
     pytest.param(
         "ledger/memory.py", ADAPTERS, "import reconciler.reconcile", id="adapter-imports-cycle"
     ),

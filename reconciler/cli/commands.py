@@ -50,7 +50,14 @@ COMMANDS: dict[str, CommandInfo] = {
     "status": CommandInfo(
         "reconciler.cli.status", "jobs and recent runs as recorded on the status branch"
     ),
-    "trigger": CommandInfo("reconciler.cli.trigger", "ask the local daemon to run a job now"),
+    "trigger": CommandInfo(
+        "reconciler.cli.trigger", "run a job now (local daemon or --server); prints the run id"
+    ),
+    "cancel": CommandInfo("reconciler.cli.cancel", "stop a running run; it ends cancelled"),
+    "retry": CommandInfo(
+        "reconciler.cli.retry", "start the next attempt of a failed or cancelled run"
+    ),
+    "token": CommandInfo("reconciler.cli.token", "create, list and revoke write API tokens"),
     "backfill": CommandInfo(
         "reconciler.cli.backfill", "run every scheduled time of a past window, once each"
     ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,21 @@ def lease_seconds(text: str) -> float:
             f"{text} is out of range: use 0 (no lease) or {MIN_SECONDS:g} to 86400 seconds"
         )
     return value
+
+
+def positive(kind: type[float] | type[int]) -> Callable[[str], float]:
+    """A number above 0 of ``kind`` (rates and bursts: 0 would refuse every request)."""
+
+    def convert(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} is not above 0")
+        return value
+
+    return convert
 
 
 def listen_address(text: str) -> str:
@@ -101,6 +117,12 @@ OWN_OPTIONS = (
            env="OVEN_REPO_USERNAME", metavar="NAME", shown="x-access-token"),
     Option("--repo-ssh-key-secret", "name of the secret holding an SSH private key for an "
            "ssh:// --repo", env="OVEN_REPO_SSH_KEY_SECRET", metavar="NAME"),
+    Option("--write-api", "serve the write API (trigger, cancel, retry; bearer tokens from "
+           "oven token create) beside the status page (docs/api.md)", switch=True),
+    Option("--api-rate", "write requests a minute per API token, after its burst",
+           env="OVEN_API_RATE", default="60", type=positive(float), metavar="PER_MINUTE"),
+    Option("--api-burst", "write requests an API token may make at once",
+           env="OVEN_API_BURST", default="10", type=positive(int), metavar="N"),
 )
 # fmt: on
 LOG_WAIT = 0.2  # seconds a tick waits for a run's log to be saved before moving on
@@ -153,4 +175,7 @@ def settings_from(args: argparse.Namespace, command: str = "run") -> Settings:
         repo_token_secret=args.repo_token_secret,
         repo_username=args.repo_username,
         repo_ssh_key_secret=args.repo_ssh_key_secret,
+        write_api=args.write_api,
+        api_rate=args.api_rate,
+        api_burst=args.api_burst,
     )

@@ -91,7 +91,7 @@ _Dumper.add_representer(str, _str)
 # -- schedule ------------------------------------------------------------------------------
 def _schedule_cron(job: JobSpec, now: datetime, warnings: list[str]) -> str | None:
     schedule = job.schedule
-    if schedule.type == "manual":
+    if schedule.type in ("manual", "webhook"):
         return None
     if schedule.type == "interval":
         return _interval_cron(schedule.every or timedelta(0))

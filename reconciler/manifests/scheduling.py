@@ -16,7 +16,13 @@ from reconciler.model import Schedule
 from reconciler.schedule import parse_interval, validate_schedule
 
 Finding = tuple[tuple[str | int, ...], str]
-FIELD_TO_BLAME = {"cron": "cron", "once": "at", "interval": "every", "manual": "type"}
+FIELD_TO_BLAME = {
+    "cron": "cron",
+    "once": "at",
+    "interval": "every",
+    "manual": "type",
+    "webhook": "type",
+}
 
 
 def check_timezone(name: str) -> str | None:
@@ -37,6 +43,8 @@ def model_schedule(schedule: dict[str, Any]) -> Schedule:
         return Schedule("once", at=parse_time(schedule["at"]))
     if kind == "interval":
         return Schedule("interval", every=parse_interval(schedule["every"]))
+    if kind == "webhook":
+        return Schedule("webhook")
     return Schedule("manual")
 
 

@@ -3,7 +3,8 @@
 Everything else imports from ``reconciler.schedule`` and gets fire times as timezone-aware
 UTC datetimes. Schedule types:
 
-- ``manual`` never fires on its own; ``once`` fires exactly at ``at``;
+- ``manual`` and ``webhook`` never fire on their own (``webhook``: only the write API
+  starts it); ``once`` fires exactly at ``at``;
 - ``interval`` fires at the instants whose unix time is a multiple of ``every`` (UTC, epoch
   aligned), so fire times do not depend on when the reconciler started;
 - ``cron`` (5 fields or ``@hourly``/``@daily``/``@weekly``/``@monthly``/``@yearly``) is read in

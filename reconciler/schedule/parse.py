@@ -87,9 +87,10 @@ def validate_schedule(schedule: Schedule) -> None:
                 "a once schedule needs 'at' with a time zone",
                 hint='write e.g. at: "2026-12-01T09:00:00Z"',
             )
-    elif schedule.type != "manual":
+    elif schedule.type not in ("manual", "webhook"):
         raise ScheduleError(
-            f"unknown schedule type {schedule.type!r}", hint="use cron, interval, once or manual"
+            f"unknown schedule type {schedule.type!r}",
+            hint="use cron, interval, once, manual or webhook",
         )
 
 

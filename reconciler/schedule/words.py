@@ -43,6 +43,8 @@ def describe(schedule: Schedule) -> str:
         return _describe_every(int(schedule.every.total_seconds()))
     if schedule.type == "cron":
         return _describe_cron(schedule)
+    if schedule.type == "webhook":
+        return "webhook-triggered"
     return "manual"
 
 

@@ -50,6 +50,8 @@ def test_help_exits_0_and_prints_the_usage_and_summary(name: str) -> None:
 def test_every_flag_and_variable_in_the_help_is_documented(name: str) -> None:
     section = docs_section(name)
     _, out, _ = run(name, "--help")
+    for action in ACTIONS.get(name, ()):  # a command with sub-commands: each one's help too
+        out += run(name, action, "--help")[1]
     flags = set(FLAG.findall(out)) - {"--help"}
     assert flags, out
     assert [f for f in sorted(flags) if f"`{f}" not in section] == []
@@ -74,7 +76,11 @@ VALID = {
     "describe": ["job", "x"],
     "doctor": [],
     "completion": ["bash"],
+    "cancel": ["run"],
+    "retry": ["run"],
+    "token": ["list"],
 }
+ACTIONS = {"token": ("create", "list", "revoke")}  # sub-commands, each with its own options
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

@@ -4,15 +4,20 @@ have, and `oven next | head -1` ends quietly."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from reconciler.runids import manual_run_id
 from reconciler.spool import RequestSpool
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)  # unused by a keyed run id, which does not depend on time
 
 EVERY_MINUTE = (
     "id: often\nname: Often\ntype: docker\nimage: busybox\n"
@@ -83,8 +88,51 @@ def test_trigger_of_an_unknown_job_exits_1_and_names_the_close_ones(tmp_path: Pa
     assert list((tmp_path / "requests").glob("*.json")) == [], "nothing was requested"
 
     known = oven("trigger", "hourly", "--state-dir", str(tmp_path))
-    assert known.returncode == 0 and "requested a manual run of hourly" in known.stdout
+    assert known.returncode == 0 and "requested a run of hourly" in known.stderr
+    run_id = known.stdout.strip()
+    assert run_id.startswith("hourly-m") and "\n" not in run_id
     assert len(list((tmp_path / "requests").glob("*.json"))) == 1
+
+
+def test_trigger_with_a_repeated_key_prints_the_same_run_id_and_spools_once(
+    tmp_path: Path,
+) -> None:
+    RequestSpool(tmp_path).publish_jobs(["hourly"], "3f9c2e1a")
+    first = oven(
+        "trigger", "hourly", "--idempotency-key", "deploy-42", "--state-dir", str(tmp_path)
+    )
+    again = oven(
+        "trigger", "hourly", "--idempotency-key", "deploy-42", "--state-dir", str(tmp_path)
+    )
+    assert first.returncode == again.returncode == 0
+    assert first.stdout == again.stdout == f"{manual_run_id('hourly', 'deploy-42', NOW)}\n"
+    assert "already requested" in again.stderr and "already" not in first.stderr
+    assert len(list((tmp_path / "requests").glob("*.json"))) == 1
+
+
+@pytest.mark.parametrize("command", [["trigger", "job"], ["cancel", "run-1"], ["retry", "run-1"]])
+def test_trigger_cancel_and_retry_refuse_a_state_dir_that_does_not_exist(
+    tmp_path: Path, command: list[str]
+) -> None:
+    done = oven(*command, "--state-dir", str(tmp_path / "missing"))
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith(f"error: state dir {tmp_path / 'missing'} does not exist\nhint: ")
+    assert not (tmp_path / "missing").exists()
+
+
+def test_retry_prints_the_next_attempt_and_spools_it_once(tmp_path: Path) -> None:
+    first = oven("retry", "nightly-20260301-020000", "--state-dir", str(tmp_path))
+    assert first.returncode == 0 and first.stdout == "nightly-20260301-020000-a2\n"
+    again = oven("retry", "nightly-20260301-020000", "--state-dir", str(tmp_path))
+    assert again.stdout == first.stdout and "already requested" in again.stderr
+    later = oven("retry", "nightly-20260301-020000-a2", "--state-dir", str(tmp_path))
+    assert later.stdout == "nightly-20260301-020000-a3\n"
+    requests = [json.loads(p.read_text()) for p in (tmp_path / "requests").glob("*.json")]
+    assert sorted(r["target"] for r in requests) == [
+        "nightly-20260301-020000-a2",
+        "nightly-20260301-020000-a3",
+    ]
+    assert {r["kind"] for r in requests} == {"retry"}
 
 
 def test_trigger_before_any_daemon_loaded_a_config_writes_the_request_with_a_note(

@@ -18,6 +18,7 @@ import pytest
 import reconciler.cli.validate
 from reconciler.cli import Context, main
 from reconciler.clock import FakeClock
+from reconciler.runids import manual_run_id
 
 GOOD = (
     "id: good\nname: Good\ntype: docker\nimage: busybox\n"
@@ -123,12 +124,12 @@ def test_trigger_and_backfill_write_requests_into_the_state_dir_from_the_environ
 ) -> None:
     monkeypatch.setenv("OVEN_STATE_DIR", str(tmp_path))
     done = oven("trigger", "good", "--idempotency-key", "k1")
-    assert done.code == 0 and "idempotency key k1" in done.out
+    assert done.code == 0 and done.out == manual_run_id("good", "k1", NOW) + "\n"
     done = oven("backfill", "good", "--from", "2026-11-20", "--to", "2026-11-21")
     assert done.out == (
         "requested a backfill of good from 2026-11-20T00:00:00Z to 2026-11-21T00:00:00Z\n"
     )
-    assert len(list((tmp_path / "requests").iterdir())) == 2
+    assert len(list((tmp_path / "requests").glob("*.json"))) == 2
 
 
 def test_an_interrupted_command_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

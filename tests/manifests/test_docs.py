@@ -69,7 +69,7 @@ def schedule_examples() -> list[str]:
 
 def test_the_schedule_table_shows_every_kind() -> None:
     kinds = {re.match(r"\{type: (\w+)", example).group(1) for example in schedule_examples()}
-    assert kinds == {"cron", "once", "manual", "interval"}
+    assert kinds == {"cron", "once", "manual", "webhook", "interval"}
 
 
 @pytest.mark.parametrize("schedule", schedule_examples())

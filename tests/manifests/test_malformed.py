@@ -107,7 +107,7 @@ CASES: dict[str, tuple[str, str]] = {
     ),
     "schedule: unknown type": (
         docker("", "schedule:\n  type: hourly\n"),
-        "6: schedule.type: must be one of: cron, once, manual, interval (got 'hourly')",
+        "6: schedule.type: must be one of: cron, once, manual, webhook, interval (got 'hourly')",
     ),
     "schedule: unknown field in the chosen kind": (
         docker("", "schedule:\n  type: cron\n  cron: '0 2 * * *'\n  every: 5m\n"),

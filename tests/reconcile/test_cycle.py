@@ -493,3 +493,55 @@ def test_not_ready_until_the_pages_show_the_jobs_of_the_loaded_revision(world: W
     world.tick()
     assert "tick" in reconciler.snapshot.jobs
     assert reconciler.ready()
+MANUAL_ALLOW = job(schedule={"type": "manual"}, policy={"concurrency": "allow"})
+
+
+def test_a_cancel_request_stops_the_run_and_it_ends_cancelled(world: World):
+    world.commit({"jobs/tick.yaml": MANUAL_ALLOW})
+    world.tick()
+    run_id = world.spool.submit_manual("tick", "k").run_id
+    world.tick(1)
+    assert world.running() == [run_id]
+    world.spool.submit_cancel("", run_id, requested_by="ci")
+    world.tick(1)
+    assert world.running() == [] and world.spool.pending() == []
+    run = world.runs()[run_id]
+    assert run["status"] == "cancelled" and run["error"]["class"] == "CancelledByRequest"
+    assert "requested by ci" in run["error"]["message"]
+
+
+def test_a_retry_request_starts_the_next_attempt_once(world: World):
+    world.commit({"jobs/tick.yaml": MANUAL_ALLOW})
+    world.tick()
+    run_id = world.spool.submit_manual("tick", "k").run_id
+    world.tick(1)
+    world.executor.finish(run_id, 3)
+    world.tick(1)
+    assert world.runs()[run_id]["status"] == "failed"
+    assert world.spool.submit_retry("", run_id, f"{run_id}-a2")
+    world.tick(1)
+    world.tick(1)
+    assert world.running() == [f"{run_id}-a2"] and world.spool.pending() == []
+    retry = world.runs()[f"{run_id}-a2"]
+    assert (retry["attempt"], retry["retry_of"], retry["trigger"]) == (2, run_id, "retry")
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [("retry", "is running: only an ended run retries"), ("cancel-unknown", "no run")],
+)
+def test_a_cancel_or_retry_the_daemon_cannot_do_is_rejected_with_its_reason(
+    world: World, kind: str, reason: str
+):
+    world.commit({"jobs/tick.yaml": MANUAL_ALLOW})
+    world.tick()
+    run_id = world.spool.submit_manual("tick", "k").run_id
+    world.tick(1)
+    if kind == "retry":
+        world.spool.submit_retry("", run_id, f"{run_id}-a2")
+    else:
+        world.spool.submit_cancel("", "tick-nope")
+    world.tick(1)
+    assert world.running() == [run_id] and world.spool.pending() == []
+    [why] = (world.tmp / "requests" / "rejected").glob("*.reason")
+    assert reason in why.read_text()

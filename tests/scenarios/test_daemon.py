@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
 import pytest
 from scenarios.harness import StatusBranch, git, manifest, push_files, wait_until
 
@@ -40,6 +41,9 @@ def test_the_daemon_serves_its_page_api_probes_and_metrics(bare: Path, daemons) 
     one = daemon.get_json(f"/api/v1/runs/{run['run_id']}")
     assert (one["status"], one["log_tail"]) == ("succeeded", run["log_tail"])
     assert daemon.get("/api/v1/runs/no-such-run")[0] == 404
+    for write in ("/api/v1/jobs/tick/runs", f"/api/v1/runs/{run['run_id']}/retry"):
+        answer = httpx.post(f"http://127.0.0.1:{daemon.port}{write}", timeout=10)
+        assert answer.status_code in (404, 405), "no write API without --write-api"
 
     assert daemon.get_json("/healthz") == {"status": "ok"}
     assert daemon.get_json("/readyz") == {"status": "ready"}

@@ -74,6 +74,10 @@ def test_next_fire_times_stops_when_the_schedule_does() -> None:
     assert len(next_fire_times(once, 5, utc("2026-01-01T00:00:00Z"))) == 1
     assert next_fire_times(_job(Schedule("manual")), 5, utc("2026-01-01T00:00:00Z")) == []
     assert "(no upcoming fire times)" in format_next(_job(Schedule("manual")), [])
+    webhook = _job(Schedule("webhook"))
+    assert next_fire_times(webhook, 5, utc("2026-01-01T00:00:00Z")) == []
+    text = format_next(webhook, [])
+    assert "webhook-triggered" in text and "POST /api/v1/jobs/ID/runs" in text
 
 
 def test_format_next_puts_zone_time_and_utc_side_by_side() -> None:

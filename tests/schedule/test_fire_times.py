@@ -218,6 +218,7 @@ def test_leap_day_schedule_survives_the_skipped_leap_year_2100() -> None:
     (Schedule("once", at=utc("2026-12-01T09:00:00Z")), "once at 2026-12-01 09:00 UTC"),
     (Schedule("once", at=utc("2026-12-01T10:00:05+01:00")), "once at 2026-12-01 09:00:05 UTC"),
     (Schedule("manual"), "manual"),
+    (Schedule("webhook"), "webhook-triggered"),
 ])
 def test_describe(schedule: Schedule, words: str) -> None:
     assert describe(schedule) == words
