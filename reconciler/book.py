@@ -35,7 +35,12 @@ class RunBook:
         self.dirty: set[str] = set()
         self._by_job: dict[str, dict[str, RunRecord]] = {}
         self._active: dict[str, RunRecord] = {}
+        self._active_by_job: dict[str, dict[str, RunRecord]] = {}
+        self._retrying: dict[str, RunRecord] = {}  # runs with a next_retry_at
         self.changes: dict[str, int] = {}  # job id -> how often its runs changed
+        # job ids whose runs or scheduling bookkeeping changed since the schedule step last
+        # took this set (``take_touched``): only those need a new decision before they are due
+        self.touched: set[str] = set()
 
     # -- runs -------------------------------------------------------------------------------
     def put(self, record: RunRecord) -> RunRecord:
@@ -44,10 +49,17 @@ class RunBook:
             self._by_job.setdefault(record.job_id, {})[record.run_id] = record
             if record.is_final:
                 self._active.pop(record.run_id, None)
+                self._active_by_job.get(record.job_id, {}).pop(record.run_id, None)
             else:
                 self._active[record.run_id] = record
+                self._active_by_job.setdefault(record.job_id, {})[record.run_id] = record
+            if record.next_retry_at is not None:
+                self._retrying[record.run_id] = record
+            else:
+                self._retrying.pop(record.run_id, None)
             self.dirty.add(record.run_id)
             self.changes[record.job_id] = self.changes.get(record.job_id, 0) + 1
+            self.touched.add(record.job_id)
         return record
 
     def load(self, records: Iterable[RunRecord]) -> None:
@@ -61,14 +73,24 @@ class RunBook:
         if record is not None:
             self._by_job.get(record.job_id, {}).pop(run_id, None)
             self.changes[record.job_id] = self.changes.get(record.job_id, 0) + 1
+            self._active_by_job.get(record.job_id, {}).pop(run_id, None)
+            self.touched.add(record.job_id)
         self._active.pop(run_id, None)
+        self._retrying.pop(run_id, None)
         self.dirty.discard(run_id)
 
     def for_job(self, job_id: str) -> list[RunRecord]:
         return sorted(self._by_job.get(job_id, {}).values(), key=_sort_key)
 
     def active(self, job_id: str | None = None) -> list[RunRecord]:
-        return [r for r in self._active.values() if job_id is None or r.job_id == job_id]
+        if job_id is None:
+            return list(self._active.values())
+        return list(self._active_by_job.get(job_id, {}).values())
+
+    def take_touched(self) -> set[str]:
+        """The job ids touched since the last call (and start afresh)."""
+        touched, self.touched = self.touched, set()
+        return touched
 
     def retry_pending(self, record: RunRecord) -> bool:
         """A failed attempt whose next attempt is planned but has not started."""
@@ -86,7 +108,7 @@ class RunBook:
         """Pending retries whose time has come, the most overdue first."""
         due = [
             r
-            for r in self.runs.values()
+            for r in self._retrying.values()
             if r.next_retry_at is not None and r.next_retry_at <= now and self.retry_pending(r)
         ]
         return sorted(due, key=lambda r: r.next_retry_at or now)
@@ -100,6 +122,7 @@ class RunBook:
     def drop_job(self, job_id: str) -> None:
         """The job left the config, nothing of it runs and its summary is deleted."""
         self.tracks.pop(job_id, None)
+        self.touched.add(job_id)
 
     def adopt(self, observed: ObservedRun, now: datetime) -> RunRecord:
         """A container we have no record of (started just before a crash): record it as running."""
@@ -126,6 +149,7 @@ class RunBook:
         track = self.track(record.job_id, record.scheduled_for)
         if track.last_scheduled is None or record.scheduled_for > track.last_scheduled:
             track.last_scheduled = record.scheduled_for
+            self.touched.add(record.job_id)
 
 
 def _sort_key(record: RunRecord) -> tuple[datetime | str, str]:

@@ -113,6 +113,8 @@ class Reconciler:
             self.pipelines,
             log_wait=settings.log_wait,
             incidents=self.incidents,
+            start_concurrency=settings.start_concurrency,
+            wake_delay=settings.wake_delay,
         )
         self.recorder = Recorder(ledger, settings.heartbeat)
         self.snapshots = SnapshotBox()
@@ -443,7 +445,7 @@ class Reconciler:
                 started_at=self.started_at,
                 version=__version__,
                 jobs=len(jobs),
-                next_wakeup=min(self.dispatch.wakeups, default=None),
+                next_wakeup=self.dispatch.next_wakeup(),
                 instance=self.settings.instance,
                 warnings=tuple(self.warnings),
                 active_runs=len(book.active()),
@@ -485,6 +487,5 @@ class Reconciler:
             self.pipelines.discard(run_id)
 
     def _next_tick(self, now: datetime) -> datetime:
-        wakeups = [t for t in self.dispatch.wakeups if t > now]
-        soonest = min(wakeups, default=now + timedelta(seconds=self.settings.interval))
+        soonest = self.dispatch.next_wakeup() or now + timedelta(seconds=self.settings.interval)
         return min(soonest, now + timedelta(seconds=self.settings.tick))
