@@ -41,6 +41,9 @@ class RunBook:
         # job ids whose runs or scheduling bookkeeping changed since the schedule step last
         # took this set (``take_touched``): only those need a new decision before they are due
         self.touched: set[str] = set()
+        # job ids whose report (JobFacts, summary) may differ since the cycle last took this
+        # set (``take_changed_jobs``): ``touched`` ones and those a decision changed
+        self.changed_jobs: set[str] = set()
 
     # -- runs -------------------------------------------------------------------------------
     def put(self, record: RunRecord) -> RunRecord:
@@ -60,6 +63,7 @@ class RunBook:
             self.dirty.add(record.run_id)
             self.changes[record.job_id] = self.changes.get(record.job_id, 0) + 1
             self.touched.add(record.job_id)
+            self.changed_jobs.add(record.job_id)
         return record
 
     def load(self, records: Iterable[RunRecord]) -> None:
@@ -75,6 +79,7 @@ class RunBook:
             self.changes[record.job_id] = self.changes.get(record.job_id, 0) + 1
             self._active_by_job.get(record.job_id, {}).pop(run_id, None)
             self.touched.add(record.job_id)
+            self.changed_jobs.add(record.job_id)
         self._active.pop(run_id, None)
         self._retrying.pop(run_id, None)
         self.dirty.discard(run_id)
@@ -91,6 +96,15 @@ class RunBook:
         """The job ids touched since the last call (and start afresh)."""
         touched, self.touched = self.touched, set()
         return touched
+
+    def track_changed(self, job_id: str) -> None:
+        """The job's bookkeeping changed by a decision (not a reason to decide it again)."""
+        self.changed_jobs.add(job_id)
+
+    def take_changed_jobs(self) -> set[str]:
+        """The job ids whose report may have changed since the last call."""
+        changed, self.changed_jobs = self.changed_jobs, set()
+        return changed
 
     def retry_pending(self, record: RunRecord) -> bool:
         """A failed attempt whose next attempt is planned but has not started."""
@@ -117,12 +131,14 @@ class RunBook:
     def track(self, job_id: str, now: datetime) -> JobTrack:
         if job_id not in self.tracks:
             self.tracks[job_id] = JobTrack(created_at=now)
+            self.changed_jobs.add(job_id)
         return self.tracks[job_id]
 
     def drop_job(self, job_id: str) -> None:
         """The job left the config, nothing of it runs and its summary is deleted."""
         self.tracks.pop(job_id, None)
         self.touched.add(job_id)
+        self.changed_jobs.add(job_id)
 
     def adopt(self, observed: ObservedRun, now: datetime) -> RunRecord:
         """A container we have no record of (started just before a crash): record it as running."""
@@ -150,6 +166,7 @@ class RunBook:
         if track.last_scheduled is None or record.scheduled_for > track.last_scheduled:
             track.last_scheduled = record.scheduled_for
             self.touched.add(record.job_id)
+            self.changed_jobs.add(record.job_id)
 
 
 def _sort_key(record: RunRecord) -> tuple[datetime | str, str]:

@@ -217,6 +217,7 @@ class Dispatcher:
             self._job_warnings.pop(job.id, None)
         wake = decision.next_wakeup
         self._due.decided(job.id, job, wake - WAKE_DELAY if wake is not None else None)
+        self.book.track_changed(job.id)
 
     def _retries(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         for failed in self.book.due_retries(now):

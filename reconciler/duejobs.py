@@ -49,8 +49,8 @@ class DueJobs(Generic[Spec]):
                 del self._specs[job_id]
                 self._wake.pop(job_id, None)
             self._jobs = jobs
-        wanted.update(job_id for job_id in touched if job_id in jobs)
-        wanted.intersection_update(jobs)
+        wanted.update(touched)
+        wanted = {job_id for job_id in wanted if job_id in jobs}
         heap = self._heap
         while heap and heap[0][0] <= now:
             when, job_id = heapq.heappop(heap)

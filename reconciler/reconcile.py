@@ -25,6 +25,7 @@ from the status branch (``restore``), since the leader wrote more since.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -137,6 +138,12 @@ class Reconciler:
         self._logged_problems: set[Problem] = set()  # the problems of the last loaded revision
         self._observed: list[ObservedRun] = []
         self._views = SnapshotBuilder()
+        # the report is kept between cycles and only changed jobs are worked out again
+        self._facts: dict[str, JobFacts] = {}
+        self._facts_of: tuple[object, object] | None = None  # (book, job mapping) of _facts
+        self._unrecorded: set[str] | None = None  # jobs changed since the last record; None: all
+        self._shown: set[str] | None = None  # jobs changed since the last snapshot; None: all
+        self._published: Snapshot | None = None  # the last snapshot this cycle built
         self.sync_steps = (Step("fetch", self._fetch), Step("load", self._load_revision))
         self.lead_steps = (Step("lease", self._lease), Step("restore", self._restore))
         self.cycle_steps = (
@@ -387,15 +394,28 @@ class Reconciler:
             )
             status = reconciler_document(facts, now, None)
             recorded = Recorded(False, status, dict(self.recorder.cache.summaries), error=error)
-        self.snapshots.publish(
-            self._views.build(
+        self._publish(recorded)
+        return recorded
+
+    def _publish(self, recorded: Recorded) -> None:
+        """Publish the read model; when no job or run changed since the last one, only its
+        reconciler status and counters are new (a quiet tick with 10k jobs copies nothing)."""
+        errors = self.incidents.counts()
+        last = self.snapshots.get()
+        if self._shown is not None and not self._shown and last is self._published:
+            snapshot = dataclasses.replace(
+                last, reconciler=dict(recorded.reconciler), unexpected_errors=dict(errors)
+            )
+        else:
+            snapshot = self._views.build(
                 recorded.reconciler,
                 recorded.summaries,
                 self.book.runs.values(),
-                unexpected_errors=self.incidents.counts(),
+                unexpected_errors=errors,
             )
-        )
-        return recorded
+        self._shown = set()
+        self._published = snapshot
+        self.snapshots.publish(snapshot)
 
     def _commit_report(self, now: datetime) -> Recorded:
         """Commit this cycle's report; only then may the book forget what it pruned."""
@@ -409,6 +429,8 @@ class Reconciler:
                 self._failed("record", "record", recorded.error, now)
             else:
                 self.backoff["record"] = state.succeeded()
+        if recorded.error is None and state.ready(now):
+            self._unrecorded = set()  # every summary is worked out as of this report
         if recorded.committed:
             self.book.committed({record.run_id for record in report.dirty})
             for run_id in recorded.forget_runs:
@@ -421,8 +443,22 @@ class Reconciler:
         book, desired = self.book, self.desired
         jobs = desired.jobs if desired else {}
         error = self._reported_error(now)
-        facts = {
-            job_id: JobFacts(
+        changed = book.take_changed_jobs()
+        if self._facts_of != (book, jobs):  # a new book or revision: every job afresh
+            self._facts_of = (book, jobs)
+            self._facts.clear()
+            changed = set(book.tracks)
+            self._unrecorded = self._shown = None
+        elif self._unrecorded is not None:
+            self._unrecorded |= changed
+        if self._shown is not None:
+            self._shown |= changed
+        for job_id in changed:
+            track = book.tracks.get(job_id)
+            if track is None:
+                self._facts.pop(job_id, None)
+                continue
+            self._facts[job_id] = JobFacts(
                 job=jobs.get(job_id),
                 created_at=track.created_at,
                 last_scheduled=track.last_scheduled,
@@ -432,8 +468,8 @@ class Reconciler:
                 active=tuple(r.run_id for r in book.active(job_id)),
                 changes=book.changes.get(job_id, 0),
             )
-            for job_id, track in book.tracks.items()
-        }
+        facts = dict(self._facts)
+        unrecorded = self._unrecorded
         return CycleReport(
             now=now,
             reconciler=ReconcilerFacts(
@@ -456,6 +492,7 @@ class Reconciler:
             pinned=frozenset(self.removable),
             config_loaded=desired is not None,
             keep_runs=self.settings.keep_runs,
+            changed_jobs=frozenset(unrecorded) if unrecorded is not None else None,
         )
 
     def _reported_error(self, now: datetime) -> OvenError | None:

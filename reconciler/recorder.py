@@ -146,4 +146,4 @@ class Recorder:
         )
         self.last_commit = None  # reconciler.yaml is written too
         every_run = tuple(record for runs in report.runs.values() for record in runs.values())
-        return self.record(dataclasses.replace(report, dirty=every_run), revision, rewritten=True)
+        return self.record(dataclasses.replace(report, dirty=every_run, changed_jobs=None), revision, rewritten=True)

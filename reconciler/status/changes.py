@@ -81,6 +81,9 @@ class CycleReport:
     pinned: frozenset[str] = frozenset()
     config_loaded: bool = True  # False before the first load: no job counts as removed
     keep_runs: int = 50
+    # the jobs whose facts or runs may have changed since the last recorded cycle; None: any
+    # (the summaries of the others are taken from the cache as they are)
+    changed_jobs: frozenset[str] | None = None
 
 
 @dataclass
@@ -173,7 +176,10 @@ def _job_files(
     summaries = dict(cache.summaries)
     keys = dict(cache.summary_keys)
     drop: list[str] = []
-    for job_id, facts in report.jobs.items():
+    jobs = report.jobs
+    if report.changed_jobs is not None:
+        jobs = {job_id: jobs[job_id] for job_id in sorted(report.changed_jobs) if job_id in jobs}
+    for job_id, facts in jobs.items():
         if facts.job is None and not facts.active and report.config_loaded:
             drop.append(job_id)  # removed from config and nothing left running
             summaries.pop(job_id, None)
