@@ -93,7 +93,7 @@ class Dispatcher:
         self.tail_lines = tail_lines
         self.pipelines = pipelines or PipelineRuns(executor, None, secrets)
         self.log_wait = log_wait
-        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oven-logs")
+        self._saver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="oven-logs")
         self._saving: dict[str, _Saving] = {}
         self.incidents = incidents or Incidents()
         self.secret_names: set[str] = set()
@@ -122,6 +122,7 @@ class Dispatcher:
         """The soonest time a job wants to be decided again (its fire time + ``wake_delay``)."""
         soonest = self._due.next_wakeup()
         return soonest + self.wake_delay if soonest is not None else None
+
     def run(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         """Decide the jobs that are due or changed, then start what they need, concurrently;
         retries next, then requests (each request's starts before it is marked done)."""
@@ -383,9 +384,7 @@ class Dispatcher:
         if unavailable is not None:
             raise unavailable
 
-    def _decide_again(
-        self, job_id: str, before: dict[str, tuple[datetime | None, int]]
-    ) -> None:
+    def _decide_again(self, job_id: str, before: dict[str, tuple[datetime | None, int]]) -> None:
         """The job's starts did not happen: its bookkeeping as before, decided next tick."""
         if job_id in before:
             track = self.book.tracks.get(job_id)

@@ -22,6 +22,7 @@ import signal
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -65,6 +66,7 @@ def build_reconciler(settings: Settings) -> Reconciler:
         settings,
         source=source,
         executor=DockerExecutor(
+            pool_size=settings.start_concurrency + 4,
             state_dir=settings.state_dir,
             instance=settings.instance,
             volume_allowlist=settings.volume_allowlist,
@@ -125,10 +127,14 @@ async def run_daemon(settings: Settings) -> int:
         hooks = create_hooks_app(hook_secret, lambda: loop.call_soon_threadsafe(wake.set))
         app = beside(app, hooks)
         log.info("push webhook on http://%s:%d%s", host, port, HOOKS_PREFIX + "/git")
+    nudge = asyncio.Event()  # a container ended: tick now (no fetch)
+    watch = getattr(reconciler.executor, "watch", None)  # optional (interfaces.Executor)
+    if callable(watch):
+        watch(lambda: _set_soon(loop, nudge))
     server = asyncio.create_task(serve_socket(app, sock))
     log.info("status page on http://%s:%d/", host, port)
     try:
-        await tick_forever(reconciler, settings, stop, wake)
+        await tick_forever(reconciler, settings, stop, wake, partial(wait_for_events, nudge=nudge))
     finally:
         server.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -147,6 +153,7 @@ def webhook_secret(settings: Settings) -> str | None:
 
 
 HOOKS_PREFIX = "/hooks"
+MIN_PAUSE = 0.002  # seconds between ticks at least (a due time is never slept past)
 JITTER = 0.1  # the poll interval is stretched by up to this fraction, fixed per instance
 
 
@@ -175,10 +182,25 @@ def poll_interval(settings: Settings) -> float:
 Wait = Callable[[float, asyncio.Event, asyncio.Event], Awaitable[None]]
 
 
-async def wait_for_events(seconds: float, stop: asyncio.Event, wake: asyncio.Event) -> None:
-    """Sleep up to ``seconds``, or until ``stop`` or ``wake`` is set."""
+async def wait_for_events(
+    seconds: float,
+    stop: asyncio.Event,
+    wake: asyncio.Event,
+    nudge: asyncio.Event | None = None,
+) -> None:
+    """Sleep up to ``seconds``, or until ``stop`` or ``wake`` is set, or ``nudge`` (the
+    executor saw a container end: tick now, without a fetch; cleared here)."""
+    events = (stop, wake) if nudge is None else (stop, wake, nudge)
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(_first(stop, wake), timeout=seconds)
+        await asyncio.wait_for(_first(*events), timeout=seconds)
+    if nudge is not None:
+        nudge.clear()
+
+
+def _set_soon(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    """Set ``event`` from another thread; quiet once the loop is closed."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(event.set)
 
 
 async def tick_forever(
@@ -209,7 +231,7 @@ async def tick_forever(
         except Exception as exc:  # the last line of defence: log, count, back off, go on
             failing = _tick_failed(reconciler, settings, failing, exc)
             due = failing.next_try or clock.now()
-        pause = min(max((due - clock.now()).total_seconds(), 0.05), settings.tick)
+        pause = min(max((due - clock.now()).total_seconds(), MIN_PAUSE), settings.tick)
         await wait(pause, stop, wake)
 
 

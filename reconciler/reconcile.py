@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -134,6 +135,8 @@ class Reconciler:
         self.restored = False  # the book was read from the status branch since taking the lead
         self._standby_read: datetime | None = None
         self.removable: set[str] = set()  # containers to remove once their result is committed
+        self._removals: dict[str, Future[None]] = {}  # removals under way (worker threads)
+        self._remover: ThreadPoolExecutor | None = None
         self.warnings: list[str] = []
         self._logged_problems: set[Problem] = set()  # the problems of the last loaded revision
         self._observed: list[ObservedRun] = []
@@ -500,13 +503,25 @@ class Reconciler:
         return self.error or self.incidents.recent(now)
 
     def _remove_recorded_containers(self) -> None:
+        """Remove, on worker threads, the containers whose result is committed; wait for them
+        at most ``settings.remove_wait`` seconds (a removal still going is taken up next tick)."""
         book = self.book
         for run_id in sorted(self.removable):
             record = book.runs.get(run_id)
             if record is not None and (not record.is_final or run_id in book.dirty):
                 continue  # its result is not committed yet
+            if run_id not in self._removals:
+                if self._remover is None:
+                    self._remover = ThreadPoolExecutor(4, thread_name_prefix="oven-remove")
+                self._removals[run_id] = self._remover.submit(self.executor.remove, run_id)
+        if self._removals:
+            wait(list(self._removals.values()), timeout=self.settings.remove_wait)
+        for run_id, removal in list(self._removals.items()):
+            if not removal.done():
+                continue
+            del self._removals[run_id]
             try:
-                self.executor.remove(run_id)
+                removal.result()
             except OvenError as exc:
                 log.warning("run %s: cannot remove container: %s", run_id, exc)
                 continue
@@ -517,7 +532,7 @@ class Reconciler:
             self.pipelines.discard(run_id)
         if self.backoff["cycle"].failures:
             return  # without a fresh look at the containers, no checkout counts as left over
-        in_use = {record.run_id for record in book.active()} | self.removable
+        in_use = {record.run_id for record in book.active()} | self.removable | set(self._removals)
         in_use |= {container.run_id for container in self._observed}
         for run_id in self.pipelines.leftovers(in_use):
             log.info("run %s: removing its checkout (the run is over)", run_id)
