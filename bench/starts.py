@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import statistics
@@ -155,10 +156,8 @@ def wait_running(api: Any, label: str, count: int, timeout: float = 180.0) -> li
 
 def remove_all(api: Any, label: str) -> None:
     for container in api.containers(all=True, filters={"label": label}):
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             api.remove_container(container["Id"], force=True)
-        except docker.errors.NotFound:
-            pass
 
 
 def round_ours(daemon: Daemon, api: Any, count: int, tag: str) -> list[float]:
