@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -38,7 +37,6 @@ from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
 from reconciler.runids import container_name
 
 LOG_BLOCK = 256 * 1024  # bytes read from the engine's log stream at a time
-RESYNC = 10.0  # seconds a picture kept current by the event stream is trusted without a list
 WAKING_EVENTS = frozenset({"die", "destroy", "oom"})  # a run ended or vanished: tick now
 
 log = logging.getLogger("oven")
@@ -82,10 +80,6 @@ class DockerExecutor:
         self._lock = threading.Lock()
         # what observe() saw, by (container id, state): a container is inspected once per state
         self._inspected: dict[tuple[str, str], ObservedRun] = {}
-        self._picture: dict[str, ObservedRun] = {}  # container id -> as last observed
-        self._listed_at = 0.0  # monotonic time of the last full list
-        self._changed = True  # an event came since that list (or no event stream runs)
-        self._watching = False  # the event stream is connected
         self._watch_stop = threading.Event()
         self._events: Any = None  # the open event stream (closed by close())
 
@@ -114,14 +108,8 @@ class DockerExecutor:
         """Every container of this instance, running or finished.
 
         One ``list`` call (sparse: no inspect per container); a container is inspected only
-        the first time it is seen in a state (for its exit code and times). While ``watch``
-        keeps an event stream open, a tick with no event since the last list answers the
-        same picture without a call, and lists again at least every ``RESYNC`` seconds."""
-        with self._lock:
-            fresh = self._watching and not self._changed
-            if fresh and time.monotonic() - self._listed_at < RESYNC:
-                return list(self._picture.values())
-            self._changed = False
+        the first time it is seen in a state (for its exit code and times). Always a fresh
+        list: the event stream (``watch``) only says when to look, never what is there."""
         with _translated("list the reconciler's containers"):
             api = self._docker().api
             found = api.containers(all=True, filters={"label": labels.selector(self.instance)})
@@ -133,13 +121,11 @@ class DockerExecutor:
         with self._lock:
             for key in [k for k in self._inspected if k[0] not in picture]:
                 del self._inspected[key]  # gone from the engine
-            self._picture = picture
-            self._listed_at = time.monotonic()
         return list(picture.values())
 
     def watch(self, wake: Callable[[], None]) -> None:
         """Follow the engine's events for this instance's containers in a thread, calling
-        ``wake`` when one ends or goes; ``observe`` then lists only after an event."""
+        ``wake`` when one ends or goes (and on every connect, as events may have been missed)."""
         thread = threading.Thread(
             target=self._follow_events, args=(wake,), name="oven-events", daemon=True
         )
@@ -278,19 +264,13 @@ class DockerExecutor:
             try:
                 api = self._docker().api
                 self._events = events = api.events(filters=filters, decode=True)
-                with self._lock:
-                    self._watching, self._changed = True, True  # events may have been missed
-                wake()
+                wake()  # events may have been missed while not connected
                 for event in events:
-                    with self._lock:
-                        self._changed = True
                     if event.get("Action", event.get("status")) in WAKING_EVENTS:
                         wake()
             except Exception as exc:  # the engine went away or the stream timed out
                 if not self._watch_stop.is_set():
                     log.debug("engine event stream ended: %s; reconnecting", exc)
-            with self._lock:
-                self._watching, self._changed = False, True
             self._watch_stop.wait(1.0)
 
     def _owns(self, name: str) -> bool:
