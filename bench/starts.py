@@ -54,7 +54,7 @@ BENCH_LABEL = "agent-oven.bench-starts"
 class Daemon:
     """A reconciler ticking in its own thread and event loop, like ``oven run``."""
 
-    def __init__(self, state_dir: Path, baseline: bool) -> None:
+    def __init__(self, state_dir: Path, baseline: bool, concurrency: int) -> None:
         self.instance = f"bench-starts-{uuid.uuid4().hex[:8]}"
         self.settings = Settings(
             repo="memory",
@@ -66,7 +66,7 @@ class Daemon:
             instance=self.instance,
             log_wait=0.2,
             remove_wait=0.0,
-            start_concurrency=1 if baseline else 8,
+            start_concurrency=1 if baseline else concurrency,
             wake_delay=0.1 if baseline else 0.005,
         )
         self.source = MemorySource()
@@ -137,17 +137,20 @@ def sleep_until(at: datetime) -> None:
 def started_lateness(api: Any, ids: list[str], at: datetime) -> list[float]:
     lateness = []
     for container_id in ids:
-        state = api.inspect_container(container_id)["State"]
-        lateness.append((utc(state["StartedAt"]) - at).total_seconds())
+        with contextlib.suppress(docker.errors.NotFound):
+            state = api.inspect_container(container_id)["State"]
+            lateness.append((utc(state["StartedAt"]) - at).total_seconds())
     return lateness
 
 
-def wait_running(api: Any, label: str, count: int, timeout: float = 180.0) -> list[str]:
-    """Ids of the ``count`` containers carrying ``label`` once all have started."""
+def wait_running(api: Any, label: str, count: int, tag: str, timeout: float = 180.0) -> list[str]:
+    """Ids of the ``count`` containers carrying ``label`` and named after ``tag`` once all
+    have started."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = api.containers(all=True, filters={"label": label})
-        started = [c for c in found if c["State"] != "created"]
+        mine = [c for c in found if any(tag in name for name in c.get("Names") or ())]
+        started = [c for c in mine if c["State"] != "created"]
         if len(started) >= count:
             return [c["Id"] for c in started]
         time.sleep(0.05)
@@ -169,7 +172,7 @@ def round_ours(daemon: Daemon, api: Any, count: int, tag: str) -> list[float]:
     }
     daemon.commit(files)
     label = f"{labels.INSTANCE}={daemon.instance}"
-    ids = wait_running(api, label, count)
+    ids = wait_running(api, label, count, tag)
     lateness = started_lateness(api, ids, at)
     daemon.commit({path: None for path in files})
     remove_all(api, label)
@@ -279,6 +282,7 @@ def main() -> None:
         help="the daemon as before: serial starts, 100 ms wake-up, no events",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--start-concurrency", type=int, default=Settings.start_concurrency)
     args = parser.parse_args()
     logging.getLogger("oven").setLevel(logging.ERROR)
     reps = {1: 3, 10: 2, 50: 1} if args.quick else {1: 7, 10: 4, 50: 2}
@@ -286,7 +290,7 @@ def main() -> None:
     client = docker.from_env(max_pool_size=64)
     rows: list[tuple[str, str, str, str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        daemon = Daemon(Path(tmp), args.baseline)
+        daemon = Daemon(Path(tmp), args.baseline, args.start_concurrency)
         try:
             for size in args.sizes:
                 ours: list[float] = []

@@ -22,7 +22,7 @@ class Settings:
     secrets_file: Path | None = None
     tick: float = 1.0  # seconds between looks at running containers
     start_concurrency: int = 8  # containers started at once when several runs are due
-    wake_delay: float = 0.1  # seconds after a fire time the daemon wakes to start it
+    wake_delay: float = 0.005  # seconds after a fire time the daemon wakes to start it
     remove_wait: float | None = None  # seconds a tick waits for container removals; None: all
     heartbeat: float = 300.0  # seconds between heartbeat-only status commits
     keep_runs: int = 50  # run files kept per job on the status branch
