@@ -174,8 +174,9 @@ def round_ours(daemon: Daemon, api: Any, count: int, tag: str) -> list[float]:
     label = f"{labels.INSTANCE}={daemon.instance}"
     ids = wait_running(api, label, count, tag)
     lateness = started_lateness(api, ids, at)
+    remove_all(api, label)  # first: the daemon records them vanished, it has nothing to stop
     daemon.commit({path: None for path in files})
-    remove_all(api, label)
+    time.sleep(1)
     return lateness
 
 
