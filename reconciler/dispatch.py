@@ -51,7 +51,7 @@ from reconciler.spool import RequestSpool, RunRequestFile
 log = logging.getLogger("oven")
 
 TAIL_MAX_BYTES = 16 * 1024  # of the saved log, for the run record's log_tail
-START_CONCURRENCY = 8  # engine starts at once (``--start-concurrency``)
+START_CONCURRENCY = 16  # engine starts at once (``--start-concurrency``)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ class Settings:
     volume_allowlist: tuple[str, ...] = ()
     secrets_file: Path | None = None
     tick: float = 1.0  # seconds between looks at running containers
-    start_concurrency: int = 8  # containers started at once when several runs are due
+    start_concurrency: int = 16  # containers started at once when several runs are due
     wake_delay: float = 0.005  # seconds after a fire time the daemon wakes to start it
     remove_wait: float | None = None  # seconds a tick waits for container removals; None: all
     heartbeat: float = 300.0  # seconds between heartbeat-only status commits

@@ -63,7 +63,7 @@ OWN_OPTIONS = (
     Option("--tick", "seconds between looks at running containers",
            env="OVEN_TICK", default="1", type=float, metavar="SECONDS"),
     Option("--start-concurrency", "containers started at once when several runs are due",
-           env="OVEN_START_CONCURRENCY", default="8", type=int, metavar="N"),
+           env="OVEN_START_CONCURRENCY", default="16", type=int, metavar="N"),
     Option("--wake-delay", "seconds after a fire time the daemon wakes to start the run",
            env="OVEN_WAKE_DELAY", default="0.005", type=float, metavar="SECONDS"),
     Option("--runner-image", "image agent-pipeline jobs run in",
