@@ -13,7 +13,7 @@ help:
 	@echo "make lint   - ruff, mypy and the import contracts (layers)"
 	@echo "make images - build the example and test images locally"
 	@echo "make image-oven - build the daemon's own image agent-oven/oven (docs/deploy.md)"
-	@echo "make bench  - the tick-cost benchmark (pure; seconds); reads and start at 1k jobs, 100k runs (minutes; BENCH_READS_ARGS=--quick)"
+	@echo "make bench  - every speed figure with its same-run baseline (docs/performance.md; minutes)"
 	@echo "make bench-engine - on the real engine: 100 MB of output, a pipeline run, push-to-applied latency,"
 	@echo "                    the Swarm executor vs the Docker executor (QUICK=1: a bounded slice)"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
@@ -54,8 +54,9 @@ lint: setup
 
 BENCH_READS_ARGS ?=
 
-bench: setup
-	$(PY) bench/run.py
+bench: setup engine images
+	PYTHONPATH=. $(PY) bench/run.py
+	PYTHONPATH=. $(PY) bench/starts.py
 	PYTHONPATH=. $(PY) bench/reads.py $(BENCH_READS_ARGS)
 
 bench-engine: setup engine images

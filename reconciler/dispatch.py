@@ -29,7 +29,8 @@ from functools import partial
 from pathlib import Path
 
 from reconciler.book import RunBook
-from reconciler.decide import decide, retry_delay
+from reconciler.decide import WAKE_DELAY, decide, retry_delay
+from reconciler.duejobs import DueJobs
 from reconciler.errors import (
     EngineUnavailable,
     ExecutorError,
@@ -38,7 +39,7 @@ from reconciler.errors import (
     VolumeRefused,
 )
 from reconciler.incidents import Incidents
-from reconciler.interfaces import Executor
+from reconciler.interfaces import Executor, ObservedRun, RunRequest
 from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord, Trigger
 from reconciler.pipeline_runs import PipelineRuns
 from reconciler.run_request import NotRunnable, build_request
@@ -50,6 +51,16 @@ from reconciler.spool import RequestSpool, RunRequestFile
 log = logging.getLogger("oven")
 
 TAIL_MAX_BYTES = 16 * 1024  # of the saved log, for the run record's log_tail
+START_CONCURRENCY = 16  # engine starts at once (``--start-concurrency``)
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A run decided and prepared in this step, its container not started yet."""
+
+    record: RunRecord
+    job: JobSpec
+    request: RunRequest
 
 
 @dataclass(frozen=True)
@@ -72,33 +83,90 @@ class Dispatcher:
         log_wait: float | None = None,
         *,
         incidents: Incidents | None = None,
+        start_concurrency: int = START_CONCURRENCY,
+        wake_delay: float | None = None,
     ) -> None:
-        """``log_wait``: seconds ``finish`` waits for a log save (None: until it is done)."""
+        """``log_wait``: seconds ``finish`` waits for a log save (None: until it is done);
+        ``start_concurrency``: containers started at once; ``wake_delay``: seconds after a
+        fire time a job is decided again (None: ``decide.WAKE_DELAY``)."""
         self.book, self.executor, self.secrets, self.spool = book, executor, secrets, spool
         self.tail_lines = tail_lines
         self.pipelines = pipelines or PipelineRuns(executor, None, secrets)
         self.log_wait = log_wait
-        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oven-logs")
+        self._saver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="oven-logs")
         self._saving: dict[str, _Saving] = {}
         self.incidents = incidents or Incidents()
         self.secret_names: set[str] = set()
-        self.wakeups: list[datetime] = []
         self.revision = ""
         self._published = ""  # the revision whose job ids the spool knows
+        self.start_concurrency = max(1, start_concurrency)
+        self._starter: ThreadPoolExecutor | None = None  # made on the first concurrent start
+        self._pending: dict[str, _Start] = {}  # run id -> decided, not started yet
+        # job id -> (last scheduled, missed) before a decision with starts: put back when the
+        # engine is down, so the next tick decides the same starts again
+        self._track_before: dict[str, tuple[datetime | None, int]] = {}
+        # a job is decided again once the clock reaches its next fire time; the loop wakes
+        # ``wake_delay`` after it
+        self.wake_delay = timedelta(seconds=wake_delay) if wake_delay is not None else WAKE_DELAY
+        self._due: DueJobs[JobSpec] = DueJobs()  # which jobs need a decision (quiet ticks)
+        self._due_book: RunBook | None = None  # the book the due times were worked out on
+        self._named: object = None  # the job mapping whose secret names were taken
+        self._job_warnings: dict[str, tuple[str, ...]] = {}  # each job's last decision's
+
+    @property
+    def wakeups(self) -> list[datetime]:
+        """When each job wants to be decided again."""
+        return [when + self.wake_delay for when in self._due.wakeups()]
+
+    def next_wakeup(self) -> datetime | None:
+        """The soonest time a job wants to be decided again (its fire time + ``wake_delay``)."""
+        soonest = self._due.next_wakeup()
+        return soonest + self.wake_delay if soonest is not None else None
 
     def run(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
-        self.revision, self.wakeups = desired.revision, []
-        # names only grow: a run may outlive the revision that named its secrets
-        self.secret_names |= {
-            name for job in desired.jobs.values() for name in PipelineRuns.secret_names(job)
-        }
+        """Decide the jobs that are due or changed, then start what they need, concurrently;
+        retries next, then requests (each request's starts before it is marked done)."""
+        self.revision = desired.revision
+        if self._named is not desired.jobs:
+            # names only grow: a run may outlive the revision that named its secrets
+            self.secret_names |= {
+                name for job in desired.jobs.values() for name in PipelineRuns.secret_names(job)
+            }
+            self._named = desired.jobs
         self._publish_jobs(desired)
-        for job in desired.jobs.values():
-            self._contained(
-                f"job {job.id}", now, warnings, partial(self._schedule, job, now, warnings)
-            )
-        self._retries(desired, now, warnings)
+        if self._due_book is not self.book:  # a new book (restore): decide everything again
+            self._due.reset()
+            self._due_book = self.book
+        try:
+            self._decide_due(desired, now, warnings)
+            self._retries(desired, now, warnings)
+        except EngineUnavailable:
+            for start in self._pending.values():  # decided, never tried: decide them again
+                self._decide_again(start.job.id, self._track_before)
+            self._pending, self._track_before = {}, {}
+            raise
+        self._start_pending(now, warnings)
         self._requests(desired, now, warnings)
+
+    def _decide_due(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
+        """``decide`` for the jobs that are due or changed; the others keep their decision."""
+        due = self._due.due(desired.jobs, now, self.book.take_touched())
+        for n, job_id in enumerate(due):
+            job = desired.jobs[job_id]
+            schedule = partial(self._schedule, job, now)
+            try:
+                error = self._contained(f"job {job.id}", now, warnings, schedule)
+            except BaseException:
+                for undecided in due[n:]:
+                    self._due.undecided(undecided)
+                raise
+            if error is not None:
+                self._due.undecided(job_id)
+        for job_id, job_warnings in list(self._job_warnings.items()):
+            if job_id in desired.jobs:
+                warnings.extend(job_warnings)
+            else:
+                del self._job_warnings[job_id]
 
     def _contained(
         self, where: str, now: datetime, warnings: list[str], action: Callable[[], object]
@@ -129,10 +197,12 @@ class Dispatcher:
             log.warning("cannot write the list of known jobs for oven trigger: %s", exc)
 
     # -- scheduled runs ---------------------------------------------------------------------
-    def _schedule(self, job: JobSpec, now: datetime, warnings: list[str]) -> None:
+    def _schedule(self, job: JobSpec, now: datetime) -> None:
         track = self.book.track(job.id, now)
         active = self.book.active(job.id)
         decision = decide(job, track.last_scheduled, track.created_at, len(active), now)
+        if decision.starts:
+            self._track_before.setdefault(job.id, (track.last_scheduled, track.missed_total))
         if decision.stop_active:
             for record in active:
                 self.cancel(record, now, "ReplacedByNewerRun", "concurrency is replace")
@@ -142,9 +212,13 @@ class Dispatcher:
         track.missed_total += decision.missed
         track.next_run = next_fire(job.schedule, now) if job.enabled else None
         track.reason = decision.reason
-        warnings.extend(f"{job.id}: {w}" for w in decision.warnings)
-        if decision.next_wakeup is not None:
-            self.wakeups.append(decision.next_wakeup)
+        if decision.warnings:
+            self._job_warnings[job.id] = tuple(f"{job.id}: {w}" for w in decision.warnings)
+        else:
+            self._job_warnings.pop(job.id, None)
+        wake = decision.next_wakeup
+        self._due.decided(job.id, job, wake - WAKE_DELAY if wake is not None else None)
+        self.book.track_changed(job.id)
 
     def _retries(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         for failed in self.book.due_retries(now):
@@ -194,6 +268,7 @@ class Dispatcher:
         self, spool: RequestSpool, request: RunRequestFile, job: JobSpec, now: datetime
     ) -> None:
         if self._serve(request, job, now):
+            self._start_pending(now, None)  # started (or failed to) before it counts as done
             spool.done(request)
 
     def _serve(self, request: RunRequestFile, job: JobSpec, now: datetime) -> bool:
@@ -266,7 +341,11 @@ class Dispatcher:
         log.info("run %s: retry of %s requested by %s", request.target, record.run_id, by)
 
     def _blocked(self, job: JobSpec) -> bool:
-        return job.policy.concurrency != "allow" and bool(self.book.active(job.id))
+        if job.policy.concurrency == "allow":
+            return False
+        return bool(self.book.active(job.id)) or any(
+            start.job.id == job.id for start in self._pending.values()
+        )
 
     # -- starting and ending runs -----------------------------------------------------------
     def _launch(
@@ -281,7 +360,7 @@ class Dispatcher:
         retry_of: str | None = None,
         key: str | None = None,
     ) -> None:
-        if run_id in self.book.runs:
+        if run_id in self.book.runs or run_id in self._pending:
             return  # this run already happened: run ids make starts idempotent
         record = RunRecord(
             run_id=run_id,
@@ -302,7 +381,75 @@ class Dispatcher:
                 request = self.pipelines.prepare(job, record, now)
             else:
                 request = build_request(job, record, self.secrets.resolve(job.secrets))
-            started = self.executor.start(request)
+        except Exception as exc:
+            self._not_started(record, job, now, exc)
+            return None
+        self._pending[run_id] = _Start(record, job, request)
+        return None
+
+    def _start_pending(self, now: datetime, warnings: list[str] | None) -> None:
+        """Start the containers of every run decided so far, up to ``start_concurrency`` at
+        once, then put them in the book in the order they were decided.
+
+        Each container name is its run id, so the engine refuses a second start of a run; a
+        crash before the book has it is mended by the next daemon adopting the container.
+        ``EngineUnavailable`` is raised after the others are booked: nothing more can start.
+        """
+        pending, self._pending = list(self._pending.values()), {}
+        before, self._track_before = self._track_before, {}
+        if not pending:
+            return
+        outcomes: list[ObservedRun | BaseException]
+        if len(pending) == 1 or self.start_concurrency == 1:
+            outcomes = [_outcome(self.executor.start, start.request) for start in pending]
+        else:
+            if self._starter is None:
+                self._starter = ThreadPoolExecutor(
+                    max_workers=self.start_concurrency, thread_name_prefix="oven-start"
+                )
+            submit = self._starter.submit
+            futures = [submit(_outcome, self.executor.start, s.request) for s in pending]
+            outcomes = [future.result() for future in futures]
+        unavailable: EngineUnavailable | None = None
+        for start, outcome in zip(pending, outcomes, strict=True):
+            if isinstance(outcome, EngineUnavailable):
+                unavailable = unavailable or outcome  # not booked: decided again next tick
+                self._decide_again(start.job.id, before)
+                continue
+            if isinstance(outcome, BaseException):
+                where = f"run {start.record.run_id}"
+                try:
+                    self._not_started(start.record, start.job, now, outcome)
+                except EngineUnavailable as exc:
+                    unavailable = unavailable or exc
+                    self._decide_again(start.job.id, before)
+                except Exception as exc:  # a bug while booking the failure: this run only
+                    error = self.incidents.contain("schedule", exc, now, where=where)
+                    if warnings is not None:
+                        warnings.append(error.message)
+                continue
+            record = start.record
+            self.book.put(record.with_changes(started_at=outcome.started_at or now))
+            self.book.note_scheduled(record)
+            log.info("run %s: started (%s)", record.run_id, record.trigger)
+        if unavailable is not None:
+            raise unavailable
+
+    def _decide_again(self, job_id: str, before: dict[str, tuple[datetime | None, int]]) -> None:
+        """The job's starts did not happen: its bookkeeping as before, decided next tick."""
+        if job_id in before:
+            track = self.book.tracks.get(job_id)
+            if track is not None:
+                track.last_scheduled, track.missed_total = before[job_id]
+        self._due.undecided(job_id)
+
+    def _not_started(
+        self, record: RunRecord, job: JobSpec, now: datetime, exc: BaseException
+    ) -> None:
+        """Book a run whose preparation or start raised ``exc`` (EngineUnavailable: raise)."""
+        run_id = record.run_id
+        try:
+            raise exc
         except RunAlreadyExists:
             if any(o.run_id == run_id for o in self.executor.observe()):
                 log.info("run %s: container exists already, adopting it", run_id)
@@ -323,9 +470,6 @@ class Dispatcher:
         except Exception as exc:  # a bug in this job's path: this run fails, the others go on
             error = self.incidents.contain("schedule", exc, now, where=f"run {run_id}")
             return self._fail_to_start(record, job, now, _error(error.reason, error))
-        self.book.put(record.with_changes(started_at=started.started_at or now))
-        self.book.note_scheduled(record)
-        log.info("run %s: started (%s)", run_id, trigger)
 
     def _fail_to_start(
         self, record: RunRecord, job: JobSpec, now: datetime, error: ErrorInfo
@@ -445,6 +589,16 @@ _NAME_TAKEN = ErrorInfo(
     "a container for this run id exists but belongs to another Agent Oven instance",
     "two reconcilers on one Docker engine run jobs with the same id: rename one of the jobs",
 )
+
+
+def _outcome(
+    start: Callable[[RunRequest], ObservedRun], request: RunRequest
+) -> ObservedRun | Exception:
+    """What ``start(request)`` returned or raised (raised exceptions are returned)."""
+    try:
+        return start(request)
+    except Exception as exc:
+        return exc
 
 
 def _error(cls: str, exc: Exception) -> ErrorInfo:

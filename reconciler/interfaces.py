@@ -75,7 +75,21 @@ class ObservedRun:
 
 
 class Executor(Protocol):
-    """Runs containers. Container identity is the run id, so a run can never start twice."""
+    """Runs containers. Container identity is the run id, so a run can never start twice.
+
+    ``start`` may be called from several threads at once (``--start-concurrency``): an
+    executor must be safe for that; the other methods are called from the tick's thread and
+    from worker threads (log saving, removals), one call per run at a time.
+
+    Optional, looked up with ``getattr`` (an executor without it keeps working):
+
+    ``watch(wake: Callable[[], None]) -> None``
+        Follow the engine's events in the executor's own thread and call ``wake`` (from that
+        thread, quickly) when a container of this reconciler ends or goes, so the daemon ticks
+        at once instead of at its next ``--tick``. ``observe`` must still answer the whole
+        picture whenever asked (it may answer it from what the events said, listing again
+        at least every few seconds as a safety net).
+    """
 
     def start(self, request: RunRequest) -> ObservedRun:
         """Create and start the container; RunAlreadyExists if one with this run id exists."""

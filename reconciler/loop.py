@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +88,16 @@ def build_reconciler(settings: Settings) -> Reconciler:
 
 def executor(settings: Settings) -> DockerExecutor | SwarmExecutor:
     """The executor ``--executor`` names: containers on one engine, or services on a swarm."""
-    kind = SwarmExecutor if settings.executor == "swarm" else DockerExecutor
-    return kind(
+    common = dict(
         state_dir=settings.state_dir,
         instance=settings.instance,
         volume_allowlist=settings.volume_allowlist,
         max_log_bytes=settings.max_log_bytes,
     )
+    if settings.executor == "swarm":
+        return SwarmExecutor(**common)  # type: ignore[arg-type]
+    # one connection per concurrent start, plus the observer, the log savers and removals
+    return DockerExecutor(pool_size=settings.start_concurrency + 4, **common)  # type: ignore[arg-type]
 
 
 def repo_credentials(settings: Settings) -> Credentials:
@@ -150,11 +154,17 @@ async def run_daemon(settings: Settings) -> int:
             app, write_api(settings, reconciler, lambda: loop.call_soon_threadsafe(wake.set))
         )
         log.info("write API on http://%s:%d/api/v1/ (docs/api.md)", host, port)
+    nudge = asyncio.Event()  # a container ended: tick now (no fetch)
+    watch = getattr(reconciler.executor, "watch", None)  # optional (interfaces.Executor)
+    if callable(watch):
+        watch(lambda: _set_soon(loop, nudge))
     server = asyncio.create_task(serve_socket(app, sock))
     log.info("status page on http://%s:%d/", host, port)
     notifier.start()
     try:
-        await tick_forever(reconciler, settings, stop, wake, telemetry=telemetry)
+        await tick_forever(
+            reconciler, settings, stop, wake, partial(wait_for_events, nudge=nudge), telemetry
+        )
     finally:
         await asyncio.to_thread(notifier.stop)
         server.cancel()
@@ -194,6 +204,7 @@ def webhook_secret(settings: Settings) -> str | None:
 
 
 HOOKS_PREFIX = "/hooks"
+MIN_PAUSE = 0.002  # seconds between ticks at least (a due time is never slept past)
 JITTER = 0.1  # the poll interval is stretched by up to this fraction, fixed per instance
 
 
@@ -253,10 +264,25 @@ def poll_interval(settings: Settings) -> float:
 Wait = Callable[[float, asyncio.Event, asyncio.Event], Awaitable[None]]
 
 
-async def wait_for_events(seconds: float, stop: asyncio.Event, wake: asyncio.Event) -> None:
-    """Sleep up to ``seconds``, or until ``stop`` or ``wake`` is set."""
+async def wait_for_events(
+    seconds: float,
+    stop: asyncio.Event,
+    wake: asyncio.Event,
+    nudge: asyncio.Event | None = None,
+) -> None:
+    """Sleep up to ``seconds``, or until ``stop`` or ``wake`` is set, or ``nudge`` (the
+    executor saw a container end: tick now, without a fetch; cleared here)."""
+    events = (stop, wake) if nudge is None else (stop, wake, nudge)
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(_first(stop, wake), timeout=seconds)
+        await asyncio.wait_for(_first(*events), timeout=seconds)
+    if nudge is not None:
+        nudge.clear()
+
+
+def _set_soon(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    """Set ``event`` from another thread; quiet once the loop is closed."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(event.set)
 
 
 async def tick_forever(
@@ -294,7 +320,7 @@ async def tick_forever(
             due = failing.next_try or clock.now()
         if telemetry is not None:
             telemetry.reconcile_duration.observe(time.monotonic() - started)
-        pause = min(max((due - clock.now()).total_seconds(), 0.05), settings.tick)
+        pause = min(max((due - clock.now()).total_seconds(), MIN_PAUSE), settings.tick)
         await wait(pause, stop, wake)
 
 

@@ -25,8 +25,10 @@ from the status branch (``restore``), since the leader wrote more since.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -114,6 +116,8 @@ class Reconciler:
             self.pipelines,
             log_wait=settings.log_wait,
             incidents=self.incidents,
+            start_concurrency=settings.start_concurrency,
+            wake_delay=settings.wake_delay,
         )
         self.recorder = Recorder(ledger, settings.heartbeat)
         self.snapshots = SnapshotBox()
@@ -132,12 +136,20 @@ class Reconciler:
         self.restored = False  # the book was read from the status branch since taking the lead
         self._standby_read: datetime | None = None
         self.removable: set[str] = set()  # containers to remove once their result is committed
+        self._removals: dict[str, Future[None]] = {}  # removals under way (worker threads)
+        self._remover: ThreadPoolExecutor | None = None
         self.warnings: list[str] = []
         self.warning_sources: list[Callable[[], list[str]]] = []  # e.g. dead notify targets
         self._logged_problems: set[Problem] = set()  # the problems of the last loaded revision
         self._observed: list[ObservedRun] = []
         self.history = RunHistory(ledger, settings.keep_runs)
         self._views = SnapshotBuilder(self.history)
+        # the report is kept between cycles and only changed jobs are worked out again
+        self._facts: dict[str, JobFacts] = {}
+        self._facts_of: tuple[object, object] | None = None  # (book, job mapping) of _facts
+        self._unrecorded: set[str] | None = None  # jobs changed since the last record; None: all
+        self._shown: set[str] | None = None  # jobs changed since the last snapshot; None: all
+        self._published: Snapshot | None = None  # the last snapshot this cycle built
         self.sync_steps = (Step("fetch", self._fetch), Step("load", self._load_revision))
         self.lead_steps = (Step("lease", self._lease), Step("restore", self._restore))
         self.cycle_steps = (
@@ -398,17 +410,34 @@ class Reconciler:
             )
             status = reconciler_document(facts, now, None)
             recorded = Recorded(False, status, dict(self.recorder.cache.summaries), error=error)
-        self.snapshots.publish(
-            self._views.update(
+        self._publish(recorded)
+        self.shown = True  # the pages show the jobs: /readyz may say ready
+        return recorded
+
+    def _publish(self, recorded: Recorded) -> None:
+        """Publish the read model. When no job or run changed since the last version, only its
+        reconciler status and counters are new (a quiet tick with 10k jobs copies nothing);
+        otherwise the builder looks at the jobs whose runs changed (``book.changes``)."""
+        errors = self.incidents.counts()
+        last = self.snapshots.get()
+        if self._shown is not None and not self._shown and last is self._published:
+            snapshot = dataclasses.replace(
+                last,
+                reconciler=dict(recorded.reconciler),
+                unexpected_errors=dict(errors),
+                memo={},  # values derived from the reconciler status (health) are new
+            )
+        else:
+            snapshot = self._views.update(
                 recorded.reconciler,
                 recorded.summaries,
                 self.book.by_job(),
                 self.book.changes,
-                unexpected_errors=self.incidents.counts(),
+                unexpected_errors=errors,
             )
-        )
-        self.shown = True  # the pages show the jobs: /readyz may say ready
-        return recorded
+        self._shown = set()
+        self._published = snapshot
+        self.snapshots.publish(snapshot)
 
     def _commit_report(self, now: datetime) -> Recorded:
         """Commit this cycle's report; only then may the book forget what it pruned."""
@@ -422,6 +451,8 @@ class Reconciler:
                 self._failed("record", "record", recorded.error, now)
             else:
                 self.backoff["record"] = state.succeeded()
+        if recorded.error is None and state.ready(now):
+            self._unrecorded = set()  # every summary is worked out as of this report
         if recorded.committed:
             self.book.committed({record.run_id for record in report.dirty})
             for run_id in recorded.forget_runs:
@@ -435,8 +466,22 @@ class Reconciler:
         book, desired = self.book, self.desired
         jobs = desired.jobs if desired else {}
         error = self._reported_error(now)
-        facts = {
-            job_id: JobFacts(
+        changed = book.take_changed_jobs()
+        if self._facts_of != (book, jobs):  # a new book or revision: every job afresh
+            self._facts_of = (book, jobs)
+            self._facts.clear()
+            changed = set(book.tracks)
+            self._unrecorded = self._shown = None
+        elif self._unrecorded is not None:
+            self._unrecorded |= changed
+        if self._shown is not None:
+            self._shown |= changed
+        for job_id in changed:
+            track = book.tracks.get(job_id)
+            if track is None:
+                self._facts.pop(job_id, None)
+                continue
+            self._facts[job_id] = JobFacts(
                 job=jobs.get(job_id),
                 created_at=track.created_at,
                 last_scheduled=track.last_scheduled,
@@ -446,8 +491,8 @@ class Reconciler:
                 active=tuple(r.run_id for r in book.active(job_id)),
                 changes=book.changes.get(job_id, 0),
             )
-            for job_id, track in book.tracks.items()
-        }
+        facts = dict(self._facts)
+        unrecorded = self._unrecorded
         return CycleReport(
             now=now,
             reconciler=ReconcilerFacts(
@@ -459,7 +504,7 @@ class Reconciler:
                 started_at=self.started_at,
                 version=__version__,
                 jobs=len(jobs),
-                next_wakeup=min(self.dispatch.wakeups, default=None),
+                next_wakeup=self.dispatch.next_wakeup(),
                 instance=self.settings.instance,
                 warnings=tuple(self.warnings),
                 active_runs=len(book.active()),
@@ -472,6 +517,7 @@ class Reconciler:
             keep_runs=self.settings.keep_runs,
             stale=dict(self.history.stale),
             partial=frozenset(job for job in book.tracks if job not in self.history.loaded),
+            changed_jobs=frozenset(unrecorded) if unrecorded is not None else None,
         )
 
     def _reported_error(self, now: datetime) -> OvenError | None:
@@ -479,13 +525,25 @@ class Reconciler:
         return self.error or self.incidents.recent(now)
 
     def _remove_recorded_containers(self) -> None:
+        """Remove, on worker threads, the containers whose result is committed; wait for them
+        at most ``settings.remove_wait`` seconds (a removal still going is taken up next tick)."""
         book = self.book
         for run_id in sorted(self.removable):
             record = book.runs.get(run_id)
             if record is not None and (not record.is_final or run_id in book.dirty):
                 continue  # its result is not committed yet
+            if run_id not in self._removals:
+                if self._remover is None:
+                    self._remover = ThreadPoolExecutor(4, thread_name_prefix="oven-remove")
+                self._removals[run_id] = self._remover.submit(self.executor.remove, run_id)
+        if self._removals:
+            wait(list(self._removals.values()), timeout=self.settings.remove_wait)
+        for run_id, removal in list(self._removals.items()):
+            if not removal.done():
+                continue
+            del self._removals[run_id]
             try:
-                self.executor.remove(run_id)
+                removal.result()
             except OvenError as exc:
                 log.warning("run %s: cannot remove container: %s", run_id, exc)
                 continue
@@ -496,13 +554,12 @@ class Reconciler:
             self.pipelines.discard(run_id)
         if self.backoff["cycle"].failures:
             return  # without a fresh look at the containers, no checkout counts as left over
-        in_use = {record.run_id for record in book.active()} | self.removable
+        in_use = {record.run_id for record in book.active()} | self.removable | set(self._removals)
         in_use |= {container.run_id for container in self._observed}
         for run_id in self.pipelines.leftovers(in_use):
             log.info("run %s: removing its checkout (the run is over)", run_id)
             self.pipelines.discard(run_id)
 
     def _next_tick(self, now: datetime) -> datetime:
-        wakeups = [t for t in self.dispatch.wakeups if t > now]
-        soonest = min(wakeups, default=now + timedelta(seconds=self.settings.interval))
+        soonest = self.dispatch.next_wakeup() or now + timedelta(seconds=self.settings.interval)
         return min(soonest, now + timedelta(seconds=self.settings.tick))

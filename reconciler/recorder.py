@@ -169,4 +169,5 @@ class Recorder:
         )
         self.last_commit = None  # reconciler.yaml is written too
         every_run = tuple(record for runs in report.runs.values() for record in runs.values())
-        return self._record(dataclasses.replace(report, dirty=every_run), revision, rewritten=True)
+        again = dataclasses.replace(report, dirty=every_run, changed_jobs=None)
+        return self._record(again, revision, rewritten=True)

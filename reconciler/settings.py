@@ -21,6 +21,9 @@ class Settings:
     volume_allowlist: tuple[str, ...] = ()
     secrets_file: Path | None = None
     tick: float = 1.0  # seconds between looks at running containers
+    start_concurrency: int = 16  # containers started at once when several runs are due
+    wake_delay: float = 0.005  # seconds after a fire time the daemon wakes to start it
+    remove_wait: float | None = None  # seconds a tick waits for container removals; None: all
     heartbeat: float = 300.0  # seconds between heartbeat-only status commits
     keep_runs: int = 50  # run files kept per job on the status branch
     instance: str = "default"  # label value separating reconcilers sharing one engine

@@ -93,6 +93,10 @@ OWN_OPTIONS = (
            env="OVEN_KEEP_RUNS", default="50", type=int, metavar="N"),
     Option("--tick", "seconds between looks at running containers",
            env="OVEN_TICK", default="1", type=float, metavar="SECONDS"),
+    Option("--start-concurrency", "containers started at once when several runs are due",
+           env="OVEN_START_CONCURRENCY", default="16", type=int, metavar="N"),
+    Option("--wake-delay", "seconds after a fire time the daemon wakes to start the run",
+           env="OVEN_WAKE_DELAY", default="0.005", type=float, metavar="SECONDS"),
     Option("--runner-image", "image agent-pipeline jobs run in",
            env="OVEN_RUNNER_IMAGE", default="agent-oven/pipeline-runner:latest", metavar="IMAGE"),
     Option("--host-claude-dir", "auth: host-login: the Claude login directory to copy per run",
@@ -126,6 +130,7 @@ OWN_OPTIONS = (
 )
 # fmt: on
 LOG_WAIT = 0.2  # seconds a tick waits for a run's log to be saved before moving on
+REMOVE_WAIT = 0.0  # seconds a tick waits for container removals (they go on in the background)
 
 
 def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
@@ -164,6 +169,9 @@ def settings_from(args: argparse.Namespace, command: str = "run") -> Settings:
         executor=args.executor,
         max_log_bytes=args.max_log_bytes,
         log_wait=LOG_WAIT,
+        remove_wait=REMOVE_WAIT,
+        start_concurrency=max(1, args.start_concurrency),
+        wake_delay=max(0.0, args.wake_delay),
         watch=args.watch,
         runner_image=args.runner_image,
         host_claude_dir=args.host_claude_dir,

@@ -16,16 +16,18 @@ allow-list again right before creation (``volumes.confine``).
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.models.containers import _create_container_args
 from docker.types import LogConfig, Mount
 
 from reconciler.clock import utc
@@ -35,6 +37,9 @@ from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
 from reconciler.runids import container_name
 
 LOG_BLOCK = 256 * 1024  # bytes read from the engine's log stream at a time
+WAKING_EVENTS = frozenset({"die", "destroy", "oom"})  # a run ended or vanished: tick now
+
+log = logging.getLogger("oven")
 
 STATES: dict[str, ContainerState] = {
     "created": "created",
@@ -59,9 +64,12 @@ class DockerExecutor:
         stop_timeout: float = 30.0,
         volume_allowlist: Sequence[str] | None = None,
         max_log_bytes: int = logfiles.DEFAULT_MAX_LOG_BYTES,
+        pool_size: int = 10,
     ) -> None:
         """``volume_allowlist``: host directories bind mounts must resolve into (None: not
-        checked here, only when manifests load); ``max_log_bytes``: cap of a saved log."""
+        checked here, only when manifests load); ``max_log_bytes``: cap of a saved log;
+        ``pool_size``: engine connections kept (calls from more threads at once wait)."""
+        self.pool_size = pool_size
         self.state_dir = Path(state_dir)
         self.instance = instance
         self.stop_timeout = stop_timeout
@@ -70,25 +78,58 @@ class DockerExecutor:
         self._client = client
         self._owns_client = client is None
         self._lock = threading.Lock()
+        # what observe() saw, by (container id, state): a container is inspected once per state
+        self._inspected: dict[tuple[str, str], ObservedRun] = {}
+        self._watch_stop = threading.Event()
+        self._events: Any = None  # the open event stream (closed by close())
 
     # -- the Executor protocol -------------------------------------------------------------
 
     def start(self, request: RunRequest) -> ObservedRun:
-        """Create and start the run's container; RunAlreadyExists if its name is taken."""
+        """Create and start the run's container; RunAlreadyExists if its name is taken.
+
+        Two engine calls (create, start): the answer is built from the request, with our
+        clock's time of the start as ``started_at`` (the engine's is read when it ends)."""
         options = self._create_options(request)
         with _translated(f"start run {request.run_id}"):
-            container = self._create(request, options)
-            self._start(container, request.run_id)
-            container.reload()
-            return observed_from(container.attrs)
+            container_id = self._create(request, options)
+            self._start(container_id, request.run_id)
+            started = ObservedRun(
+                state="running",
+                image=request.image,
+                started_at=datetime.now(UTC),
+                **labels.run_fields(options["labels"]),
+            )
+            with self._lock:
+                self._inspected[(container_id, "running")] = started
+            return started
 
     def observe(self) -> list[ObservedRun]:
-        """Every container of this instance, running or finished."""
+        """Every container of this instance, running or finished.
+
+        One ``list`` call (sparse: no inspect per container); a container is inspected only
+        the first time it is seen in a state (for its exit code and times). Always a fresh
+        list: the event stream (``watch``) only says when to look, never what is there."""
         with _translated("list the reconciler's containers"):
-            found = self._docker().containers.list(
-                all=True, filters={"label": labels.selector(self.instance)}, ignore_removed=True
-            )
-            return [observed_from(container.attrs) for container in found]
+            api = self._docker().api
+            found = api.containers(all=True, filters={"label": labels.selector(self.instance)})
+            picture: dict[str, ObservedRun] = {}
+            for summary in found:
+                observed = self._observed(api, summary)
+                if observed is not None:
+                    picture[str(summary["Id"])] = observed
+        with self._lock:
+            for key in [k for k in self._inspected if k[0] not in picture]:
+                del self._inspected[key]  # gone from the engine
+        return list(picture.values())
+
+    def watch(self, wake: Callable[[], None]) -> None:
+        """Follow the engine's events for this instance's containers in a thread, calling
+        ``wake`` when one ends or goes (and on every connect, as events may have been missed)."""
+        thread = threading.Thread(
+            target=self._follow_events, args=(wake,), name="oven-events", daemon=True
+        )
+        thread.start()
 
     def stop(self, run_id: str) -> None:
         """SIGKILL the container and wait until it stopped; quiet if it stopped or is gone."""
@@ -165,7 +206,12 @@ class DockerExecutor:
             return str(self._docker().version().get("Version", "unknown"))
 
     def close(self) -> None:
-        """Close the connection if this executor opened it."""
+        """Stop following events; close the connection if this executor opened it."""
+        self._watch_stop.set()
+        events = self._events
+        if events is not None:
+            with suppress(Exception):
+                events.close()
         with self._lock:
             if self._owns_client and self._client is not None:
                 self._client.close()
@@ -176,7 +222,7 @@ class DockerExecutor:
     def _docker(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
-                self._client = _connect()
+                self._client = _connect(self.pool_size)
             return self._client
 
     def _log_blocks(self, name: str, run_id: str) -> Iterator[bytes]:
@@ -194,6 +240,38 @@ class DockerExecutor:
         with response:
             while block := response.raw.read(LOG_BLOCK):
                 yield block
+
+    def _observed(self, api: Any, summary: dict[str, Any]) -> ObservedRun | None:
+        """One container of a sparse list, inspected once per state; None if it is gone."""
+        container_id = str(summary["Id"])
+        key = (container_id, str(summary.get("State", "")))
+        with self._lock:
+            known = self._inspected.get(key)
+        if known is not None:
+            return known
+        try:
+            observed = observed_from(api.inspect_container(container_id))
+        except NotFound:
+            return None  # removed between the list and now
+        with self._lock:
+            self._inspected[key] = observed
+        return observed
+
+    def _follow_events(self, wake: Callable[[], None]) -> None:
+        """The event loop of ``watch``: reconnects after a second when the stream breaks."""
+        filters = {"type": ["container"], "label": labels.selector(self.instance)}
+        while not self._watch_stop.is_set():
+            try:
+                api = self._docker().api
+                self._events = events = api.events(filters=filters, decode=True)
+                wake()  # events may have been missed while not connected
+                for event in events:
+                    if event.get("Action", event.get("status")) in WAKING_EVENTS:
+                        wake()
+            except Exception as exc:  # the engine went away or the stream timed out
+                if not self._watch_stop.is_set():
+                    log.debug("engine event stream ended: %s; reconnecting", exc)
+            self._watch_stop.wait(1.0)
 
     def _owns(self, name: str) -> bool:
         """The container exists and carries this instance's labels."""
@@ -230,9 +308,12 @@ class DockerExecutor:
             options["nano_cpus"] = limits.nano_cpus(request.cpus)
         return options
 
-    def _create(self, request: RunRequest, options: dict[str, Any]) -> Any:
+    def _create(self, request: RunRequest, options: dict[str, Any]) -> str:
+        """Create the container with one engine call; its id."""
+        api = self._docker().api
+        create = _create_container_args(dict(options, image=request.image, version=api._version))
         try:
-            return self._docker().containers.create(request.image, **options)
+            return str(api.create_container(**create)["Id"])
         except ImageNotFound as exc:
             raise messages.missing_image(request.image, request.job_id) from exc
         except APIError as exc:
@@ -243,9 +324,9 @@ class DockerExecutor:
                 hint="check the job's image, command, volumes and resources",
             ) from exc
 
-    def _start(self, container: Any, run_id: str) -> None:
+    def _start(self, container_id: str, run_id: str) -> None:
         try:
-            container.start()
+            self._docker().api.start(container_id)
         except APIError as exc:
             # The container exists but never ran: remove it so it is not taken for a live run.
             self.remove(run_id)
@@ -285,9 +366,9 @@ def _mount(spec: volumes.VolumeSpec) -> Mount:
     return Mount(target=spec.target, source=spec.source, type=spec.kind, read_only=spec.read_only)
 
 
-def _connect() -> docker.DockerClient:
+def _connect(pool_size: int = 10) -> docker.DockerClient:
     try:
-        return docker.from_env()
+        return docker.from_env(max_pool_size=pool_size)
     except DockerException as exc:
         raise messages.engine_unavailable("connect to Docker", str(exc)) from exc
 

@@ -87,6 +87,9 @@ class CycleReport:
     # jobs whose history the book has not loaded: what their summary says about runs
     # (last run, success rate, ...) stays as the status branch has it
     partial: frozenset[str] = frozenset()
+    # the jobs whose facts or runs may have changed since the last recorded cycle; None: any
+    # (the summaries of the others are taken from the cache as they are)
+    changed_jobs: frozenset[str] | None = None
 
 
 @dataclass
@@ -192,7 +195,10 @@ def _job_files(
     summaries = dict(cache.summaries)
     keys = dict(cache.summary_keys)
     drop: list[str] = []
-    for job_id, facts in report.jobs.items():
+    jobs = report.jobs
+    if report.changed_jobs is not None:
+        jobs = {job_id: jobs[job_id] for job_id in sorted(report.changed_jobs) if job_id in jobs}
+    for job_id, facts in jobs.items():
         if facts.job is None and not facts.active and report.config_loaded:
             drop.append(job_id)  # removed from config and nothing left running
             summaries.pop(job_id, None)
