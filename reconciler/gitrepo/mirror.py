@@ -42,6 +42,7 @@ from dulwich.repo import Repo
 from reconciler.errors import LedgerError, OvenError, PushRejected, SourceError
 from reconciler.gitrepo.credentials import Credentials
 from reconciler.gitrepo.faults import DAMAGED_HINT, Errors, Faults, MirrorDamaged, redact_url
+from reconciler.gitrepo.packs import Maintenance, new_objects, pack_data
 from reconciler.gitrepo.repos import LocalClient, open_repo, walk_graph
 from reconciler.gitrepo.trees import (
     check_heads,
@@ -88,6 +89,7 @@ class GitMirror:
         self._now = now
         self._lock = threading.RLock()
         self._unclosed: list[Repo] = []  # damaged: closed once the error's frames are gone
+        self.maintenance = Maintenance(self._repo, self._lock)  # packs loose objects
 
     def __del__(self) -> None:
         while self._unclosed:  # left open by the last error; its frames are gone by now
@@ -223,7 +225,7 @@ class GitMirror:
             with self._remote("push to", LedgerError, self._healthy):
                 try:
                     result = client_obj.send_pack(
-                        path.encode(), update_refs, _pack_generator(repo)
+                        path.encode(), update_refs, self._pack_generator(repo, new_sha, old_sha)
                     )
                 except FileLocked as exc:  # a local remote's branch is being moved right now
                     raise self._locked(branch, exc) from exc
@@ -232,6 +234,30 @@ class GitMirror:
                 raise self._refused(branch, str(error))
             with self._local():
                 repo.refs[ref] = ObjectID(new_sha.encode())
+
+    def _pack_generator(self, repo: Repo, new_sha: str, old_sha: str | None) -> Callable[..., Any]:
+        """The pack of a push: the objects our commits on ``old_sha`` add (``packs.py``) when
+        the remote has ``old_sha``, else what dulwich finds; a read error means damage."""
+
+        def generate(
+            have: Any, want: Any, *, ofs_delta: bool = False, progress: Any = None
+        ) -> Any:
+            try:
+                old = ObjectID(old_sha.encode()) if old_sha else None
+                new = ObjectID(new_sha.encode())
+                if old is not None and old in have and set(want) == {new}:
+                    objects = new_objects(repo.object_store, new, old)
+                    if objects is not None:
+                        self.maintenance.written(len(objects))
+                        return pack_data(objects)
+                known = {sha for sha in have if sha in repo.object_store}
+                return repo.object_store.generate_pack_data(
+                    known, set(want), progress=progress, ofs_delta=ofs_delta
+                )
+            except Exception as exc:  # whatever dulwich raises on a damaged repository
+                raise MirrorDamaged(f"{type(exc).__name__}: {exc}") from exc
+
+        return generate
 
     def _locked(self, branch: str, exc: FileLocked) -> LedgerError:
         lock = Path(os.fsdecode(exc.lockfilename))
@@ -451,18 +477,3 @@ def _mirror_heads(repo: Repo, heads: Mapping[Ref, ObjectID]) -> None:
             del repo.refs[Ref(HEADS + name)]
     for ref, sha in heads.items():
         repo.refs[ref] = sha
-
-
-def _pack_generator(repo: Repo) -> Callable[..., Any]:
-    """The pack of a push, from the mirror: an error reading it means the mirror is damaged."""
-
-    def generate(have: Any, want: Any, *, ofs_delta: bool = False, progress: Any = None) -> Any:
-        try:
-            known = {sha for sha in have if sha in repo.object_store}
-            return repo.object_store.generate_pack_data(
-                known, set(want), progress=progress, ofs_delta=ofs_delta
-            )
-        except Exception as exc:  # whatever dulwich raises on a damaged repository
-            raise MirrorDamaged(f"{type(exc).__name__}: {exc}") from exc
-
-    return generate

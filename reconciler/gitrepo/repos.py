@@ -11,18 +11,28 @@ bitmaps tolerate a vanished pack, but the lookup itself (``bitmap.find_commit_bi
 reads ``Pack.bitmap`` of every pack, and 1.2.21 fails the same way (see
 tests/source/test_mirror_faults.py). The repositories we mirror are small, so walking the commit
 graph costs nothing worth a bitmap: every repository opened here walks the graph instead.
+
+A push to a remote on this machine writes a small pack's objects as loose objects, as
+``git receive-pack`` does below ``receive.unpackLimit`` (100): dulwich would add a pack per
+push and, to name it, hash the object list of every pack already there (the cost of the whole
+repository on every status commit). The remote's own ``git gc`` packs them later.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
 
 from dulwich.client import LocalGitClient
 from dulwich.object_store import BaseObjectStore
+from dulwich.objects import ShaFile
+from dulwich.pack import UnpackedObject
 from dulwich.repo import Repo
 
 __all__ = ["LocalClient", "open_repo", "walk_graph"]
+
+UNPACK_LIMIT = 100  # git's receive.unpackLimit: smaller pushes land as loose objects
 
 
 def walk_graph(repo: Repo) -> Repo:
@@ -48,4 +58,24 @@ class LocalClient(LocalGitClient):
     @classmethod
     def _open_repo(cls, path: str | bytes) -> closing[Repo]:
         text = path if isinstance(path, str) else path.decode()
-        return closing(open_repo(text))
+        return closing(_unpacking_small_pushes(open_repo(text)))
+
+
+def _unpacking_small_pushes(repo: Repo) -> Repo:
+    """``repo`` whose ``add_pack_data`` stores fewer than UNPACK_LIMIT whole objects loose."""
+    store: BaseObjectStore = repo.object_store
+    add_pack = store.add_pack_data
+
+    def add_pack_data(count: int, records: Iterator[UnpackedObject], progress: Any = None) -> Any:
+        if count >= UNPACK_LIMIT:
+            return add_pack(count, records, progress=progress)
+        objects = list(records)
+        if any(record.delta_base is not None for record in objects):
+            return add_pack(len(objects), iter(objects), progress=progress)
+        for record in objects:
+            assert record.obj_type_num is not None and record.obj_chunks is not None
+            store.add_object(ShaFile.from_raw_chunks(record.obj_type_num, record.obj_chunks))
+        return None
+
+    store.add_pack_data = add_pack_data  # type: ignore[method-assign]
+    return repo
