@@ -9,6 +9,9 @@ Sources hand a manifest path that is a symbolic link (git mode 120000, a link on
 silently or follow it out of the repo. A file name with control characters (or not UTF-8) is
 a problem too, shown escaped.
 
+Each file's outcome comes from a ``ParseCache`` (``cache.py``) by its git blob id: loading a
+revision parses only the files no earlier load has seen with the same inherited settings.
+
 A file whose parsing raises an exception that is not a problem (a bug) becomes a problem of
 that file, logged with its traceback; the other files load as usual.
 """
@@ -21,6 +24,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import BUG_HINT
+from reconciler.manifests.cache import DEFAULT, ParseCache, context_key
 from reconciler.manifests.job import ParsedJob, parse_job_file
 from reconciler.manifests.oven import OVEN_PATH, OvenSettings, load_oven
 from reconciler.manifests.safe_yaml import FILE_FIELD
@@ -46,15 +50,27 @@ def load_tree(
     files: Mapping[str, bytes],
     revision: str = "",
     volume_allowlist: Sequence[str] | None = (),
+    cache: ParseCache | None = None,
 ) -> DesiredState:
-    """Every job in ``files`` (repo-relative path -> content); other files are ignored."""
+    """Every job in ``files`` (repo-relative path -> content); other files are ignored.
+
+    Parsed files come from ``cache`` (this process's memory cache when None)."""
+    cache = DEFAULT if cache is None else cache
     unusable = {path: text for path in files if (text := file_problem(path, files[path]))}
     if OVEN_PATH in unusable:
         settings = OvenSettings(targets=None)  # like a broken oven.yaml: no defaults, no targets
     else:
         settings = load_oven(files.get(OVEN_PATH), OVEN_PATH)
+    context = context_key(settings.defaults, volume_allowlist, settings.targets)
     parsed = [
-        _parse_contained(path, files[path], settings.defaults, volume_allowlist, settings.targets)
+        cache.parsed(
+            context,
+            path,
+            files[path],
+            lambda path=path: _parse_contained(
+                path, files[path], settings.defaults, volume_allowlist, settings.targets
+            ),
+        )
         for path in sorted(files)
         if is_job_path(path) and path not in unusable
     ]
