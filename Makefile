@@ -12,7 +12,7 @@ help:
 	@echo "make test   - install everything needed (engine, images, browser) and run the tests"
 	@echo "make lint   - ruff, mypy and the import contracts (layers)"
 	@echo "make images - build the example and test images locally"
-	@echo "make bench  - the tick-cost benchmark (pure; seconds)"
+	@echo "make bench  - the tick cost, status commits (git), validate/plan/reload (BENCH_ARGS=--quick)"
 	@echo "make bench-engine - on the real engine: 100 MB of output, a pipeline run, push-to-applied latency"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
 	@echo "make soak   - two daemons on one repo for ~45 minutes, the leader killed every round"
@@ -48,6 +48,8 @@ lint: setup
 
 bench: setup
 	$(PY) bench/run.py
+	PYTHONPATH=. $(PY) bench/git.py $(BENCH_ARGS)
+	PYTHONPATH=. $(PY) bench/manifests.py $(BENCH_ARGS)
 
 bench-engine: setup engine images
 	PYTHONPATH=. $(PY) bench/big_output.py

@@ -42,7 +42,10 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Bench",
     "GIT_COMMITTER_EMAIL": "bench@example.test",
 }
-RUN = "job: {job}\nrun_id: {run}\nstatus: Succeeded\nexit_code: 0\nstarted_at: '2026-12-01T00:00:00Z'\n"
+RUN = (
+    "job: {job}\nrun_id: {run}\nstatus: Succeeded\nexit_code: 0\n"
+    "started_at: '2026-12-01T00:00:00Z'\n"
+)
 
 
 def git(*args: str, cwd: Path | None = None, data: bytes | None = None) -> str:

@@ -126,4 +126,16 @@ ALLOW_VOLUME = Option("--allow-volume", "host directory jobs may bind-mount; rep
 NOW = Option("--now", "the time to compute from, ISO 8601 (UTC without a zone)",
              type=time_arg, metavar="TIME", shown="the current time")
 JSON = Option("--json", "print JSON for scripts instead of text", switch=True)
+CACHE_DIR = Option("--cache-dir", "where parsed manifests are kept between runs, by git blob "
+                   "id; 'off' keeps none", env="OVEN_CACHE_DIR", metavar="DIR",
+                   shown="$XDG_CACHE_HOME/agent-oven, else ~/.cache/agent-oven")
 # fmt: on
+
+
+def manifest_cache(value: str | None) -> Any:
+    """The ``ParseCache`` ``--cache-dir`` names: on disk, or this process's memory for 'off'."""
+    from reconciler.manifests.cache import DEFAULT, ParseCache, default_directory
+
+    if value == "off":
+        return DEFAULT
+    return ParseCache(Path(value) if value else default_directory())

@@ -50,8 +50,11 @@ from reconciler.gitrepo.trees import (
     files_at,
     is_ancestor,
     load_commit,
+    read_blobs,
     tree_changes,
+    tree_entries,
 )
+from reconciler.manifests import TreeFiles
 
 __all__ = ["IDENTITY", "GitMirror", "files_at", "redact_url"]
 
@@ -143,6 +146,18 @@ class GitMirror:
         """Regular files of the commit whose path is a prefix or lies under one ('' = all);
         ``links=True``: symbolic links too, as ``manifests.Symlink`` (see ``files_at``)."""
         return self._read(SourceError, lambda repo: files_at(repo, sha, prefixes, links))
+
+    def tree_files(
+        self, sha: str, prefixes: Sequence[str], keep: Callable[[str], bool]
+    ) -> TreeFiles:
+        """Like ``read_files(links=True)`` for the paths ``keep`` accepts, but each regular
+        file is read only when asked for (``manifests.TreeFiles``)."""
+        blobs, links = self._read(SourceError, lambda repo: tree_entries(repo, sha, prefixes))
+        return TreeFiles(
+            {path: blob for path, blob in blobs.items() if keep(path)},
+            {path: target for path, target in links.items() if keep(path)},
+            lambda ids: self._read(SourceError, lambda repo: read_blobs(repo, ids)),
+        )
 
     def tree_of(self, sha: str) -> str:
         """The tree sha of a commit (equal trees mean equal content)."""

@@ -126,10 +126,10 @@ class Maintenance:
         try:
             with self._lock, self._open() as repo:
                 store = repo.object_store
-                packed = store.pack_loose_objects()  # type: ignore[attr-defined]
-                packs = len(store.packs)  # type: ignore[attr-defined]
+                packed = store.pack_loose_objects()
+                packs = len(store.packs)
                 if packs >= PACK_LIMIT:
-                    store.repack()  # type: ignore[attr-defined]
+                    store.repack()
             self.packings += 1
             log.debug("packed %d loose objects of %s (%d packs before)", packed, repo.path, packs)
         except Exception as exc:  # whatever dulwich raises; the next reader repairs

@@ -63,7 +63,7 @@ class LocalClient(LocalGitClient):
 
 def _unpacking_small_pushes(repo: Repo) -> Repo:
     """``repo`` whose ``add_pack_data`` stores fewer than UNPACK_LIMIT whole objects loose."""
-    store: BaseObjectStore = repo.object_store
+    store = repo.object_store
     add_pack = store.add_pack_data
 
     def add_pack_data(count: int, records: Iterator[UnpackedObject], progress: Any = None) -> Any:
@@ -77,5 +77,5 @@ def _unpacking_small_pushes(repo: Repo) -> Repo:
             store.add_object(ShaFile.from_raw_chunks(record.obj_type_num, record.obj_chunks))
         return None
 
-    store.add_pack_data = add_pack_data  # type: ignore[method-assign]
+    store.add_pack_data = add_pack_data  # type: ignore[method-assign,assignment]
     return repo

@@ -123,6 +123,44 @@ def _files_under(repo: Repo, tree: ObjectID, prefix: str, links: bool) -> dict[s
     return files
 
 
+def tree_entries(
+    repo: Repo, sha: str, prefixes: Sequence[str]
+) -> tuple[dict[str, str], dict[str, bytes]]:
+    """The blob id of every regular file under the prefixes, and the target of every link;
+    no blob is read but the links'."""
+    tree = load_commit(repo, sha, SourceError).tree
+    blobs: dict[str, str] = {}
+    links: dict[str, bytes] = {}
+
+    def add(path: str, mode: int, blob: ObjectID) -> None:
+        if stat.S_ISREG(mode):
+            blobs[path] = blob.decode("ascii")
+        elif stat.S_ISLNK(mode):
+            links[path] = repo.object_store[blob].as_raw_string()
+
+    for prefix in (p.strip("/") for p in prefixes):
+        root, base = tree, ""
+        if prefix:
+            found = _lookup(repo, tree, prefix.encode())
+            if found is None:
+                continue
+            mode, root = found
+            if not stat.S_ISDIR(mode):
+                add(prefix, mode, root)
+                continue
+            base = prefix + "/"
+        for entry in iter_tree_contents(repo.object_store, root):
+            if entry.mode is not None and entry.sha is not None:
+                add(base + entry.path.decode("utf-8", "surrogateescape"), entry.mode, entry.sha)
+    return blobs, links
+
+
+def read_blobs(repo: Repo, ids: Iterable[str]) -> dict[str, bytes]:
+    """The contents of the blobs, by id."""
+    store = repo.object_store
+    return {blob: store[ObjectID(blob.encode())].as_raw_string() for blob in ids}
+
+
 def _content(repo: Repo, mode: int, sha: ObjectID, links: bool) -> bytes | None:
     if stat.S_ISREG(mode):
         return repo.object_store[sha].as_raw_string()

@@ -26,7 +26,7 @@ import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -88,26 +88,26 @@ class ParseCache:
         self._dirty: set[str] = set()  # contexts with entries the file lacks
         self._used: set[Key] = set()  # what this process asked for: what a save keeps
 
-    def parsed(
-        self, context: str, path: str, data: bytes, parse: Callable[[], ParsedJob]
-    ) -> ParsedJob:
-        """The cached outcome for this file, or ``parse()`` remembered."""
+    def get(self, context: str, blob: str, path: str) -> ParsedJob | None:
+        """The outcome for the file at ``path`` holding blob ``blob``, if known."""
         if self.directory is not None and context not in self._read:
             self._load(context)
-        key = (context, blob_id(data), path)
+        key = (context, blob, path)
         if self.directory is not None:
             self._used.add(key)
         found = self._entries.get(key)
-        if found is not None:
+        if found is None:
+            self.misses += 1
+        else:
             self.hits += 1
-            return found
-        self.misses += 1
-        result = parse()
-        self._entries[key] = result
+        return found
+
+    def put(self, context: str, blob: str, path: str, parsed: ParsedJob) -> None:
+        """Remember the outcome of parsing a file."""
+        self._entries[(context, blob, path)] = parsed
         self._dirty.add(context)
         while len(self._entries) > self.limit:
             del self._entries[next(iter(self._entries))]
-        return result
 
     def save(self) -> None:
         """Write the contexts that gained entries to the directory (nothing without one),

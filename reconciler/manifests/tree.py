@@ -24,7 +24,8 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import BUG_HINT
-from reconciler.manifests.cache import DEFAULT, ParseCache, context_key
+from reconciler.manifests.cache import DEFAULT, ParseCache, blob_id, context_key
+from reconciler.manifests.files import Symlink, TreeFiles
 from reconciler.manifests.job import ParsedJob, parse_job_file
 from reconciler.manifests.oven import OVEN_PATH, OvenSettings, load_oven
 from reconciler.manifests.safe_yaml import FILE_FIELD
@@ -35,10 +36,6 @@ log = logging.getLogger("oven")
 
 JOBS_DIR = "jobs/"
 SUFFIXES = (".yaml", ".yml")
-
-
-class Symlink(bytes):
-    """A manifest path that is a symbolic link; the bytes are the link's target."""
 
 
 def is_job_path(path: str) -> bool:
@@ -56,24 +53,27 @@ def load_tree(
 
     Parsed files come from ``cache`` (this process's memory cache when None)."""
     cache = DEFAULT if cache is None else cache
-    unusable = {path: text for path in files if (text := file_problem(path, files[path]))}
+    unusable = {path: text for path in files if (text := _unusable(files, path))}
     if OVEN_PATH in unusable:
         settings = OvenSettings(targets=None)  # like a broken oven.yaml: no defaults, no targets
     else:
         settings = load_oven(files.get(OVEN_PATH), OVEN_PATH)
     context = context_key(settings.defaults, volume_allowlist, settings.targets)
-    parsed = [
-        cache.parsed(
-            context,
-            path,
-            files[path],
-            lambda path=path: _parse_contained(
-                path, files[path], settings.defaults, volume_allowlist, settings.targets
-            ),
-        )
-        for path in sorted(files)
-        if is_job_path(path) and path not in unusable
-    ]
+    paths = [path for path in sorted(files) if is_job_path(path) and path not in unusable]
+    blobs = {path: _blob_id(files, path) for path in paths}
+    found = {path: cache.get(context, blobs[path], path) for path in paths}
+    if isinstance(files, TreeFiles):
+        files.prefetch(path for path, hit in found.items() if hit is None)
+    parsed = []
+    for path in paths:
+        job = found[path]
+        if job is None:
+            data = files[path]
+            job = _parse_contained(
+                path, data, settings.defaults, volume_allowlist, settings.targets
+            )
+            cache.put(context, blobs[path], path, job)
+        parsed.append(job)
     jobs, duplicates = unique_jobs(parsed)
     refused = [
         Problem(printable(path), 1, FILE_FIELD, text)
@@ -88,6 +88,18 @@ def load_tree(
     ]
     problems.sort(key=lambda p: (p.path, p.line, p.field))
     return DesiredState(revision=revision, jobs=jobs, problems=tuple(problems))
+
+
+def _blob_id(files: Mapping[str, bytes], path: str) -> str:
+    known = files.blob_id(path) if isinstance(files, TreeFiles) else None
+    return known or blob_id(files[path])
+
+
+def _unusable(files: Mapping[str, bytes], path: str) -> str | None:
+    """``file_problem`` without reading a regular file of a ``TreeFiles``."""
+    if isinstance(files, TreeFiles) and files.blob_id(path) is not None:
+        return file_problem(path, b"")
+    return file_problem(path, files[path])
 
 
 def file_problem(path: str, content: bytes) -> str | None:
