@@ -10,7 +10,7 @@ from __future__ import annotations
 import stat
 from collections.abc import Iterable, Mapping, Sequence
 
-from dulwich.errors import NotCommitError
+from dulwich.errors import NotCommitError, NotTreeError
 from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.repo import Repo
@@ -149,10 +149,38 @@ def tree_entries(
                 add(prefix, mode, root)
                 continue
             base = prefix + "/"
-        for entry in iter_tree_contents(repo.object_store, root):
-            if entry.mode is not None and entry.sha is not None:
-                add(base + entry.path.decode("utf-8", "surrogateescape"), entry.mode, entry.sha)
+        for path, mode, blob in _walk(repo, root):
+            add(base + path, mode, blob)
     return blobs, links
+
+
+Entry = tuple[str, int, ObjectID]  # path under the tree, mode, object id
+_WALKED: dict[ObjectID, list[Entry]] = {}  # trees never change: a walk is kept by tree id
+WALK_MEMORY = 4096  # trees kept; past it the oldest go first
+
+
+def _walk(repo: Repo, tree: ObjectID) -> list[Entry]:
+    """Every entry under ``tree`` but its subtrees; a subtree walked before (in this process,
+    in any repository: ids name contents) is not read again, so walking the next revision
+    reads only the trees that changed."""
+    found = _WALKED.get(tree)
+    if found is not None:
+        return found
+    node = repo.object_store[tree]
+    if not isinstance(node, Tree):
+        raise NotTreeError(tree)
+    found = []
+    for entry in node.iteritems():
+        name = entry.path.decode("utf-8", "surrogateescape")
+        if stat.S_ISDIR(entry.mode):
+            below = _walk(repo, entry.sha)
+            found.extend((f"{name}/{path}", mode, sha) for path, mode, sha in below)
+        else:
+            found.append((name, entry.mode, entry.sha))
+    _WALKED[tree] = found
+    while len(_WALKED) > WALK_MEMORY:
+        del _WALKED[next(iter(_WALKED))]
+    return found
 
 
 def read_blobs(repo: Repo, ids: Iterable[str]) -> dict[str, bytes]:

@@ -8,7 +8,7 @@ once and handed on as ``Symlink`` (``tree.py`` names them as problems).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 
 
 class Symlink(bytes):
@@ -18,8 +18,9 @@ class Symlink(bytes):
 Reader = Callable[[list[str]], Mapping[str, bytes]]  # blob ids -> contents
 
 
-class TreeFiles(Mapping[str, bytes]):
-    """``{path: content}`` of a tree; contents come from ``read`` on first use."""
+class TreeFiles(MutableMapping[str, bytes]):
+    """``{path: content}`` of a tree; contents come from ``read`` on first use. Each read of
+    a source makes a new one, so the caller may change it like a dict."""
 
     def __init__(self, blobs: Mapping[str, str], links: Mapping[str, bytes], read: Reader) -> None:
         self._blobs = dict(blobs)  # regular files: path -> blob id
@@ -45,6 +46,16 @@ class TreeFiles(Mapping[str, bytes]):
                 raise KeyError(path)
             self.prefetch([path])
         return self._content[path]
+
+    def __setitem__(self, path: str, content: bytes) -> None:
+        self._blobs.pop(path, None)
+        self._content[path] = content
+
+    def __delitem__(self, path: str) -> None:
+        if path not in self._blobs and path not in self._content:
+            raise KeyError(path)
+        self._blobs.pop(path, None)
+        self._content.pop(path, None)
 
     def __iter__(self) -> Iterator[str]:
         yield from self._blobs
