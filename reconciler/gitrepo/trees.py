@@ -155,15 +155,17 @@ def tree_entries(
 
 
 Entry = tuple[str, int, ObjectID]  # path under the tree, mode, object id
-_WALKED: dict[ObjectID, list[Entry]] = {}  # trees never change: a walk is kept by tree id
+_WALKED: dict[tuple[str, ObjectID], list[Entry]] = {}  # (repository, tree id) -> its walk
 WALK_MEMORY = 4096  # trees kept; past it the oldest go first
 
 
 def _walk(repo: Repo, tree: ObjectID) -> list[Entry]:
-    """Every entry under ``tree`` but its subtrees; a subtree walked before (in this process,
-    in any repository: ids name contents) is not read again, so walking the next revision
-    reads only the trees that changed."""
-    found = _WALKED.get(tree)
+    """Every entry under ``tree`` but its subtrees. A tree never changes, so a subtree this
+    process walked before in the same repository is not read again: walking the next revision
+    reads only the trees that changed. (Per repository, so a tree missing from a damaged one
+    is still found missing the first time it is walked there.)"""
+    key = (str(repo.path), tree)
+    found = _WALKED.get(key)
     if found is not None:
         return found
     node = repo.object_store[tree]
@@ -177,7 +179,7 @@ def _walk(repo: Repo, tree: ObjectID) -> list[Entry]:
             found.extend((f"{name}/{path}", mode, sha) for path, mode, sha in below)
         else:
             found.append((name, entry.mode, entry.sha))
-    _WALKED[tree] = found
+    _WALKED[key] = found
     while len(_WALKED) > WALK_MEMORY:
         del _WALKED[next(iter(_WALKED))]
     return found
