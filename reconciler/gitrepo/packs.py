@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Set
 from contextlib import AbstractContextManager
 
 from dulwich.object_store import BaseObjectStore
@@ -34,12 +34,16 @@ LOOSE_LIMIT = 1024  # objects written since the last packing that start one
 PACK_LIMIT = 24  # packs in the store that make a packing join them all
 
 
-def new_objects(store: BaseObjectStore, new: ObjectID, old: ObjectID) -> list[ShaFile] | None:
-    """Every object reachable from commit ``new`` but not from its ancestor ``old``, when
-    ``new`` reaches ``old`` through first parents within ``MAX_CHAIN`` commits; else None."""
+def new_objects(
+    store: BaseObjectStore, new: ObjectID, old: ObjectID | Set[ObjectID]
+) -> list[ShaFile] | None:
+    """Every object reachable from commit ``new`` but not from its ancestor ``old`` (or the
+    first of several met), when ``new`` reaches it through single-parent commits within
+    ``MAX_CHAIN`` commits; else None (the caller lets dulwich walk)."""
+    stops = {old} if isinstance(old, bytes) else old
     commits: list[Commit] = []
     sha = new
-    while sha != old:
+    while sha not in stops:
         if len(commits) >= MAX_CHAIN or sha not in store:
             return None
         commit = store[sha]
@@ -84,6 +88,21 @@ def _tree_delta(
 def pack_data(objects: list[ShaFile]) -> tuple[int, Iterator[UnpackedObject]]:
     """``generate_pack_data``'s answer for whole objects."""
     return len(objects), (full_unpacked_object(obj) for obj in objects)
+
+
+def objects_for(
+    store: BaseObjectStore, have: Iterable[ObjectID], want: Iterable[ObjectID]
+) -> list[ShaFile] | None:
+    """The objects each wanted commit adds on top of one in ``have`` (``new_objects``), or
+    None when a wanted commit does not lead to one that way."""
+    haves = set(have)
+    found: dict[ObjectID, ShaFile] = {}
+    for sha in want:
+        objects = new_objects(store, sha, haves) if haves else None
+        if objects is None:
+            return None
+        found.update((obj.id, obj) for obj in objects)
+    return list(found.values())
 
 
 class Maintenance:
