@@ -12,6 +12,7 @@ from reconciler.gitrepo import GitMirror
 from reconciler.gitrepo.packs import new_objects
 from reconciler.gitrepo.repos import open_repo
 from reconciler.ledger.git import GitLedger
+from reconciler.source.git import GitSource
 
 
 def counting_fetches(mirror: GitMirror) -> list[int]:
@@ -107,3 +108,19 @@ def test_loose_objects_are_packed_in_the_background(bare, git, tmp_path) -> None
     assert loose_count(mirror.path) == 0
     assert set(ledger.read()) == {f"status/{n}.yaml" for n in range(5)}
     git("fsck", "--strict", cwd=mirror.path)
+
+
+def test_a_fetch_of_one_new_commit_copies_only_what_it_adds(bare, push, git, tmp_path) -> None:
+    push(bare, "main", {f"jobs/t{n}/j{m}.yaml": f"id: j{m}\n" for n in range(3) for m in range(5)})
+    source = GitSource(str(bare), "main", tmp_path / "state")
+    source.fetch()
+    git("repack", "-a", "-d", "-q", cwd=source.mirror.path)
+    assert loose_count(source.mirror.path) == 0
+
+    new = push(bare, "main", {"jobs/t1/new.yaml": "id: new\n"})
+
+    assert source.fetch() == new
+    # the commit, the trees /, jobs/, jobs/t1/ and the blob
+    assert loose_count(source.mirror.path) == 5
+    assert source.files(new)["jobs/t1/new.yaml"] == b"id: new\n"
+    git("fsck", "--strict", cwd=source.mirror.path)
