@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from dulwich.client import GitClient, LocalGitClient, get_transport_and_path
 from dulwich.file import FileLocked
 from dulwich.object_store import commit_tree_changes
-from dulwich.objects import Commit, ObjectID
+from dulwich.objects import Commit, ObjectID, ShaFile
 from dulwich.objectspec import parse_commit
 from dulwich.refs import Ref
 from dulwich.repo import Repo
@@ -42,7 +42,7 @@ from dulwich.repo import Repo
 from reconciler.errors import LedgerError, OvenError, PushRejected, SourceError
 from reconciler.gitrepo.credentials import Credentials
 from reconciler.gitrepo.faults import DAMAGED_HINT, Errors, Faults, MirrorDamaged, redact_url
-from reconciler.gitrepo.packs import Maintenance, new_objects, pack_data
+from reconciler.gitrepo.packs import Maintenance, Written, new_objects, pack_data
 from reconciler.gitrepo.repos import LocalClient, open_repo, walk_graph
 from reconciler.gitrepo.trees import (
     check_heads,
@@ -93,6 +93,7 @@ class GitMirror:
         self._lock = threading.RLock()
         self._unclosed: list[Repo] = []  # damaged: closed once the error's frames are gone
         self.maintenance = Maintenance(self._repo, self._lock)  # packs loose objects
+        self.written = Written()  # what our commits added: their push reads no tree
 
     def __del__(self) -> None:
         while self._unclosed:  # left open by the last error; its frames are gone by now
@@ -185,8 +186,10 @@ class GitMirror:
 
         def commit(repo: Repo) -> str:
             base = load_commit(repo, parent, LedgerError).tree if parent else empty_tree(repo)
-            changes = tree_changes(repo, base, files)
-            tree = commit_tree_changes(repo.object_store, base, changes) if changes else base
+            added: list[ShaFile] = []
+            changes = tree_changes(repo, base, files, added)
+            store = self.written.recording(repo.object_store, added)
+            tree = commit_tree_changes(store, base, changes) if changes else base
             new = Commit()
             new.tree = tree
             new.parents = [ObjectID(parent.encode())] if parent else []
@@ -196,6 +199,7 @@ class GitMirror:
             new.encoding = b"UTF-8"
             new.message = (message.rstrip("\n") + "\n").encode()
             repo.object_store.add_object(new)
+            self.written.add(new, added)
             return _text(new.id)
 
         return self._read(LedgerError, commit)
@@ -261,7 +265,9 @@ class GitMirror:
                 old = ObjectID(old_sha.encode()) if old_sha else None
                 new = ObjectID(new_sha.encode())
                 if old is not None and old in have and set(want) == {new}:
-                    objects = new_objects(repo.object_store, new, old)
+                    objects = self.written.between(new, old)
+                    if objects is None:
+                        objects = new_objects(repo.object_store, new, old)
                     if objects is not None:
                         self.maintenance.written(len(objects))
                         return pack_data(objects)

@@ -85,6 +85,55 @@ def _tree_delta(
             found[entry.sha] = store[entry.sha]
 
 
+class Written:
+    """The objects each commit this process made added, so its push sends them without
+    reading a tree back (``new_objects`` reads both trees of each changed directory, which on
+    a branch of 100k files is most of a commit's cost). Keeps the last ``limit`` commits."""
+
+    def __init__(self, limit: int = MAX_CHAIN) -> None:
+        self.limit = limit
+        self._commits: dict[ObjectID, tuple[ObjectID | None, list[ShaFile]]] = {}
+
+    def recording(self, store: BaseObjectStore, added: list[ShaFile]) -> BaseObjectStore:
+        """``store``, noting in ``added`` every object written through it."""
+        return _Recording(store, added)  # type: ignore[return-value]
+
+    def add(self, commit: Commit, added: list[ShaFile]) -> None:
+        parent = commit.parents[0] if len(commit.parents) == 1 else None
+        self._commits[commit.id] = (parent, [*added, commit])
+        while len(self._commits) > self.limit:
+            del self._commits[next(iter(self._commits))]
+
+    def between(self, new: ObjectID, old: ObjectID) -> list[ShaFile] | None:
+        """What our commits from ``old`` up to ``new`` added, if this process made them all."""
+        found: dict[ObjectID, ShaFile] = {}
+        sha: ObjectID | None = new
+        while sha != old:
+            if sha is None or sha not in self._commits or len(found) > 100_000:
+                return None
+            sha, objects = self._commits[sha]
+            found.update((obj.id, obj) for obj in objects)
+        return list(found.values())
+
+
+class _Recording:
+    """An object store that notes what is written through it (for ``commit_tree_changes``)."""
+
+    def __init__(self, store: BaseObjectStore, added: list[ShaFile]) -> None:
+        self._store = store
+        self._added = added
+
+    def __getitem__(self, sha: ObjectID) -> ShaFile:
+        return self._store[sha]
+
+    def __contains__(self, sha: ObjectID) -> bool:
+        return sha in self._store
+
+    def add_object(self, obj: ShaFile) -> None:
+        self._added.append(obj)
+        self._store.add_object(obj)
+
+
 def pack_data(objects: list[ShaFile]) -> tuple[int, Iterator[UnpackedObject]]:
     """``generate_pack_data``'s answer for whole objects."""
     return len(objects), (full_unpacked_object(obj) for obj in objects)

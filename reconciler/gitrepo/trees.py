@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from dulwich.errors import NotCommitError, NotTreeError
 from dulwich.object_store import iter_tree_contents
-from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.repo import Repo
 
 from reconciler.errors import LedgerError, OvenError, SourceError
@@ -63,7 +63,14 @@ def _exists(repo: Repo, tree: ObjectID, path: bytes) -> bool:
     return _lookup(repo, tree, path) is not None
 
 
-def tree_changes(repo: Repo, base: ObjectID, files: Mapping[str, bytes | None]) -> list[Change]:
+def tree_changes(
+    repo: Repo,
+    base: ObjectID,
+    files: Mapping[str, bytes | None],
+    added: list[ShaFile] | None = None,
+) -> list[Change]:
+    """The changes that write ``files`` on tree ``base``; new blobs are stored (and noted in
+    ``added``)."""
     changes: list[Change] = []
     for name in sorted(files):
         path = _safe_path(name)
@@ -74,6 +81,8 @@ def tree_changes(repo: Repo, base: ObjectID, files: Mapping[str, bytes | None]) 
             continue
         blob = Blob.from_string(content)
         repo.object_store.add_object(blob)
+        if added is not None:
+            added.append(blob)
         changes.append((path, FILE_MODE, blob.id))
     return changes
 
