@@ -53,10 +53,13 @@ lint: setup
 	$(VENV)/bin/lint-imports
 
 BENCH_READS_ARGS ?=
+BENCH_ARGS ?=
 
 bench: setup engine images
 	PYTHONPATH=. $(PY) bench/run.py
 	PYTHONPATH=. $(PY) bench/starts.py
+	PYTHONPATH=. $(PY) bench/git.py $(BENCH_ARGS)
+	PYTHONPATH=. $(PY) bench/manifests.py $(BENCH_ARGS)
 	PYTHONPATH=. $(PY) bench/reads.py $(BENCH_READS_ARGS)
 
 bench-engine: setup engine images

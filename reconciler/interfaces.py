@@ -193,8 +193,9 @@ class ConfigSource(Protocol):
         """Bring the config branch up to date; return its head revision."""
         ...
 
-    def files(self, revision: str) -> dict[str, bytes]:
-        """Every file of the revision that matters: oven.yaml and jobs/**/*.y(a)ml."""
+    def files(self, revision: str) -> Mapping[str, bytes]:
+        """Every file of the revision that matters: oven.yaml and jobs/**/*.y(a)ml (a mapping
+        that may read each file only when asked for, e.g. ``manifests.TreeFiles``)."""
         ...
 
 

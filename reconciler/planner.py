@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.clock import iso
 from reconciler.explain import next_fire_times
 from reconciler.manifests import keep_last_good
-from reconciler.model import DesiredState, JobSpec, Problem
+from reconciler.model import DesiredState, JobSpec, Problem, Schedule
 from reconciler.schedule import describe
 
 
@@ -110,18 +110,45 @@ def plan(base: DesiredState | None, head: DesiredState, now: datetime, runs: int
     """Diff ``base`` (what is applied; None for nothing) against ``head``."""
     old = base.jobs if base else {}
     changes: list[JobChange] = []
+    times = _Times(now)
     for job_id in sorted(set(old) | set(head.jobs)):
         before, after = old.get(job_id), head.jobs.get(job_id)
         if after is None:
             assert before is not None
-            changes.append(_change("removed", before, now, 0))
+            changes.append(_change("removed", before, times, 0))
         elif before is None:
-            changes.append(_change("added", after, now, runs))
+            changes.append(_change("added", after, times, runs))
         elif before.fingerprint != after.fingerprint:
-            changes.append(_change("changed", after, now, runs, changed_fields(before, after)))
+            changes.append(_change("changed", after, times, runs, changed_fields(before, after)))
         else:
-            changes.append(_change("unchanged", after, now, runs))
+            changes.append(_change("unchanged", after, times, runs))
     return Plan(base.revision if base else "", head.revision, tuple(changes), head.problems)
+
+
+Fires = tuple[tuple[datetime, ...], tuple[datetime, ...]]  # UTC, local
+
+
+class _Times:
+    """Fire times and descriptions per schedule, each worked out once per plan: many jobs of
+    a large repo share a schedule, and the times depend on nothing else."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._fires: dict[tuple[Schedule, int], Fires] = {}
+        self._words: dict[Schedule, str] = {}
+
+    def next(self, job: JobSpec, runs: int) -> Fires:
+        """The next ``runs`` fire times, in UTC and in the job's zone."""
+        key = (job.schedule, runs)
+        if key not in self._fires:
+            times = next_fire_times(job, runs, self.now) if runs else []
+            self._fires[key] = tuple(u for u, _ in times), tuple(local for _, local in times)
+        return self._fires[key]
+
+    def describe(self, schedule: Schedule) -> str:
+        if schedule not in self._words:
+            self._words[schedule] = describe(schedule)
+        return self._words[schedule]
 
 
 def changed_fields(before: JobSpec, after: JobSpec) -> tuple[FieldChange, ...]:
@@ -145,19 +172,19 @@ def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[FieldChange
 
 
 def _change(
-    action: str, job: JobSpec, now: datetime, runs: int, diffs: tuple[FieldChange, ...] = ()
+    action: str, job: JobSpec, when: _Times, runs: int, diffs: tuple[FieldChange, ...] = ()
 ) -> JobChange:
-    times = next_fire_times(job, runs, now) if job.enabled and runs else []
+    utc, local = when.next(job, runs) if job.enabled else ((), ())
     return JobChange(
         action=action,
         job_id=job.id,
-        schedule=describe(job.schedule),
-        next_runs=tuple(utc for utc, _ in times),
+        schedule=when.describe(job.schedule),
+        next_runs=utc,
         diffs=diffs,
         enabled=job.enabled,
         path=job.path,
         timezone=job.schedule.timezone,
-        next_local=tuple(local for _, local in times),
+        next_local=local,
     )
 
 

@@ -129,4 +129,16 @@ JSON = Option("--json", "print JSON for scripts instead of text", switch=True)
 SERVER = Option("--server", "URL of a running daemon's status page (http://HOST:PORT): read "
                 "from its JSON API instead of git or the state directory", env="OVEN_SERVER",
                 metavar="URL")
+CACHE_DIR = Option("--cache-dir", "where parsed manifests are kept between runs, by git blob "
+                   "id; 'off' keeps none", env="OVEN_CACHE_DIR", metavar="DIR",
+                   shown="$XDG_CACHE_HOME/agent-oven, else ~/.cache/agent-oven")
 # fmt: on
+
+
+def manifest_cache(value: str | None) -> Any:
+    """The ``ParseCache`` ``--cache-dir`` names: on disk, or this process's memory for 'off'."""
+    from reconciler.manifests.cache import DEFAULT, ParseCache, default_directory
+
+    if value == "off":
+        return DEFAULT
+    return ParseCache(Path(value) if value else default_directory())

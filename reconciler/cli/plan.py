@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.cli import options
 from reconciler.cli.context import Context
 from reconciler.cli.options import Env, Option
 from reconciler.model import DesiredState
+
+if TYPE_CHECKING:
+    from reconciler.manifests.cache import ParseCache
 
 EXIT_CHANGES = 3  # --exit-code: the plan changes jobs (1 stays "the head has problems")
 FORMATS = ("text", "json", "markdown")
@@ -47,7 +51,7 @@ def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
     repo = options.REPO.but(required=True)
     now = options.NOW.but(help="time the next-run columns are computed from")
     shared = (options.BRANCH, options.STATUS_BRANCH, now, options.JSON, options.ALLOW_VOLUME)
-    options.add(parser, env, repo, BASE, HEAD, *shared, FORMAT, EXIT_CODE)
+    options.add(parser, env, repo, BASE, HEAD, *shared, FORMAT, EXIT_CODE, options.CACHE_DIR)
 
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
@@ -55,8 +59,10 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     from reconciler.source.checkout import is_local_path
 
     read = _read_checkout if is_local_path(args.repo) else _read_remote
+    cache = options.manifest_cache(args.cache_dir)
     with tempfile.TemporaryDirectory(prefix="oven-plan-") as tmp:
-        base_state, head_state = read(args, Path(tmp))
+        base_state, head_state = read(args, Path(tmp), cache)
+    cache.save()
     _, result = apply_revision(base_state, head_state, args.now or ctx.clock.now())
     form = "json" if args.json else args.format
     if form == "json":
@@ -73,7 +79,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
 Loaded = tuple[DesiredState | None, DesiredState]
 
 
-def _read_checkout(args: argparse.Namespace, _tmp: Path) -> Loaded:
+def _read_checkout(args: argparse.Namespace, _tmp: Path, cache: ParseCache) -> Loaded:
     """A repository on this machine, read in place: git resolves the revisions."""
     from reconciler.errors import SourceError
     from reconciler.manifests import load_tree
@@ -101,12 +107,12 @@ def _read_checkout(args: argparse.Namespace, _tmp: Path) -> Loaded:
             base = checkout.resolve(str(applied)) if applied else None
 
     def state(rev: str) -> DesiredState:
-        return load_tree(checkout.files(rev), rev, allow)
+        return load_tree(checkout.files(rev), rev, allow, cache)
 
     return (state(base) if base else None), state(head)
 
 
-def _read_remote(args: argparse.Namespace, tmp: Path) -> Loaded:
+def _read_remote(args: argparse.Namespace, tmp: Path, cache: ParseCache) -> Loaded:
     """A URL: fetched into a temporary mirror, whose revisions are branches and commit ids."""
     from reconciler.ledger.reader import read_status_tree
     from reconciler.manifests import load_tree
@@ -122,6 +128,6 @@ def _read_remote(args: argparse.Namespace, tmp: Path) -> Loaded:
         base = tree.reconciler.get("applied_revision") if tree else None
 
     def state(rev: str) -> DesiredState:
-        return load_tree(source.files(rev), rev, allow)
+        return load_tree(source.files(rev), rev, allow, cache)
 
     return (state(source.mirror.resolve(base)) if base else None), state(head)

@@ -16,7 +16,7 @@ def arguments(parser: argparse.ArgumentParser, env: Env) -> None:
         "path", type=options.existing_dir, metavar="PATH", help="config repo working tree"
     )
     allow = options.ALLOW_VOLUME.but(shown="none: the volume allow-list is not checked")
-    options.add(parser, env, options.JSON, allow)
+    options.add(parser, env, options.JSON, allow, options.CACHE_DIR)
 
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
@@ -24,7 +24,9 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
 
     # without --allow-volume the reconciler's allow-list is unknown here: skip that one check
     allow = tuple(args.allow_volume) if args.allow_volume else None
-    state = validate_worktree(args.path, volume_allowlist=allow)
+    cache = options.manifest_cache(args.cache_dir)
+    state = validate_worktree(args.path, volume_allowlist=allow, cache=cache)
+    cache.save()
     files = len({p.path for p in state.problems})
     summary = f"{len(state.jobs)} jobs valid, {len(state.problems)} problems in {files} files"
     if args.json:

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from dulwich.client import GitClient, LocalGitClient, get_transport_and_path
 from dulwich.file import FileLocked
 from dulwich.object_store import commit_tree_changes
-from dulwich.objects import Commit, ObjectID
+from dulwich.objects import Commit, ObjectID, ShaFile
 from dulwich.objectspec import parse_commit
 from dulwich.refs import Ref
 from dulwich.repo import Repo
@@ -42,6 +42,7 @@ from dulwich.repo import Repo
 from reconciler.errors import LedgerError, OvenError, PushRejected, SourceError
 from reconciler.gitrepo.credentials import Credentials
 from reconciler.gitrepo.faults import DAMAGED_HINT, Errors, Faults, MirrorDamaged, redact_url
+from reconciler.gitrepo.packs import Maintenance, Written, new_objects, pack_data
 from reconciler.gitrepo.repos import LocalClient, open_repo, walk_graph
 from reconciler.gitrepo.trees import (
     check_heads,
@@ -49,8 +50,11 @@ from reconciler.gitrepo.trees import (
     files_at,
     is_ancestor,
     load_commit,
+    read_blobs,
     tree_changes,
+    tree_entries,
 )
+from reconciler.manifests import TreeFiles
 
 __all__ = ["IDENTITY", "GitMirror", "files_at", "redact_url"]
 
@@ -88,6 +92,8 @@ class GitMirror:
         self._now = now
         self._lock = threading.RLock()
         self._unclosed: list[Repo] = []  # damaged: closed once the error's frames are gone
+        self.maintenance = Maintenance(self._repo, self._lock)  # packs loose objects
+        self.written = Written()  # what our commits added: their push reads no tree
 
     def __del__(self) -> None:
         while self._unclosed:  # left open by the last error; its frames are gone by now
@@ -142,6 +148,18 @@ class GitMirror:
         ``links=True``: symbolic links too, as ``manifests.Symlink`` (see ``files_at``)."""
         return self._read(SourceError, lambda repo: files_at(repo, sha, prefixes, links))
 
+    def tree_files(
+        self, sha: str, prefixes: Sequence[str], keep: Callable[[str], bool]
+    ) -> TreeFiles:
+        """Like ``read_files(links=True)`` for the paths ``keep`` accepts, but each regular
+        file is read only when asked for (``manifests.TreeFiles``)."""
+        blobs, links = self._read(SourceError, lambda repo: tree_entries(repo, sha, prefixes))
+        return TreeFiles(
+            {path: blob for path, blob in blobs.items() if keep(path)},
+            {path: target for path, target in links.items() if keep(path)},
+            lambda ids: self._read(SourceError, lambda repo: read_blobs(repo, ids)),
+        )
+
     def tree_of(self, sha: str) -> str:
         """The tree sha of a commit (equal trees mean equal content)."""
         return self._read(SourceError, lambda repo: _text(load_commit(repo, sha, SourceError).tree))
@@ -168,8 +186,10 @@ class GitMirror:
 
         def commit(repo: Repo) -> str:
             base = load_commit(repo, parent, LedgerError).tree if parent else empty_tree(repo)
-            changes = tree_changes(repo, base, files)
-            tree = commit_tree_changes(repo.object_store, base, changes) if changes else base
+            added: list[ShaFile] = []
+            changes = tree_changes(repo, base, files, added)
+            store = self.written.recording(repo.object_store, added)
+            tree = commit_tree_changes(store, base, changes) if changes else base
             new = Commit()
             new.tree = tree
             new.parents = [ObjectID(parent.encode())] if parent else []
@@ -179,6 +199,7 @@ class GitMirror:
             new.encoding = b"UTF-8"
             new.message = (message.rstrip("\n") + "\n").encode()
             repo.object_store.add_object(new)
+            self.written.add(new, added)
             return _text(new.id)
 
         return self._read(LedgerError, commit)
@@ -242,7 +263,7 @@ class GitMirror:
             with self._remote("push to", LedgerError, self._healthy):
                 try:
                     result = client_obj.send_pack(
-                        path.encode(), update_refs, _pack_generator(repo)
+                        path.encode(), update_refs, self._pack_generator(repo, new_sha, old_sha)
                     )
                 except FileLocked as exc:  # a local remote's branch is being moved right now
                     raise self._locked(branch, exc) from exc
@@ -251,6 +272,32 @@ class GitMirror:
                 raise self._refused(branch, str(error))
             with self._local():
                 repo.refs[ref] = ObjectID(new_sha.encode())
+
+    def _pack_generator(self, repo: Repo, new_sha: str, old_sha: str | None) -> Callable[..., Any]:
+        """The pack of a push: the objects our commits on ``old_sha`` add (``packs.py``) when
+        the remote has ``old_sha``, else what dulwich finds; a read error means damage."""
+
+        def generate(
+            have: Any, want: Any, *, ofs_delta: bool = False, progress: Any = None
+        ) -> Any:
+            try:
+                old = ObjectID(old_sha.encode()) if old_sha else None
+                new = ObjectID(new_sha.encode())
+                if old is not None and old in have and set(want) == {new}:
+                    objects = self.written.between(new, old)
+                    if objects is None:
+                        objects = new_objects(repo.object_store, new, old)
+                    if objects is not None:
+                        self.maintenance.written(len(objects))
+                        return pack_data(objects)
+                known = {sha for sha in have if sha in repo.object_store}
+                return repo.object_store.generate_pack_data(
+                    known, set(want), progress=progress, ofs_delta=ofs_delta
+                )
+            except Exception as exc:  # whatever dulwich raises on a damaged repository
+                raise MirrorDamaged(f"{type(exc).__name__}: {exc}") from exc
+
+        return generate
 
     def _locked(self, branch: str, exc: FileLocked) -> LedgerError:
         lock = Path(os.fsdecode(exc.lockfilename))
@@ -470,21 +517,6 @@ def _mirror_heads(repo: Repo, heads: Mapping[Ref, ObjectID]) -> None:
             del repo.refs[Ref(HEADS + name)]
     for ref, sha in heads.items():
         repo.refs[ref] = sha
-
-
-def _pack_generator(repo: Repo) -> Callable[..., Any]:
-    """The pack of a push, from the mirror: an error reading it means the mirror is damaged."""
-
-    def generate(have: Any, want: Any, *, ofs_delta: bool = False, progress: Any = None) -> Any:
-        try:
-            known = {sha for sha in have if sha in repo.object_store}
-            return repo.object_store.generate_pack_data(
-                known, set(want), progress=progress, ofs_delta=ofs_delta
-            )
-        except Exception as exc:  # whatever dulwich raises on a damaged repository
-            raise MirrorDamaged(f"{type(exc).__name__}: {exc}") from exc
-
-    return generate
 
 
 def _nothing_to_send(*args: Any, **kwargs: Any) -> tuple[int, Iterator[Any]]:

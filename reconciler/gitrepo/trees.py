@@ -10,9 +10,9 @@ from __future__ import annotations
 import stat
 from collections.abc import Iterable, Mapping, Sequence
 
-from dulwich.errors import NotCommitError
+from dulwich.errors import NotCommitError, NotTreeError
 from dulwich.object_store import iter_tree_contents
-from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.repo import Repo
 
 from reconciler.errors import LedgerError, OvenError, SourceError
@@ -70,7 +70,14 @@ def _exists(repo: Repo, tree: ObjectID, path: bytes) -> bool:
     return _lookup(repo, tree, path) is not None
 
 
-def tree_changes(repo: Repo, base: ObjectID, files: Mapping[str, bytes | None]) -> list[Change]:
+def tree_changes(
+    repo: Repo,
+    base: ObjectID,
+    files: Mapping[str, bytes | None],
+    added: list[ShaFile] | None = None,
+) -> list[Change]:
+    """The changes that write ``files`` on tree ``base``; new blobs are stored (and noted in
+    ``added``)."""
     changes: list[Change] = []
     for name in sorted(files):
         path = _safe_path(name)
@@ -81,6 +88,8 @@ def tree_changes(repo: Repo, base: ObjectID, files: Mapping[str, bytes | None]) 
             continue
         blob = Blob.from_string(content)
         repo.object_store.add_object(blob)
+        if added is not None:
+            added.append(blob)
         changes.append((path, FILE_MODE, blob.id))
     return changes
 
@@ -131,6 +140,74 @@ def _files_under(
         if content is not None:
             files[base + entry.path.decode("utf-8", "surrogateescape")] = content
     return files
+
+
+def tree_entries(
+    repo: Repo, sha: str, prefixes: Sequence[str]
+) -> tuple[dict[str, str], dict[str, bytes]]:
+    """The blob id of every regular file under the prefixes, and the target of every link;
+    no blob is read but the links'."""
+    tree = load_commit(repo, sha, SourceError).tree
+    blobs: dict[str, str] = {}
+    links: dict[str, bytes] = {}
+
+    def add(path: str, mode: int, blob: ObjectID) -> None:
+        if stat.S_ISREG(mode):
+            blobs[path] = blob.decode("ascii")
+        elif stat.S_ISLNK(mode):
+            links[path] = repo.object_store[blob].as_raw_string()
+
+    for prefix in (p.strip("/") for p in prefixes):
+        root, base = tree, ""
+        if prefix:
+            found = _lookup(repo, tree, prefix.encode())
+            if found is None:
+                continue
+            mode, root = found
+            if not stat.S_ISDIR(mode):
+                add(prefix, mode, root)
+                continue
+            base = prefix + "/"
+        for path, mode, blob in _walk(repo, root):
+            add(base + path, mode, blob)
+    return blobs, links
+
+
+Entry = tuple[str, int, ObjectID]  # path under the tree, mode, object id
+_WALKED: dict[tuple[str, ObjectID], list[Entry]] = {}  # (repository, tree id) -> its walk
+WALK_MEMORY = 4096  # trees kept; past it the oldest go first
+
+
+def _walk(repo: Repo, tree: ObjectID) -> list[Entry]:
+    """Every entry under ``tree`` but its subtrees. A tree never changes, so a subtree this
+    process walked before in the same repository is not read again: walking the next revision
+    reads only the trees that changed. (Per repository, so a tree missing from a damaged one
+    is still found missing the first time it is walked there.)"""
+    key = (str(repo.path), tree)
+    found = _WALKED.get(key)
+    if found is not None:
+        return found
+    node = repo.object_store[tree]
+    if not isinstance(node, Tree):
+        raise NotTreeError(tree)
+    found = []
+    for entry in node.iteritems():
+        name = entry.path.decode("utf-8", "surrogateescape")
+        if stat.S_ISDIR(entry.mode):
+            below = _walk(repo, entry.sha)
+            found.extend((f"{name}/{path}", mode, sha) for path, mode, sha in below)
+        else:
+            found.append((name, entry.mode, entry.sha))
+    _WALKED[key] = found
+    while len(_WALKED) > WALK_MEMORY:
+        del _WALKED[next(iter(_WALKED))]
+    return found
+
+
+def read_blobs(repo: Repo, ids: Iterable[str]) -> dict[str, bytes]:
+    """The contents of the blobs, by id."""
+    store = repo.object_store
+    return {blob: store[ObjectID(blob.encode())].as_raw_string() for blob in ids}
 
 
 def _content(repo: Repo, mode: int, sha: ObjectID, links: bool) -> bytes | None:

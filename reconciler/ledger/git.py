@@ -1,10 +1,12 @@
 """The ledger on a git branch: status files committed on top of the remote tip and pushed.
 
 ``read`` fetches and returns ``status/**`` at the remote tip of the status branch. ``write``
-builds one commit with every given file on top of the current tip (a root commit when the
-branch does not exist yet) and pushes it; when the push is rejected because someone else
-moved the branch, it fetches the new tip and builds the same change on top of that, so their
-commit and our records both survive. The status branch may be the manifests branch itself.
+builds one commit with every given file on top of the tip it last read or pushed (a root
+commit when the branch does not exist yet) and pushes it, without fetching first: a write
+costs what it changes, not what the branch holds. When the push is rejected because someone
+else moved the branch, it fetches the new tip and builds the same change on top of that, so
+their commit and our records both survive. The status branch may be the manifests branch
+itself.
 
 Before building on a tip, ``write`` checks that the tip still descends from the last commit
 this ledger read or wrote. When it does not, the branch was rewritten (a force-push) or
@@ -64,6 +66,7 @@ class GitLedger:
         self.branch = branch
         self.attempts = attempts
         self.base: str | None = None  # the last tip we read or wrote: later tips descend from it
+        self.tip: str | None = None  # the remote's tip as we last saw or made it; None: fetch
         self.queue = StatusQueue(queue_dir)
 
     def read(self, paths: Sequence[str] = (STATUS_PREFIX,)) -> dict[str, bytes]:
@@ -85,7 +88,7 @@ class GitLedger:
             )
         with _ledger_errors():
             files = self.mirror.read_files(tip, list(paths)) if tip else {}
-        self.base = tip
+        self.base = self.tip = tip
         return _with_queued(files, queued, paths)
 
     def read_known(self, paths: Sequence[str]) -> dict[str, bytes]:
@@ -126,12 +129,13 @@ class GitLedger:
             raise
 
     def _push_queue(self) -> str | None:
+        known = self.tip is not None  # push on the tip we know; fetch only once rejected
         for attempt in range(1, self.attempts + 1):
             entries = self.queue.entries()
             if not entries:
                 return None
             with _ledger_errors():
-                tip = self._fetch_tip()
+                tip = self.tip if known else self._fetch_tip()
                 self._check_history(tip)
                 commit = self._chain(tip, entries)
             if commit is None:
@@ -146,8 +150,9 @@ class GitLedger:
                     self.attempts,
                     exc,
                 )
+                known = False
                 continue
-            self.base = commit
+            self.base = self.tip = commit
             self.queue.drop(entries[-1].seq)
             if len(entries) > 1:
                 log.info("pushed %d queued status writes to %r", len(entries), self.branch)
@@ -170,6 +175,7 @@ class GitLedger:
         with _ledger_errors():
             tip = self._fetch_tip()
             found = self.mirror.read_files(tip, [LEASE_PATH]) if tip else {}
+        self.tip = tip
         return LeaseRead(found.get(LEASE_PATH), tip)
 
     def swap_lease(self, content: bytes, version: str | None, message: str) -> bool:
@@ -180,14 +186,17 @@ class GitLedger:
             self.mirror.push(self.branch, commit, version)
         except PushRejected as exc:
             log.info("lease write lost the race: %s", exc)
+            self.tip = None
             return False
+        self.tip = commit
         return True
 
     # -- helpers ------------------------------------------------------------------------
     def _fetch_tip(self) -> str | None:
         self.mirror.fetch()
         self.mirror.check_branch(self.branch, LedgerError)
-        return self.mirror.local_tip(self.branch)
+        self.tip = self.mirror.local_tip(self.branch)
+        return self.tip
 
     def _check_history(self, tip: str | None) -> None:
         base = self.base

@@ -6,6 +6,7 @@
     parse_job(path, data, defaults, volume_allowlist) -> (JobSpec | None, [Problem])
     keep_last_good(new, previous) -> DesiredState                    broken files keep their job
     Symlink(target)                  how a source hands on a manifest path that is a link
+    TreeFiles(blobs, links, read)    a git tree's files, read on demand, blob ids known
 
 Pipeline per file: ``safe_yaml`` (limits, no tags, line map) -> ``validate`` (JSON Schema,
 short messages) -> ``checks`` (schedules, volumes, bounds, targets) -> ``build`` (defaults,
@@ -13,13 +14,15 @@ JobSpec). ``bounds`` holds every limit on times, durations, counts and sizes.
 The field reference is docs/manifests.md; the schemas are in schema/.
 """
 
+from reconciler.manifests.files import Symlink, TreeFiles
 from reconciler.manifests.job import parse_job
 from reconciler.manifests.lastgood import keep_last_good
-from reconciler.manifests.tree import Symlink, is_job_path, load_tree
+from reconciler.manifests.tree import is_job_path, load_tree
 from reconciler.manifests.worktree import read_worktree, validate_worktree
 
 __all__ = [
     "Symlink",
+    "TreeFiles",
     "is_job_path",
     "keep_last_good",
     "load_tree",

@@ -9,6 +9,9 @@ Sources hand a manifest path that is a symbolic link (git mode 120000, a link on
 silently or follow it out of the repo. A file name with control characters (or not UTF-8) is
 a problem too, shown escaped.
 
+Each file's outcome comes from a ``ParseCache`` (``cache.py``) by its git blob id: loading a
+revision parses only the files no earlier load has seen with the same inherited settings.
+
 A file whose parsing raises an exception that is not a problem (a bug) becomes a problem of
 that file, logged with its traceback; the other files load as usual.
 """
@@ -21,6 +24,8 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import BUG_HINT
+from reconciler.manifests.cache import DEFAULT, ParseCache, blob_id, context_key
+from reconciler.manifests.files import Symlink, TreeFiles
 from reconciler.manifests.job import ParsedJob, parse_job_file
 from reconciler.manifests.oven import OVEN_PATH, OvenSettings, load_oven
 from reconciler.manifests.safe_yaml import FILE_FIELD
@@ -33,10 +38,6 @@ JOBS_DIR = "jobs/"
 SUFFIXES = (".yaml", ".yml")
 
 
-class Symlink(bytes):
-    """A manifest path that is a symbolic link; the bytes are the link's target."""
-
-
 def is_job_path(path: str) -> bool:
     """A job manifest: a .yaml or .yml file anywhere under jobs/."""
     return path.startswith(JOBS_DIR) and path.endswith(SUFFIXES)
@@ -46,19 +47,34 @@ def load_tree(
     files: Mapping[str, bytes],
     revision: str = "",
     volume_allowlist: Sequence[str] | None = (),
+    cache: ParseCache | None = None,
 ) -> DesiredState:
-    """Every job in ``files`` (repo-relative path -> content); other files are ignored."""
-    unusable = {path: text for path in files if (text := file_problem(path, files[path]))}
+    """Every job in ``files`` (repo-relative path -> content); other files are ignored.
+
+    Parsed files come from ``cache`` (this process's memory cache when None)."""
+    cache = DEFAULT if cache is None else cache
+    unusable = {path: text for path in files if (text := _unusable(files, path))}
     if OVEN_PATH in unusable:
         # like a broken oven.yaml: no defaults, no targets
         settings = OvenSettings(targets=None, notify=None)
     else:
         settings = load_oven(files.get(OVEN_PATH), OVEN_PATH)
-    parsed = [
-        _parse_contained(path, files[path], settings.defaults, volume_allowlist, settings.targets)
-        for path in sorted(files)
-        if is_job_path(path) and path not in unusable
-    ]
+    context = context_key(settings.defaults, volume_allowlist, settings.targets)
+    paths = [path for path in sorted(files) if is_job_path(path) and path not in unusable]
+    blobs = {path: _blob_id(files, path) for path in paths}
+    found = {path: cache.get(context, blobs[path], path) for path in paths}
+    if isinstance(files, TreeFiles):
+        files.prefetch(path for path, hit in found.items() if hit is None)
+    parsed = []
+    for path in paths:
+        job = found[path]
+        if job is None:
+            data = files[path]
+            job = _parse_contained(
+                path, data, settings.defaults, volume_allowlist, settings.targets
+            )
+            cache.put(context, blobs[path], path, job)
+        parsed.append(job)
     jobs, duplicates = unique_jobs(parsed)
     refused = [
         Problem(printable(path), 1, FILE_FIELD, text)
@@ -75,6 +91,18 @@ def load_tree(
     return DesiredState(
         revision=revision, jobs=jobs, problems=tuple(problems), notify=settings.notify
     )
+
+
+def _blob_id(files: Mapping[str, bytes], path: str) -> str:
+    known = files.blob_id(path) if isinstance(files, TreeFiles) else None
+    return known or blob_id(files[path])
+
+
+def _unusable(files: Mapping[str, bytes], path: str) -> str | None:
+    """``file_problem`` without reading a regular file of a ``TreeFiles``."""
+    if isinstance(files, TreeFiles) and files.blob_id(path) is not None:
+        return file_problem(path, b"")
+    return file_problem(path, files[path])
 
 
 def file_problem(path: str, content: bytes) -> str | None:

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import SourceError
+from reconciler.manifests.cache import ParseCache
+from reconciler.manifests.files import Symlink
 from reconciler.manifests.oven import OVEN_PATH
 from reconciler.manifests.safe_yaml import MAX_BYTES
-from reconciler.manifests.tree import JOBS_DIR, Symlink, is_job_path, load_tree
+from reconciler.manifests.tree import JOBS_DIR, is_job_path, load_tree
 from reconciler.model import DesiredState
 
 
@@ -43,10 +45,10 @@ def read_worktree(root: Path | str) -> dict[str, bytes]:
 
 
 def validate_worktree(
-    root: Path | str, volume_allowlist: Sequence[str] | None = ()
+    root: Path | str, volume_allowlist: Sequence[str] | None = (), cache: ParseCache | None = None
 ) -> DesiredState:
     """Load and validate the checkout at ``root``; problems are in ``.problems``."""
-    return load_tree(read_worktree(root), "", volume_allowlist)
+    return load_tree(read_worktree(root), "", volume_allowlist, cache)
 
 
 def _read(path: Path) -> bytes:

@@ -17,7 +17,8 @@ from dulwich.objectspec import parse_commit
 from dulwich.repo import Repo
 
 from reconciler.errors import SourceError
-from reconciler.gitrepo.trees import files_at
+from reconciler.gitrepo.trees import files_at, read_blobs, tree_entries
+from reconciler.manifests import TreeFiles
 from reconciler.source.git import MANIFEST_PREFIXES, is_manifest_path
 
 GIT_TIMEOUT = 30.0
@@ -76,11 +77,19 @@ class Checkout:
                 continue
         return None
 
-    def files(self, sha: str) -> dict[str, bytes]:
-        """oven.yaml and jobs/**/*.y(a)ml of the commit."""
+    def files(self, sha: str) -> TreeFiles:
+        """oven.yaml and jobs/**/*.y(a)ml of the commit; each file read when first asked for."""
         with Repo(str(self.path)) as repo:
-            found = files_at(repo, sha, MANIFEST_PREFIXES, links=True)
-        return {path: data for path, data in found.items() if is_manifest_path(path)}
+            blobs, links = tree_entries(repo, sha, MANIFEST_PREFIXES)
+        return TreeFiles(
+            {path: blob for path, blob in blobs.items() if is_manifest_path(path)},
+            {path: target for path, target in links.items() if is_manifest_path(path)},
+            self._blobs,
+        )
+
+    def _blobs(self, ids: list[str]) -> dict[str, bytes]:
+        with Repo(str(self.path)) as repo:
+            return read_blobs(repo, ids)
 
     def read(self, sha: str, prefix: str) -> dict[str, bytes]:
         """Every file of the commit under ``prefix``."""

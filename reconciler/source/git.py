@@ -2,7 +2,9 @@
 
 Implements ``interfaces.ConfigSource`` on top of ``GitMirror``; the mirror lives under the
 reconciler's state directory and can be shared with the ledger (``GitLedger(source.mirror)``)
-so the config repo is fetched into one place.
+so the config repo is fetched into one place. ``files`` names each file's blob id and reads a
+file only when the loader asks for it (``manifests.TreeFiles``): files the parse cache has seen
+are never read again.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from reconciler.errors import SourceError
 from reconciler.gitrepo import Credentials, GitMirror
+from reconciler.manifests import TreeFiles
 
 MANIFEST_PREFIXES = ("oven.yaml", "jobs/")
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -43,8 +46,7 @@ class GitSource:
             )
         return sha.decode()
 
-    def files(self, revision: str) -> dict[str, bytes]:
+    def files(self, revision: str) -> TreeFiles:
         """oven.yaml and jobs/**/*.y(a)ml of the revision (a sha, short sha or branch)."""
         sha = self.mirror.resolve(revision)
-        found = self.mirror.read_files(sha, MANIFEST_PREFIXES, links=True)
-        return {path: data for path, data in found.items() if is_manifest_path(path)}
+        return self.mirror.tree_files(sha, MANIFEST_PREFIXES, is_manifest_path)

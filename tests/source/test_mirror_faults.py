@@ -39,10 +39,13 @@ def packs(bare: Path) -> list[str]:
 
 # -- the remote after `git gc`: one pack with a bitmap, later packs without -----------------
 def gc_then_push(bare: Path, ledger: GitLedger, round_: int) -> None:
-    """`git gc` the remote, then let the ledger push a pack that has no bitmap."""
+    """`git gc` the remote, then let the ledger push; its few objects land loose (as git's
+    receive.unpackLimit does) and `git repack` (not -a) packs them without a bitmap."""
     git("-C", str(bare), "-c", "repack.writeBitmaps=true", "gc", "--quiet")
     assert any(name.endswith(".bitmap") for name in packs(bare)), packs(bare)
     ledger.write({f"status/round-{round_}.yaml": b"x: 1\n"}, f"round {round_}")
+    assert sum(name.endswith(".pack") for name in packs(bare)) == 1, packs(bare)
+    git("-C", str(bare), "repack", "-q")
     assert sum(name.endswith(".pack") for name in packs(bare)) == 2, packs(bare)
 
 
