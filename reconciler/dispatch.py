@@ -38,7 +38,7 @@ from reconciler.errors import (
     VolumeRefused,
 )
 from reconciler.incidents import Incidents
-from reconciler.interfaces import Executor
+from reconciler.interfaces import Executor, FollowsLogs
 from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord, Trigger
 from reconciler.pipeline_runs import PipelineRuns
 from reconciler.run_request import NotRunnable, build_request
@@ -274,6 +274,7 @@ class Dispatcher:
             return self._fail_to_start(record, job, now, _error(error.reason, error))
         self.book.put(record.with_changes(started_at=started.started_at or now))
         self.book.note_scheduled(record)
+        self.follow_log(record, job)
         log.info("run %s: started (%s)", run_id, trigger)
 
     def _fail_to_start(
@@ -329,11 +330,24 @@ class Dispatcher:
         log.info("run %s: %s (exit code %s)", after.run_id, after.status, after.exit_code)
 
     def follow(self, record: RunRecord, job: JobSpec | None, now: datetime) -> None:
-        """A running agent pipeline: put the stages its new output reports on its record."""
+        """A running run: its live log is followed (again, after a restart); an agent
+        pipeline also gets the stages its new output reports on its record."""
+        self.follow_log(record, job)
         if not self._is_pipeline(record, job):
             return
         names = self.secret_names | set(record.secret_names)
         self.book.put(self.pipelines.follow(record, job, now, self.secrets.redactor(names)))
+
+    def follow_log(self, record: RunRecord, job: JobSpec | None) -> None:
+        """Have the executor stream the run's output, redacted like its saved log, to
+        ``<run>.live`` (``executors.livelog``); nothing when it cannot or already does."""
+        if not isinstance(self.executor, FollowsLogs):
+            return
+        names = self.secret_names | set(record.secret_names) | set(job.secrets if job else ())
+        redact: Callable[[str], str] = self.secrets.redactor(names)
+        if self._is_pipeline(record, job):
+            redact = self.pipelines.redaction(redact)
+        self.executor.follow_log(record.run_id, record.job_id, redact)
 
     def _is_pipeline(self, record: RunRecord, job: JobSpec | None) -> bool:
         if job is not None:

@@ -30,7 +30,7 @@ from docker.types import LogConfig, Mount
 
 from reconciler.clock import utc
 from reconciler.errors import ExecutorError
-from reconciler.executors import frames, labels, limits, logfiles, messages, volumes
+from reconciler.executors import frames, labels, limits, livelog, logfiles, messages, volumes
 from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
 from reconciler.runids import container_name
 
@@ -70,6 +70,7 @@ class DockerExecutor:
         self._client = client
         self._owns_client = client is None
         self._lock = threading.Lock()
+        self.followers = livelog.LogFollowers(self.state_dir, max_log_bytes)
 
     # -- the Executor protocol -------------------------------------------------------------
 
@@ -158,6 +159,18 @@ class DockerExecutor:
         with _translated(f"read the log of run {run_id}"):
             output = frames.payloads(self._log_blocks(container_name(run_id), run_id))
             return logfiles.save(self.state_dir, job_id, run_id, output, redact, self.max_log_bytes)
+
+    def follow_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> None:
+        """Stream the running container's output, redacted, to ``<run>.live`` (``livelog``)."""
+        self.followers.follow(run_id, job_id, lambda: self._follow_stream(run_id), redact)
+
+    def _follow_stream(self, run_id: str) -> Iterator[bytes]:
+        """``docker logs --follow``: each frame as the engine sends it, until the container ends."""
+        with _translated(f"follow the log of run {run_id}"):
+            stream = self._docker().api.logs(
+                container_name(run_id), stdout=True, stderr=True, stream=True, follow=True
+            )
+            yield from stream
 
     def engine_version(self) -> str:
         """The engine's version; EngineUnavailable if none answers (for ``oven doctor``)."""
