@@ -120,6 +120,9 @@ async def run_daemon(settings: Settings) -> int:
         reconciler.snapshots.get,
         ready=reconciler.ready,
         allowed_hosts=allowed_hosts(host, settings.allowed_hosts),
+        state_dir=settings.state_dir,
+        write_api=bool(getattr(settings, "write_api", False)),  # the write API's own flag
+        clock=reconciler.clock,
     )
     if hook_secret is not None:
         hooks = create_hooks_app(hook_secret, lambda: loop.call_soon_threadsafe(wake.set))

@@ -76,6 +76,8 @@ class Api:
                 "health": queries.health(snapshot),
                 "jobs": queries.sorted_jobs(snapshot),
                 "current_stages": queries.current_stages(snapshot),
+                "active_started": queries.active_started(snapshot),
+                "jobs_health": queries.jobs_health(snapshot),
             }
         )
 
