@@ -5,7 +5,7 @@ DEMO_DIR ?= .demo
 DEMO_LISTEN ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup engine images browser servers test demo lint bench bench-engine fuzz clean
+.PHONY: help setup engine images browser servers test demo lint bench bench-engine fuzz screenshots clean
 
 help:
 	@echo "make demo   - run the reconciler on config-example/ with the status page on $(DEMO_LISTEN)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench  - the tick-cost benchmark (pure; seconds)"
 	@echo "make bench-engine - on the real engine: 100 MB of output, a pipeline run, push-to-applied latency"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
+	@echo "make screenshots - a real daemon and Chromium save docs/screenshots/*.png (overview, job, live run)"
 	@echo "make soak   - two daemons on one repo for ~45 minutes, the leader killed every round"
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-venv.sh
@@ -53,6 +54,9 @@ bench-engine: setup engine images
 	PYTHONPATH=. $(PY) bench/big_output.py
 	PYTHONPATH=. $(PY) bench/pipeline_run.py
 	PYTHONPATH=. $(PY) bench/push_latency.py
+
+screenshots: setup engine images browser
+	OVEN_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest tests/web/test_live_browser.py -q $(PYTEST_ARGS)
 
 FUZZ_EXAMPLES ?= 5000
 
