@@ -436,8 +436,9 @@
     var cancel = document.getElementById("cancel-run"), retry = document.getElementById("retry-run");
     if (!cancel || !currentRun) return;
     var has = token() !== "", active = currentRun.status === "running" || currentRun.status === "queued";
+    var retriable = ["failed", "timed_out", "cancelled"].indexOf(currentRun.status) !== -1;
     cancel.hidden = !(has && active);
-    retry.hidden = !(has && !active);
+    retry.hidden = !(has && retriable);
     document.getElementById("token-forget").hidden = !has;
   }
 
