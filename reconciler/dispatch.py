@@ -85,6 +85,7 @@ class Dispatcher:
         self.wakeups: list[datetime] = []
         self.revision = ""
         self._published = ""  # the revision whose job ids the spool knows
+        self._followed: set[str] = set()  # runs whose live log this process asked for
 
     def run(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         self.revision, self.wakeups = desired.revision, []
@@ -327,6 +328,7 @@ class Dispatcher:
             if ended is not None:
                 after = after.with_changes(next_retry_at=ended + timedelta(seconds=delay))
         self.book.put(after)
+        self._followed.discard(after.run_id)
         log.info("run %s: %s (exit code %s)", after.run_id, after.status, after.exit_code)
 
     def follow(self, record: RunRecord, job: JobSpec | None, now: datetime) -> None:
@@ -340,9 +342,11 @@ class Dispatcher:
 
     def follow_log(self, record: RunRecord, job: JobSpec | None) -> None:
         """Have the executor stream the run's output, redacted like its saved log, to
-        ``<run>.live`` (``executors.livelog``); nothing when it cannot or already does."""
-        if not isinstance(self.executor, FollowsLogs):
+        ``<run>.live`` (``executors.livelog``); nothing when it cannot or already does.
+        Asked once per run and process: a restarted daemon asks again for the runs it adopts."""
+        if not isinstance(self.executor, FollowsLogs) or record.run_id in self._followed:
             return
+        self._followed.add(record.run_id)
         names = self.secret_names | set(record.secret_names) | set(job.secrets if job else ())
         redact: Callable[[str], str] = self.secrets.redactor(names)
         if self._is_pipeline(record, job):

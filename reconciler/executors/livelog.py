@@ -95,6 +95,7 @@ class LogFollowers:
             running = self._threads.get(run_id)
             if running is not None and running.is_alive():
                 return False
+            self._threads = {run: t for run, t in self._threads.items() if t.is_alive()}
             thread = threading.Thread(
                 target=self._copy,
                 args=(run_id, live, stream, redact),
