@@ -106,8 +106,10 @@ class LiveRuns:
         }
         return Response(chunk.data, media_type="text/plain; charset=utf-8", headers=headers)
 
-    async def events(self, request: Request) -> StreamingResponse:
+    async def events(self, request: Request) -> Response:
         run = self._run(request)
+        if request.method == "HEAD":  # headers only: never hold a HEAD open for minutes
+            return Response(media_type="text/event-stream")
         resume = request.headers.get("last-event-id") or request.query_params.get("offset", "0")
         offset = _offset(resume, "offset")
         stream = self._stream(str(run["run_id"]), offset, request)

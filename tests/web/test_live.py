@@ -168,3 +168,9 @@ def test_history_plot_scales_bars_to_the_longest_run_oldest_left() -> None:
     assert (plot.succeeded, plot.finished, plot.success_rate) == (1, 2, 0.5)
     assert plot.bars[1].label == "b · failed · 5.0s"
     assert history_plot([]).bars == ()
+
+
+def test_head_of_the_event_stream_answers_at_once(live_client: TestClient) -> None:
+    answer = live_client.head(f"/runs/{RUNNING}/events")
+    assert answer.status_code == 200 and answer.content == b""
+    assert answer.headers["content-type"].startswith("text/event-stream")
