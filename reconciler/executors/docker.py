@@ -167,16 +167,18 @@ class DockerExecutor:
     def _follow_stream(self, run_id: str) -> Iterator[bytes]:
         """``docker logs --follow``: each frame as the engine sends it, until the container ends.
 
-        Without a read timeout (the client's is a minute): a run may print nothing for an hour.
-        The SDK's frame reader returns each frame as it arrives, which a live view wants."""
+        On a client of its own (closed at the end), never on the shared one: the SDK's frame
+        reader reads the socket under the HTTP layer, and a connection it leaves behind must
+        not go back into the pool the scheduling calls use. No read timeout: a run may print
+        nothing for an hour."""
         with _translated(f"follow the log of run {run_id}"):
-            api = self._docker().api
-            params = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 0}
-            url = api._url("/containers/{0}/logs", container_name(run_id))
-            response = api._get(url, params=params, stream=True, timeout=None)
-            api._raise_for_status(response)
-            with response:
-                yield from api._multiplexed_response_stream_helper(response)
+            api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=None)
+            try:
+                yield from api.logs(
+                    container_name(run_id), stdout=True, stderr=True, stream=True, follow=True
+                )
+            finally:
+                api.close()
 
     def engine_version(self) -> str:
         """The engine's version; EngineUnavailable if none answers (for ``oven doctor``)."""
