@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,8 +94,9 @@ def chromium(browser: Any) -> Iterator[Any]:  # noqa: F811 (the fixture imported
 
 
 def shots() -> Path:
-    folder = Path(os.environ.get("OVEN_SCREENSHOT_DIR") or "")
-    return folder if str(folder) else Path(os.environ.get("TMPDIR", "/tmp"))
+    """Where screenshots go: ``OVEN_SCREENSHOT_DIR`` when set, else a fresh temp dir."""
+    folder = os.environ.get("OVEN_SCREENSHOT_DIR")
+    return Path(folder) if folder else Path(tempfile.mkdtemp(prefix="oven-shots-"))
 
 
 def finished_runs(daemon: Daemon, job: str) -> list[dict[str, Any]]:
