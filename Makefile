@@ -5,7 +5,7 @@ DEMO_DIR ?= .demo
 DEMO_LISTEN ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup engine images image-oven browser servers test demo lint bench bench-engine fuzz fuzz-api clean
+.PHONY: help setup engine images image-oven browser servers test demo lint bench bench-engine fuzz fuzz-api screenshots clean
 
 help:
 	@echo "make demo   - run the reconciler on config-example/ with the status page on $(DEMO_LISTEN)"
@@ -18,6 +18,7 @@ help:
 	@echo "                    the Swarm executor vs the Docker executor (QUICK=1: a bounded slice)"
 	@echo "make fuzz   - the manifest fuzz test with 5000 examples per test (OVEN_FUZZ_EXAMPLES)"
 	@echo "make fuzz-api - schemathesis on /api/v1/openapi.json against a real server, 500 examples per endpoint"
+	@echo "make screenshots - a real daemon and Chromium save docs/screenshots/*.png (overview, job, live run)"
 	@echo "make soak   - two daemons on one repo for ~45 minutes, the leader killed every round"
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-venv.sh
@@ -67,6 +68,9 @@ bench-engine: setup engine images
 	PYTHONPATH=. $(PY) bench/pipeline_run.py
 	PYTHONPATH=. $(PY) bench/push_latency.py
 	PYTHONPATH=. $(PY) bench/swarm.py $(if $(QUICK),--quick)
+
+screenshots: setup engine images browser
+	OVEN_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest tests/web/test_live_browser.py -q $(PYTEST_ARGS)
 
 FUZZ_EXAMPLES ?= 5000
 

@@ -39,7 +39,7 @@ from reconciler.errors import (
     VolumeRefused,
 )
 from reconciler.incidents import Incidents
-from reconciler.interfaces import Executor, ObservedRun, RunRequest
+from reconciler.interfaces import Executor, FollowsLogs, ObservedRun, RunRequest
 from reconciler.model import DesiredState, ErrorInfo, JobSpec, RunRecord, Trigger
 from reconciler.pipeline_runs import PipelineRuns
 from reconciler.run_request import NotRunnable, build_request
@@ -122,6 +122,7 @@ class Dispatcher:
         """The soonest time a job wants to be decided again (its fire time + ``wake_delay``)."""
         soonest = self._due.next_wakeup()
         return soonest + self.wake_delay if soonest is not None else None
+        self._followed: set[str] = set()  # runs whose live log this process asked for
 
     def run(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         """Decide the jobs that are due or changed, then start what they need, concurrently;
@@ -431,6 +432,7 @@ class Dispatcher:
             record = start.record
             self.book.put(record.with_changes(started_at=outcome.started_at or now))
             self.book.note_scheduled(record)
+            self.follow_log(record, start.job)
             log.info("run %s: started (%s)", record.run_id, record.trigger)
         if unavailable is not None:
             raise unavailable
@@ -521,14 +523,30 @@ class Dispatcher:
             if ended is not None:
                 after = after.with_changes(next_retry_at=ended + timedelta(seconds=delay))
         self.book.put(after)
+        self._followed.discard(after.run_id)
         log.info("run %s: %s (exit code %s)", after.run_id, after.status, after.exit_code)
 
     def follow(self, record: RunRecord, job: JobSpec | None, now: datetime) -> None:
-        """A running agent pipeline: put the stages its new output reports on its record."""
+        """A running run: its live log is followed (again, after a restart); an agent
+        pipeline also gets the stages its new output reports on its record."""
+        self.follow_log(record, job)
         if not self._is_pipeline(record, job):
             return
         names = self.secret_names | set(record.secret_names)
         self.book.put(self.pipelines.follow(record, job, now, self.secrets.redactor(names)))
+
+    def follow_log(self, record: RunRecord, job: JobSpec | None) -> None:
+        """Have the executor stream the run's output, redacted like its saved log, to
+        ``<run>.live`` (``executors.livelog``); nothing when it cannot or already does.
+        Asked once per run and process: a restarted daemon asks again for the runs it adopts."""
+        if not isinstance(self.executor, FollowsLogs) or record.run_id in self._followed:
+            return
+        self._followed.add(record.run_id)
+        names = self.secret_names | set(record.secret_names) | set(job.secrets if job else ())
+        redact: Callable[[str], str] = self.secrets.redactor(names)
+        if self._is_pipeline(record, job):
+            redact = self.pipelines.redaction(redact)
+        self.executor.follow_log(record.run_id, record.job_id, redact)
 
     def _is_pipeline(self, record: RunRecord, job: JobSpec | None) -> bool:
         if job is not None:

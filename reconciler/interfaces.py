@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from reconciler.pipelines.auth import HostLogin
 
@@ -125,6 +125,21 @@ class Executor(Protocol):
         """Save the output, redacted, to ``<state_dir>/logs/<job>/<run>.log``: streamed, never
         held whole in memory, capped at the executor's ``max_log_bytes`` (head and tail kept,
         a marker line says how many bytes were cut). May take seconds for a large output."""
+        ...
+
+
+@runtime_checkable
+class FollowsLogs(Protocol):
+    """An executor that can stream a running container's output to the state dir as it comes.
+
+    Optional beside ``Executor``: the cycle calls it when the executor has it."""
+
+    def follow_log(
+        self, run_id: str, job_id: str, redact: Callable[[str], str] | None = None
+    ) -> None:
+        """Copy the run's output, redacted, to ``<state_dir>/logs/<job>/<run>.live`` while it
+        runs, on a thread of its own; returns at once, raises nothing. Idempotent: a run that
+        is followed already is left alone (the cycle asks again after a restart)."""
         ...
 
 

@@ -144,6 +144,9 @@ async def run_daemon(settings: Settings) -> int:
         ready=reconciler.ready,
         allowed_hosts=allowed_hosts(host, settings.allowed_hosts),
         process_metrics=telemetry.registry,
+        state_dir=settings.state_dir,
+        write_api=settings.write_api,
+        clock=reconciler.clock,
     )
     if hook_secret is not None:
         hooks = create_hooks_app(hook_secret, lambda: loop.call_soon_threadsafe(wake.set))

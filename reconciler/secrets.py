@@ -116,6 +116,16 @@ class Redactor:
             ]
         return _replace(text, spans)
 
+    def unfinished(self, text: str) -> int:
+        """Where in ``text`` (already redacted) a match may start that more text could still
+        complete; ``len(text)`` when none can. A live stream holds back only from there, not
+        a whole ``window``, so an ordinary line shows as soon as it is written."""
+        for start in range(max(0, len(text) - self.window), len(text)):
+            tail = LINE_BREAK.sub("", text[start:])
+            if tail and any(form.startswith(tail) for form in self._forms):
+                return start
+        return len(text)
+
 
 def redaction_forms(value: str) -> set[str]:
     """Every way ``value`` is looked for in output (see the module docstring)."""

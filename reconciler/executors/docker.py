@@ -32,7 +32,7 @@ from docker.types import LogConfig, Mount
 
 from reconciler.clock import utc
 from reconciler.errors import ExecutorError
-from reconciler.executors import frames, labels, limits, logfiles, messages, volumes
+from reconciler.executors import frames, labels, limits, livelog, logfiles, messages, volumes
 from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
 from reconciler.runids import container_name
 
@@ -82,6 +82,7 @@ class DockerExecutor:
         self._inspected: dict[tuple[str, str], ObservedRun] = {}
         self._watch_stop = threading.Event()
         self._events: Any = None  # the open event stream (closed by close())
+        self.followers = livelog.LogFollowers(self.state_dir, max_log_bytes)
 
     # -- the Executor protocol -------------------------------------------------------------
 
@@ -199,6 +200,26 @@ class DockerExecutor:
         with _translated(f"read the log of run {run_id}"):
             output = frames.payloads(self._log_blocks(container_name(run_id), run_id))
             return logfiles.save(self.state_dir, job_id, run_id, output, redact, self.max_log_bytes)
+
+    def follow_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> None:
+        """Stream the running container's output, redacted, to ``<run>.live`` (``livelog``)."""
+        self.followers.follow(run_id, job_id, lambda: self._follow_stream(run_id), redact)
+
+    def _follow_stream(self, run_id: str) -> Iterator[bytes]:
+        """``docker logs --follow``: each frame as the engine sends it, until the container ends.
+
+        On a client of its own (closed at the end), never on the shared one: the SDK's frame
+        reader reads the socket under the HTTP layer, and a connection it leaves behind must
+        not go back into the pool the scheduling calls use. No read timeout: a run may print
+        nothing for an hour."""
+        with _translated(f"follow the log of run {run_id}"):
+            api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=None)
+            try:
+                yield from api.logs(
+                    container_name(run_id), stdout=True, stderr=True, stream=True, follow=True
+                )
+            finally:
+                api.close()
 
     def engine_version(self) -> str:
         """The engine's version; EngineUnavailable if none answers (for ``oven doctor``)."""

@@ -9,6 +9,11 @@ reaches the disk. A function with a ``window`` attribute (``secrets.Redactor``) 
 one match can be: that many characters are held back between pieces, so a secret that arrives
 split over two chunks is still found. The tail is redacted from the cut on, and its first
 ``window`` characters are dropped too, so no fragment of a secret the cut went through is kept.
+
+While a run runs, ``livelog`` streams its redacted output to ``<run>.live`` beside it; ``save``
+removes that file once the final log is in place. ``read_log`` is the one reader of both (the
+web app's log endpoint and ``oven logs -f``): it reads ``<run>.log`` when it exists, else
+``<run>.live``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ DEFAULT_MAX_LOG_BYTES = 10 * 1024 * 1024  # per run; --max-log-bytes / OVEN_MAX_
 MIN_MAX_LOG_BYTES = 4 * 1024  # below this a capped log would be mostly marker
 PIECE = 64 * 1024  # characters redacted at a time
 NEWLINE_SEARCH = 4096  # bytes: a cut moves to a line end when one is this close
+READ_CHUNK = 1024 * 1024  # bytes ``read_log`` answers at most at a time
 
 
 def log_path(state_dir: Path, job_id: str, run_id: str) -> Path:
@@ -37,6 +43,47 @@ def log_path(state_dir: Path, job_id: str, run_id: str) -> Path:
         if not value or "/" in value or "\\" in value or value.startswith("."):
             raise ExecutorError(f"cannot store a log under the {name} {value!r}")
     return state_dir / "logs" / job_id / f"{run_id}.log"
+
+
+def live_path(state_dir: Path, job_id: str, run_id: str) -> Path:
+    """The log of a run while it runs (``livelog``); gone once ``<run>.log`` is saved."""
+    return log_path(state_dir, job_id, run_id).with_suffix(".live")
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """A piece of a run's log as ``read_log`` found it."""
+
+    data: bytes  # the bytes from the asked offset on (at most ``READ_CHUNK``)
+    offset: int  # where the next read starts: the asked offset plus len(data)
+    final: bool  # True when the run's final log is saved: nothing will be added after ``offset``
+
+
+def read_log(
+    state_dir: Path, job_id: str, run_id: str, offset: int = 0, limit: int = READ_CHUNK
+) -> LogChunk:
+    """The log of a run from byte ``offset``: the saved ``<run>.log`` (``final``) when it exists,
+    else what ``<run>.live`` holds so far, else nothing yet. Both are redacted; a live log is
+    the saved log's prefix unless the output outgrew ``--max-log-bytes``. An offset past the
+    end answers no data and the end as the next offset."""
+    offset = max(0, offset)
+    final_path = log_path(state_dir, job_id, run_id)
+    for path, final in ((final_path, True), (live_path(state_dir, job_id, run_id), False)):
+        try:
+            with path.open("rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                start = min(offset, size)
+                handle.seek(start)
+                data = handle.read(limit)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise ExecutorError(
+                f"cannot read the log of run {run_id} at {path}: {exc.strerror or exc}",
+                hint="check that the state directory is readable",
+            ) from exc
+        return LogChunk(data, start + len(data), final and start + len(data) >= size)
+    return LogChunk(b"", offset, final_path.exists())
 
 
 def save(
@@ -60,6 +107,7 @@ def save(
                 writer.feed(chunk)
             writer.close()
         os.replace(partial, path)
+        path.with_suffix(".live").unlink(missing_ok=True)
     except OSError as exc:
         raise ExecutorError(
             f"cannot write the log of run {run_id} to {path}: {exc.strerror or exc}",
@@ -191,45 +239,3 @@ def _pieces(output: bytes) -> Iterable[bytes]:
     view = memoryview(output)
     for start in range(0, len(output), PIECE):
         yield bytes(view[start : start + PIECE])
-
-
-# -- reading a log back, while the run writes it or after -------------------------------------
-READ_CHUNK = 1024 * 1024  # most bytes one read_log answers
-
-
-@dataclass(frozen=True)
-class LogChunk:
-    """Bytes of a run's log from some offset on, the offset to ask for next, and whether the log
-    is complete (``<run>.log`` is written; nothing more will come)."""
-
-    data: bytes
-    offset: int
-    final: bool
-
-
-def live_path(state_dir: Path, job_id: str, run_id: str) -> Path:
-    """The log a running run appends its redacted output to; removed once ``<run>.log`` is."""
-    return log_path(state_dir, job_id, run_id).with_suffix(".live")
-
-
-def read_log(
-    state_dir: Path, job_id: str, run_id: str, offset: int = 0, limit: int = READ_CHUNK
-) -> LogChunk:
-    """At most ``limit`` bytes of the run's log from ``offset``: from ``<run>.log`` (final) when
-    it exists, else from ``<run>.live`` (still being written); neither: no bytes, not final."""
-    offset = max(0, offset)
-    for path, final in ((log_path(state_dir, job_id, run_id), True),
-                        (live_path(state_dir, job_id, run_id), False)):  # fmt: skip
-        try:
-            with path.open("rb") as log:
-                log.seek(offset)
-                data = log.read(limit)
-        except FileNotFoundError:
-            continue  # the .live file may vanish between the two looks: the .log is next
-        except OSError as exc:
-            raise ExecutorError(f"cannot read the log of run {run_id} at {path}: {exc}") from exc
-        more = final and len(data) == limit and path.stat().st_size > offset + len(data)
-        return LogChunk(data, offset + len(data), final and not more)
-    if log_path(state_dir, job_id, run_id).exists():  # the .live was renamed away just now
-        return read_log(state_dir, job_id, run_id, offset, limit)
-    return LogChunk(b"", offset, False)

@@ -12,17 +12,18 @@ when one is given). ``engine.available = False`` makes every call fail like a st
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from reconciler.clock import Clock, SystemClock
 from reconciler.errors import ExecutorError
-from reconciler.executors import labels, limits, logfiles, messages, volumes
+from reconciler.executors import labels, limits, livelog, logfiles, messages, volumes
 from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
 from reconciler.runids import container_name
 
+FOLLOW_WAIT = 1.0  # seconds a follower waits for output before it looks again
 KILLED = 137  # 128 + SIGKILL, what the engine reports for a killed container
 
 
@@ -65,6 +66,7 @@ class MemoryEngine:
         self.available = True
         self.containers: dict[str, FakeContainer] = {}  # by container name
         self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)  # output grew or a container ended
 
     def check(self) -> None:
         if not self.available:
@@ -88,6 +90,7 @@ class MemoryExecutor:
         self.instance = instance
         self.volume_allowlist = tuple(volume_allowlist) if volume_allowlist is not None else None
         self.max_log_bytes = max_log_bytes
+        self.followers = livelog.LogFollowers(self.state_dir or Path("."), max_log_bytes)
 
     def start(self, request: RunRequest) -> ObservedRun:
         """Record a running container; the same checks and errors as the Docker engine."""
@@ -154,6 +157,11 @@ class MemoryExecutor:
         output = self.logs(run_id)
         return logfiles.save(self.state_dir, job_id, run_id, output, redact, self.max_log_bytes)
 
+    def follow_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> None:
+        """Copy the output to ``<run>.live`` as ``emit`` adds it, until the container ends."""
+        if self.state_dir is not None:
+            self.followers.follow(run_id, job_id, lambda: self._output_stream(run_id), redact)
+
     def engine_version(self) -> str:
         self.engine.check()
         return "memory"
@@ -184,8 +192,26 @@ class MemoryExecutor:
         data = output.encode() if isinstance(output, str) else output
         with self.engine.lock:
             self._get(run_id).output.extend(data)
+            self.engine.changed.notify_all()
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _output_stream(self, run_id: str) -> Iterator[bytes]:
+        """The output as it grows: what ``docker logs --follow`` is for the engine."""
+        offset = 0
+        while True:
+            with self.engine.changed:
+                container = self._own(run_id)
+                if container is None:
+                    return
+                if len(container.output) == offset and container.state == "running":
+                    self.engine.changed.wait(FOLLOW_WAIT)
+                data, running = bytes(container.output[offset:]), container.state == "running"
+            offset += len(data)
+            if data:
+                yield data
+            if not running:
+                return
 
     def _mine(self) -> list[FakeContainer]:
         return [
@@ -210,6 +236,7 @@ class MemoryExecutor:
         container.exit_code = code
         container.finished_at = at or self.engine.clock.now()
         container.oom_killed = oom_killed
+        self.engine.changed.notify_all()
 
 
 def _full_name(image: str) -> str:

@@ -89,7 +89,9 @@ class Api:
         return _raw_json(
             f'{{"reconciler":{_json(snapshot.reconciler)},'
             f'"health":{_json(queries.health(snapshot))},"jobs":{jobs},'
-            f'"current_stages":{_json(queries.current_stages(snapshot))}}}'
+            f'"current_stages":{_json(queries.current_stages(snapshot))},'
+            f'"active_started":{_json(queries.active_started(snapshot))},'
+            f'"jobs_health":{_json(queries.jobs_health(snapshot))}}}'
         )
 
     async def healthz(self, request: Request) -> JSONResponse:

@@ -2,12 +2,14 @@
 
 The browser script (``static/live.js``) formats the same values the same way when it
 re-renders; keep the two in step. Relative times ("3m ago") are only computed in the
-browser, so the server never needs the clock.
+browser; the one exception is a running run's elapsed time, rendered on the server for pages
+read without script, from the ``now`` the page hands in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment
@@ -99,6 +101,17 @@ def tokens(value: Any) -> str:
     return " · ".join(parts) or DASH
 
 
+def elapsed(started: Any, now: datetime | None) -> str:
+    """'2026-03-01T02:00:00Z' and a ``now`` 83 s later -> '1m 23s'; dash when unknown."""
+    if not started or now is None:
+        return DASH
+    try:
+        began = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+        return duration(max(0.0, (now - began).total_seconds()))
+    except (TypeError, ValueError):
+        return DASH
+
+
 def or_dash(value: Any) -> Any:
     return DASH if value is None or value == "" else value
 
@@ -113,4 +126,5 @@ def install(env: Environment) -> None:
         or_dash=or_dash,
         count=count,
         tokens=tokens,
+        elapsed=elapsed,
     )

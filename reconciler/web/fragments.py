@@ -54,17 +54,27 @@ class JobRows:
         jobs: list[dict[str, Any]],
         current: Mapping[str, str],
         base: str,
+        started: Mapping[str, str] | None = None,
+        now: Any = None,
     ) -> list[Markup]:
+        """One row a job; a job with a started run shows its elapsed time, so its row is
+        rendered afresh (the others come from the cache)."""
         macros = self._macros.get(base)
         if macros is None:
             macros = self._macros[base] = self.env.get_template("_macros.html").make_module(
                 {"base": base}
             )
+        job_row = getattr(macros, "job_row")  # noqa: B009
         rows = []
         for job in jobs:
             job_id = job["job_id"]
-            stages = tuple((r, current[r]) for r in job.get("active_runs") or () if r in current)
-            render = partial(getattr(macros, "job_row"), job, dict(stages))  # noqa: B009
+            active = job.get("active_runs") or ()
+            stages = tuple((r, current[r]) for r in active if r in current)
+            running = {r: started[r] for r in active if started and r in started}
+            if running:
+                rows.append(Markup(job_row(job, dict(stages), running, now)))
+                continue
+            render = partial(job_row, job, dict(stages))
             row = self.pieces.get("row", job_id, snapshot.jobs.get(job_id), (base, stages), render)
             rows.append(Markup(row))
         return rows

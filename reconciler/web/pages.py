@@ -1,13 +1,15 @@
 """The read-only HTML pages: overview, job detail, run detail and manifest problems.
 
 Each page is rendered on the server from one snapshot (so it works without scripts) and
-names a JSON feed in ``<body data-feed>`` that ``static/live.js`` polls to keep it current.
-The endpoints are plain functions: Starlette renders them in its thread pool, off the event
-loop the reconciler's schedule runs on.
+names a JSON feed in ``<body data-feed>`` that ``static/live.js`` polls to keep it current;
+the run page follows its run through server-sent events instead (``live``). The endpoints are
+plain functions: Starlette renders them in its thread pool, off the event loop the
+reconciler's schedule runs on.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment
@@ -15,10 +17,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
-from reconciler.status.view import SnapshotSource
+from reconciler.status.view import Snapshot, SnapshotSource
 from reconciler.web import queries
 from reconciler.web.fragments import JobRows
 from reconciler.web.http_errors import ApiError, take_snapshot
+from reconciler.web.live import LiveRuns
+from reconciler.web.plot import history_plot
 from reconciler.web.render import render
 from reconciler.web.timeline import stage_bars
 
@@ -28,20 +32,34 @@ JOB_HISTORY = 50
 class Pages:
     """Page endpoints bound to one snapshot source and one template environment."""
 
-    def __init__(self, source: SnapshotSource, env: Environment) -> None:
+    def __init__(
+        self, source: SnapshotSource, env: Environment, live: LiveRuns, write_api: bool = False
+    ) -> None:
         self.source = source
         self.env = env
         self.job_rows = JobRows(env)
+        self.live = live  # the run's log so far, elapsed times
+        self.write_api = write_api  # offer cancel and retry (the write API serves them)
+
+    def _common(self, snapshot: Snapshot) -> dict[str, Any]:
+        """What the header of every page shows: the reconciler's and the jobs' health."""
+        return {
+            "top": queries.reconciler_state(snapshot),
+            "jobs_health": queries.jobs_health(snapshot),
+            "problems": queries.problems(snapshot),
+        }
 
     def overview(self, request: Request) -> HTMLResponse:
         snapshot = take_snapshot(self.source)
         jobs, current = queries.sorted_jobs(snapshot), queries.current_stages(snapshot)
+        started, now = queries.active_started(snapshot), self.live.clock.now()
         base = str(request.scope.get("root_path", "")).rstrip("/")
         return render(
             self.env, request, "overview.html", page="overview", feed="/api/v1/snapshot",
-            jobs=jobs, health=queries.health(snapshot),
-            reconciler=snapshot.reconciler, problems=queries.problems(snapshot),
-            current=current, job_rows=self.job_rows.rows(snapshot, jobs, current, base),
+            jobs=jobs, health=queries.health(snapshot), reconciler=snapshot.reconciler,
+            current=current, started=started, now=now,
+            job_rows=self.job_rows.rows(snapshot, jobs, current, base, started, now),
+            **self._common(snapshot),
         )
 
     def job(self, request: Request) -> HTMLResponse:
@@ -53,7 +71,7 @@ class Pages:
         return render(
             self.env, request, "job.html", page="job", feed=f"/api/v1/jobs/{quote(job_id)}",
             job={"job_id": job_id, **snapshot.jobs[job_id]}, runs=runs, history=JOB_HISTORY,
-            problems=queries.problems(snapshot),
+            plot=history_plot(runs), **self._common(snapshot),
         )
 
     def run(self, request: Request) -> HTMLResponse:
@@ -62,18 +80,22 @@ class Pages:
         run = queries.find_run(snapshot, run_id)
         if run is None:
             raise ApiError(404, f"No run with id “{run_id}”.", hint="Old runs are pruned.")
+        log_text, log_offset, log_file = self.live.page_log(run)
         return render(
             self.env, request, "run.html", page="run", feed=f"/api/v1/runs/{quote(run_id)}",
             run=run, job=snapshot.jobs.get(str(run.get("job_id"))), stages=stage_bars(run),
-            problems=queries.problems(snapshot), current_stage=queries.current_stage(run),
+            current_stage=queries.current_stage(run),
             pr_link=queries.safe_link((run.get("pull_request") or {}).get("url")),
+            log_text=log_text, log_offset=log_offset, log_file=log_file,
+            events=f"/runs/{quote(run_id)}/events", elapsed=self.live.elapsed(run),
+            write_api=self.write_api, **self._common(snapshot),
         )
 
     def problems(self, request: Request) -> HTMLResponse:
         snapshot = take_snapshot(self.source)
         return render(
             self.env, request, "problems.html", page="problems", feed="/api/v1/snapshot",
-            problems=queries.problems(snapshot), reconciler=snapshot.reconciler,
+            reconciler=snapshot.reconciler, **self._common(snapshot),
         )
 
     def routes(self) -> list[BaseRoute]:

@@ -322,3 +322,34 @@ def safe_link(url: Any) -> str | None:
     """A URL a page may link to: http(s) only, so a pipeline's text never becomes a script."""
     text = str(url or "")
     return text if text.startswith(("https://", "http://")) else None
+
+
+FAILING_STATUSES = frozenset({"failed", "timed_out"})
+
+
+def jobs_health(snapshot: Snapshot) -> dict[str, Any]:
+    """How the jobs do, apart from how the reconciler does: the jobs whose last run failed
+    (or timed out), how many jobs run now, and a short line for the page's header."""
+    failing = sorted(
+        job_id
+        for job_id, job in snapshot.jobs.items()
+        if (job.get("last_run") or {}).get("status") in FAILING_STATUSES
+    )
+    running = sum(1 for job in snapshot.jobs.values() if job.get("active_runs"))
+    if failing:
+        line = f"{len(failing)} job{'' if len(failing) == 1 else 's'} failing"
+    elif snapshot.jobs:
+        line = "all jobs healthy"
+    else:
+        line = "no jobs"
+    return {"failing": failing, "running": running, "jobs": len(snapshot.jobs), "summary": line}
+
+
+def active_started(snapshot: Snapshot) -> dict[str, str]:
+    """Run id -> start time (ISO) of every active run that has started (elapsed time)."""
+    started = {}
+    for run_id in active_run_ids(snapshot):
+        when = (snapshot.runs.get(run_id) or {}).get("started_at")
+        if when:
+            started[run_id] = str(when)
+    return started

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 from reconciler.errors import OvenError
 
 START_TIMEOUT = 10.0
+GRACE_SECONDS = 1  # on stop, open requests get this long; then event streams are cut
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -63,7 +64,13 @@ def _listen_error(host: str, port: int, exc: OSError) -> OvenError:
 
 
 def _server(app: ASGIApp, log_level: str) -> _EmbeddedServer:
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=GRACE_SECONDS,  # a run page's event stream never ends itself
+    )
     return _EmbeddedServer(config)
 
 
@@ -74,7 +81,8 @@ def _url(sock: socket.socket) -> str:
 
 
 async def serve(app: ASGIApp, host: str, port: int, *, log_level: str = "warning") -> None:
-    """Serve until cancelled, then shut down gracefully (open requests finish)."""
+    """Serve until cancelled, then shut down gracefully (open requests get ``GRACE_SECONDS``
+    to finish; a run page's event stream is cut then and its browser reconnects)."""
     await serve_socket(app, bind_socket(host, port), log_level=log_level)
 
 

@@ -9,12 +9,15 @@ on a swarm counts as running from its start, while the swarm still places its ta
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
 from reconciler.errors import ExecutorError, RunAlreadyExists
+from reconciler.executors.logfiles import read_log
 from reconciler.interfaces import ObservedRun
+from reconciler.secrets import Redactor
 
 from .conftest import Harness, new_run_id
 
@@ -237,3 +240,30 @@ def wait_ended(harness: Harness, run_id: str, timeout: float = 60) -> ObservedRu
             return run
         time.sleep(0.05)
     raise AssertionError(f"run {run_id} did not end in {timeout}s")
+def _wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_follow_log_streams_redacted_output_while_the_run_runs(harness: Harness) -> None:
+    run_id = new_run_id()
+    harness.executor.start(harness.request(run_id))
+    redact = Redactor(["hunter2-secret"])
+    harness.executor.follow_log(run_id, "contract", redact)
+    harness.executor.follow_log(run_id, "contract", redact)  # idempotent: one follower
+    harness.emit(run_id, "first line token=hunter2-secret")
+    _wait_for(lambda: b"first line" in read_log(harness.state_dir, "contract", run_id, 0).data)
+    chunk = read_log(harness.state_dir, "contract", run_id, 0)
+    assert not chunk.final and b"hunter2" not in chunk.data
+    harness.emit(run_id, "second line")
+    _wait_for(lambda: read_log(harness.state_dir, "contract", run_id, chunk.offset).data != b"")
+    assert read_log(harness.state_dir, "contract", run_id, chunk.offset).data.startswith(b"second")
+
+    harness.finish(run_id, 0)
+    harness.executor.followers.wait(run_id, 20)
+    harness.executor.write_log(run_id, "contract", redact)
+    done = read_log(harness.state_dir, "contract", run_id, 0)
+    assert done.final and done.data == b"first line token=***\nsecond line\n"
+    assert not (harness.state_dir / "logs" / "contract" / f"{run_id}.live").exists()

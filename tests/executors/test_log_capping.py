@@ -80,3 +80,17 @@ def test_a_stream_cut_inside_a_frame_keeps_what_arrived() -> None:
     assert b"".join(frames.payloads([frame(1, b"whole"), frame(1, b"partial")[:-3]])) == (
         b"wholepart"
     )
+
+
+def test_read_log_prefers_the_saved_log_and_says_when_it_is_final(tmp_path: Path) -> None:
+    LogChunk, read_log = logfiles.LogChunk, logfiles.read_log
+    assert read_log(tmp_path, "job", "run-1", 0) == LogChunk(b"", 0, False)
+    live = logfiles.live_path(tmp_path, "job", "run-1")
+    live.parent.mkdir(parents=True)
+    live.write_bytes(b"one\ntwo\n")
+    assert read_log(tmp_path, "job", "run-1", 4) == LogChunk(b"two\n", 8, False)
+    assert read_log(tmp_path, "job", "run-1", 99) == LogChunk(b"", 8, False)
+    logfiles.save(tmp_path, "job", "run-1", b"one\ntwo\nthree\n")
+    assert not live.exists()
+    assert read_log(tmp_path, "job", "run-1", 8) == LogChunk(b"three\n", 14, True)
+    assert read_log(tmp_path, "job", "run-1", 0, limit=4) == LogChunk(b"one\n", 4, False)

@@ -10,6 +10,7 @@ the ``oven run`` daemon).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from support.gitutil import git, make_bare, push_files
 
 from reconciler.clock import FakeClock
 from reconciler.errors import SourceError
+from reconciler.executors.logfiles import read_log
 from reconciler.executors.memory import MemoryEngine, MemoryExecutor
 from reconciler.ledger.git import GitLedger
 from reconciler.ledger.memory import MemoryLedger
@@ -545,3 +547,33 @@ def test_a_cancel_or_retry_the_daemon_cannot_do_is_rejected_with_its_reason(
     assert world.running() == [run_id] and world.spool.pending() == []
     [why] = (world.tmp / "requests" / "rejected").glob("*.reason")
     assert reason in why.read_text()
+def _live_text(world: World, run_id: str, want: str) -> str:
+    """The run's live log once it holds ``want`` (a follower thread writes it)."""
+    deadline = time.monotonic() + 10
+    while True:
+        chunk = read_log(world.tmp, "tick", run_id, 0)
+        if want in chunk.data.decode() or time.monotonic() > deadline:
+            return chunk.data.decode()
+        time.sleep(0.02)
+
+
+def test_a_running_run_has_a_live_log_redacted_and_followed_again_after_a_restart(world: World):
+    world.reconciler = _reconciler(world, {"API_TOKEN": "s3cr3t-value"})
+    world.commit({"jobs/tick.yaml": job(secrets=["API_TOKEN"])})
+    world.tick()
+    world.tick(10)
+    run_id = "tick-20261122-000010"
+    world.executor.emit(run_id, "step 1 token=s3cr3t-value\n")
+    assert _live_text(world, run_id, "step 1") == "step 1 token=***\n"
+    assert not read_log(world.tmp, "tick", run_id, 0).final
+
+    world.restart({"API_TOKEN": "s3cr3t-value"})
+    world.tick(0.5)  # adopted: a new process follows the container again
+    world.executor.emit(run_id, "step 2\n")
+    assert _live_text(world, run_id, "step 2") == "step 1 token=***\nstep 2\n"
+
+    world.executor.finish(run_id, 0)
+    world.tick(1)
+    done = read_log(world.tmp, "tick", run_id, 0)
+    assert done.final and done.data == b"step 1 token=***\nstep 2\n"
+    assert not (world.tmp / f"logs/tick/{run_id}.live").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -97,7 +98,11 @@ def test_run_page_shows_error_hint_stages_and_escaped_log(client: TestClient, xs
     assert "AuthError" in text and "Claude login expired" in text
     assert "run `claude login` on the host" in text
     escaped_log = "&lt;script&gt;alert(1)&lt;/script&gt;\nboom &amp; &lt;b&gt;bold&lt;/b&gt;\n"
-    assert f'<pre id="log-tail" class="log">{escaped_log}</pre>' in text
+    assert re.search(
+        r'<pre id="log-tail" class="log" data-source="tail" data-offset="\d+" '
+        f'data-events="/runs/{REVIEW_RUN}/events">{re.escape(escaped_log)}</pre>',
+        text,
+    )
     # stage timeline: plan 0..10 s, review 10..40 s of a 42 s run
     assert 'class="fill s-succeeded" x="0.0" y="0" width="23.81"' in text
     assert 'class="fill s-failed" x="23.81" y="0" width="71.43"' in text
@@ -266,7 +271,9 @@ def test_api_health(client: TestClient) -> None:
 
 def test_api_snapshot_feed(client: TestClient) -> None:
     feed = client.get("/api/v1/snapshot").json()
-    assert set(feed) == {"reconciler", "health", "jobs", "current_stages"}
+    assert set(feed) == {
+        "reconciler", "health", "jobs", "current_stages", "active_started", "jobs_health"
+    }
     assert len(feed["reconciler"]["problems"]) == 1
     assert [job["job_id"] for job in feed["jobs"]] == ["backup", "idle", "nightly-review"]
 

@@ -185,17 +185,32 @@
 
   /* ---------- page renderers ---------- */
 
-  function activeRuns(ids, current) {
+  function elapsedEl(iso) {
+    var t = el("time", "elapsed", elapsedText(iso));
+    t.dateTime = iso;
+    t.title = "running since " + iso;
+    return t;
+  }
+
+  function elapsedText(iso) {
+    var t = Date.parse(iso);
+    return isNaN(t) ? DASH : duration(Math.max(0, (Date.now() - t) / 1000));
+  }
+
+  function activeRuns(ids, current, started) {
     var frag = document.createDocumentFragment();
     (ids || []).forEach(function (id) {
       frag.append(runLink(id));
+      if (started && started[id]) frag.append(" ", wrap(el("span", "running-for"), elapsedEl(started[id])));
       if (current && current[id]) frag.append(" ", el("span", "stage-now", "\u00b7 " + current[id]));
       frag.append(" ");
     });
     return frag.childNodes.length ? frag : dash();
   }
 
-  function jobRow(job, current) {
+  function wrap(parent, child) { parent.append(child); return parent; }
+
+  function jobRow(job, current, started) {
     var tr = el("tr", job.enabled === false ? "disabled" : null);
     tr.dataset.job = job.job_id;
     var id = [link("/jobs/" + encodeURIComponent(job.job_id), job.job_id, "id"), el("div", "sub", job.name)];
@@ -211,7 +226,7 @@
       c([percent(job.success_rate)], "num"), c([duration(job.p95_duration_s)], "num"),
       c([failures(job.consecutive_failures)], "num"),
       c([tokensText(job.tokens && job.tokens.last_7_days)], "num"),
-      c([activeRuns(job.active_runs, current)])]);
+      c([activeRuns(job.active_runs, current, started)])]);
   }
 
   function runRow(run) {
@@ -259,11 +274,27 @@
       att.className = rec.attempted_revision && rec.attempted_revision !== rec.applied_revision ? "diverged" : "";
     }
     renderProblems(rec.problems || []);
+    renderHealth(h, data.jobs_health);
     var tbody = document.getElementById("jobs-body");
     if (tbody) {
-      var rows = data.jobs.map(function (job) { return jobRow(job, data.current_stages); });
+      var rows = data.jobs.map(function (job) { return jobRow(job, data.current_stages, data.active_started); });
       tbody.replaceChildren.apply(tbody, rows.length ? rows : [emptyRow(9, "No jobs are defined yet.")]);
       setText("jobs-count", data.jobs.length);
+    }
+  }
+
+  function renderHealth(h, jobs) {
+    var chip = document.getElementById("health-reconciler");
+    if (chip && h) {
+      chip.className = "hchip c-" + String(h.state).toLowerCase();
+      chip.title = h.message || "";
+      chip.querySelector("strong").textContent = h.state;
+    }
+    var jchip = document.getElementById("health-jobs");
+    if (jchip && jobs) {
+      jchip.className = "hchip " + (jobs.failing.length ? "j-bad" : "j-ok");
+      jchip.title = jobs.failing.join(", ");
+      jchip.querySelector("strong").textContent = jobs.summary;
     }
   }
 
@@ -320,16 +351,135 @@
 
   function renderRun(run) {
     fillFields(run);
+    var active = run.status === "running" || run.status === "queued";
+    var box = document.getElementById("run-elapsed");
+    if (box) {
+      box.hidden = !active;
+      if (run.started_at) box.querySelector("time").dateTime = run.started_at;
+    }
+    var stage = document.getElementById("run-stage"), now = currentStage(run.stages);
+    if (stage) { stage.hidden = !now; stage.querySelector("strong").textContent = now || ""; }
+    var state = document.getElementById("log-state");
+    if (state) state.textContent = active ? "as it is written" : "complete";
+    showActions(run);
     document.getElementById("run-error").hidden = !run.error;
     var stages = stageBars(run), tbody = document.getElementById("stages-body");
     document.getElementById("stages-panel").hidden = stages.length === 0;
     tbody.replaceChildren.apply(tbody, stages.map(stageRow));
     var log = document.getElementById("log-tail");
+    if (log.dataset.source === "file") return;  /* the log comes from the event stream */
     var atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     if (log.textContent !== (run.log_tail || "")) {
       log.textContent = run.log_tail || "";
       if (atBottom) log.scrollTop = log.scrollHeight;
     }
+  }
+
+  /* ---------- the run page's event stream ---------- */
+
+  function appendLog(text) {
+    var log = document.getElementById("log-tail");
+    var atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    log.append(document.createTextNode(text));
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  function follow() {
+    /* Server-sent events: new log text, the run when it changes, and the end. */
+    var log = document.getElementById("log-tail");
+    if (!log || !log.dataset.events || !window.EventSource) return false;
+    var url = base + log.dataset.events + "?offset=" + encodeURIComponent(log.dataset.offset || "0");
+    var source = new EventSource(url);
+    function ok() {
+      lastOk = Date.now();
+      body.dataset.updated = String(lastOk);
+      status(true, "live");
+    }
+    source.addEventListener("open", ok);
+    source.addEventListener("log", function (e) {
+      var d = JSON.parse(e.data);
+      appendLog(d.text);
+      log.dataset.offset = d.offset;
+      ok();
+    });
+    source.addEventListener("run", function (e) {
+      document.getElementById("gone").hidden = true;
+      renderRun(JSON.parse(e.data));
+      ok();
+    });
+    source.addEventListener("gone", function () {
+      document.getElementById("gone").hidden = false;
+      status(false, "gone");
+    });
+    source.addEventListener("end", function () {
+      source.close();
+      status(true, "live \u00b7 run finished");
+      body.dataset.finished = "1";
+    });
+    source.addEventListener("error", function () {
+      if (source.readyState !== EventSource.CLOSED) status(false, "offline \u00b7 retrying");
+    });
+    return true;
+  }
+
+  /* ---------- cancel and retry with a write token ---------- */
+
+  var TOKEN_KEY = "oven-write-token";
+  var currentRun = null;
+
+  function token() {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+  }
+
+  function showActions(run) {
+    currentRun = run || currentRun;
+    var cancel = document.getElementById("cancel-run"), retry = document.getElementById("retry-run");
+    if (!cancel || !currentRun) return;
+    var has = token() !== "", active = currentRun.status === "running" || currentRun.status === "queued";
+    var retriable = ["failed", "timed_out", "cancelled"].indexOf(currentRun.status) !== -1;
+    cancel.hidden = !(has && active);
+    retry.hidden = !(has && retriable);
+    document.getElementById("token-forget").hidden = !has;
+  }
+
+  function act(kind) {
+    var result = document.getElementById("action-result");
+    var id = document.getElementById("run-actions").dataset.run;
+    result.textContent = kind === "cancel" ? "cancelling\u2026" : "asking for a retry\u2026";
+    fetch(base + "/api/v1/runs/" + encodeURIComponent(id) + "/" + kind, {
+      method: "POST", cache: "no-store",
+      headers: { Authorization: "Bearer " + token(), Accept: "application/json" }
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (d) {
+        if (!r.ok) {
+          var err = d.error || {};
+          result.textContent = "refused (" + r.status + "): " + (err.message || r.statusText) +
+            (err.hint ? " \u2014 hint: " + err.hint : "");
+          return;
+        }
+        result.replaceChildren(document.createTextNode(kind === "cancel" ? "cancel requested" : "retry requested"));
+        if (d.run_id) result.append(" \u00b7 ", runLink(d.run_id));
+      });
+    }).catch(function (e) { result.textContent = "could not reach the server: " + e.message; });
+  }
+
+  function wireActions() {
+    var save = document.getElementById("token-save");
+    if (!save) return;
+    var input = document.getElementById("token-input");
+    save.addEventListener("click", function () {
+      try { sessionStorage.setItem(TOKEN_KEY, input.value.trim()); } catch (e) { /* private mode */ }
+      input.value = "";
+      showActions(null);
+    });
+    document.getElementById("token-forget").addEventListener("click", function () {
+      try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ }
+      showActions(null);
+    });
+    document.getElementById("cancel-run").addEventListener("click", function () { act("cancel"); });
+    document.getElementById("retry-run").addEventListener("click", function () { act("retry"); });
+    var status0 = document.getElementById("run-status").textContent.trim().replace(/ /g, "_");
+    showActions({ status: status0 });
   }
 
   /* ---------- polling ---------- */
@@ -363,10 +513,17 @@
     return Promise.resolve();
   }
 
+  function tickElapsed() {
+    document.querySelectorAll("time.elapsed").forEach(function (t) {
+      if (t.dateTime && !t.closest("[hidden]")) t.textContent = elapsedText(t.dateTime);
+    });
+  }
+
   function tickTimes() {
     document.querySelectorAll("time.t").forEach(function (t) { t.textContent = rel(t.dateTime); });
+    tickElapsed();
     var live = document.getElementById("live");
-    if (live && lastOk && !live.classList.contains("down")) {
+    if (live && lastOk && !live.classList.contains("down") && !body.dataset.finished) {
       live.textContent = "live \u00b7 updated " + rel(new Date(lastOk).toISOString());
     }
   }
@@ -395,7 +552,12 @@
     });
   }
 
-  if (body.dataset.feed) {
+  wireActions();
+  setInterval(tickElapsed, 1000);
+  if (body.dataset.page === "run" && follow()) {
+    tickTimes();
+    setInterval(tickTimes, POLL_MS);
+  } else if (body.dataset.feed) {
     tickTimes();
     setTimeout(loop, POLL_MS);
   }
