@@ -19,20 +19,27 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import docker
-import requests
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, ImageNotFound, NotFound
 from docker.models.containers import _create_container_args
 from docker.types import LogConfig, Mount
 
-from reconciler.clock import utc
 from reconciler.errors import ExecutorError
-from reconciler.executors import frames, labels, limits, livelog, logfiles, messages, volumes
+from reconciler.executors import (
+    engine,
+    frames,
+    labels,
+    limits,
+    livelog,
+    logfiles,
+    messages,
+    volumes,
+)
 from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
 from reconciler.runids import container_name
 
@@ -92,7 +99,7 @@ class DockerExecutor:
         Two engine calls (create, start): the answer is built from the request, with our
         clock's time of the start as ``started_at`` (the engine's is read when it ends)."""
         options = self._create_options(request)
-        with _translated(f"start run {request.run_id}"):
+        with engine.translated(f"start run {request.run_id}"):
             container_id = self._create(request, options)
             self._start(container_id, request.run_id)
             started = ObservedRun(
@@ -111,7 +118,7 @@ class DockerExecutor:
         One ``list`` call (sparse: no inspect per container); a container is inspected only
         the first time it is seen in a state (for its exit code and times). Always a fresh
         list: the event stream (``watch``) only says when to look, never what is there."""
-        with _translated("list the reconciler's containers"):
+        with engine.translated("list the reconciler's containers"):
             api = self._docker().api
             found = api.containers(all=True, filters={"label": labels.selector(self.instance)})
             picture: dict[str, ObservedRun] = {}
@@ -135,7 +142,7 @@ class DockerExecutor:
     def stop(self, run_id: str) -> None:
         """SIGKILL the container and wait until it stopped; quiet if it stopped or is gone."""
         name = container_name(run_id)
-        with _translated(f"stop run {run_id}"):
+        with engine.translated(f"stop run {run_id}"):
             api = self._docker().api
             if not self._owns(name):
                 return  # gone, or another instance's run with the same id: not ours to stop
@@ -153,7 +160,7 @@ class DockerExecutor:
 
     def logs(self, run_id: str) -> bytes:
         """Everything the container wrote to stdout and stderr, interleaved, without timestamps."""
-        with _translated(f"read the log of run {run_id}"):
+        with engine.translated(f"read the log of run {run_id}"):
             if not self._owns(container_name(run_id)):
                 raise messages.no_container(run_id)
             try:
@@ -170,7 +177,7 @@ class DockerExecutor:
 
     def image_labels(self, image: str) -> dict[str, str]:
         """The image's labels; ExecutorError naming the image if the engine does not have it."""
-        with _translated(f"inspect image {image}"):
+        with engine.translated(f"inspect image {image}"):
             try:
                 attrs = self._docker().api.inspect_image(image)
             except ImageNotFound as exc:
@@ -182,7 +189,7 @@ class DockerExecutor:
 
     def remove(self, run_id: str) -> None:
         """Force-remove the container; quiet if it is already gone."""
-        with _translated(f"remove run {run_id}"):
+        with engine.translated(f"remove run {run_id}"):
             if not self._owns(container_name(run_id)):
                 return
             try:
@@ -197,7 +204,7 @@ class DockerExecutor:
 
     def write_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> Path:
         """Stream the run's log, redacted and capped, to ``<state_dir>/logs/<job>/<run>.log``."""
-        with _translated(f"read the log of run {run_id}"):
+        with engine.translated(f"read the log of run {run_id}"):
             output = frames.payloads(self._log_blocks(container_name(run_id), run_id))
             return logfiles.save(self.state_dir, job_id, run_id, output, redact, self.max_log_bytes)
 
@@ -212,7 +219,7 @@ class DockerExecutor:
         reader reads the socket under the HTTP layer, and a connection it leaves behind must
         not go back into the pool the scheduling calls use. No read timeout: a run may print
         nothing for an hour."""
-        with _translated(f"follow the log of run {run_id}"):
+        with engine.translated(f"follow the log of run {run_id}"):
             api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=None)
             try:
                 yield from api.logs(
@@ -223,7 +230,7 @@ class DockerExecutor:
 
     def engine_version(self) -> str:
         """The engine's version; EngineUnavailable if none answers (for ``oven doctor``)."""
-        with _translated("ask the engine for its version"):
+        with engine.translated("ask the engine for its version"):
             return str(self._docker().version().get("Version", "unknown"))
 
     def close(self) -> None:
@@ -243,7 +250,7 @@ class DockerExecutor:
     def _docker(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
-                self._client = _connect(self.pool_size)
+                self._client = engine.connect(self.pool_size)
             return self._client
 
     def _log_blocks(self, name: str, run_id: str) -> Iterator[bytes]:
@@ -341,7 +348,7 @@ class DockerExecutor:
             if exc.status_code == 409:
                 raise messages.already_exists(request.run_id) from exc
             raise ExecutorError(
-                f"the engine refused to create run {request.run_id}: {_explain(exc)}",
+                f"the engine refused to create run {request.run_id}: {engine.explain(exc)}",
                 hint="check the job's image, command, volumes and resources",
             ) from exc
 
@@ -352,7 +359,7 @@ class DockerExecutor:
             # The container exists but never ran: remove it so it is not taken for a live run.
             self.remove(run_id)
             raise ExecutorError(
-                f"the engine could not start run {run_id}: {_explain(exc)}",
+                f"the engine could not start run {run_id}: {engine.explain(exc)}",
                 hint="check that the command exists in the image and the volumes are valid",
             ) from exc
 
@@ -370,47 +377,12 @@ def observed_from(attrs: dict[str, Any]) -> ObservedRun:
         state=status,
         image=str(config.get("Image", "")),
         exit_code=int(state.get("ExitCode", 0)) if finished else None,
-        started_at=_time(state.get("StartedAt")),
-        finished_at=_time(state.get("FinishedAt")) if finished else None,
+        started_at=engine.timestamp(state.get("StartedAt")),
+        finished_at=engine.timestamp(state.get("FinishedAt")) if finished else None,
         oom_killed=bool(state.get("OOMKilled", False)),
         **fields,
     )
 
 
-def _time(text: Any) -> datetime | None:
-    if not text or str(text).startswith("0001-01-01"):
-        return None
-    return utc(str(text))
-
-
 def _mount(spec: volumes.VolumeSpec) -> Mount:
     return Mount(target=spec.target, source=spec.source, type=spec.kind, read_only=spec.read_only)
-
-
-def _connect(pool_size: int = 10) -> docker.DockerClient:
-    try:
-        return docker.from_env(max_pool_size=pool_size)
-    except DockerException as exc:
-        raise messages.engine_unavailable("connect to Docker", str(exc)) from exc
-
-
-def _explain(exc: APIError) -> str:
-    return str(exc.explanation or exc)
-
-
-@contextmanager
-def _translated(action: str) -> Iterator[None]:
-    """Turn docker and requests exceptions raised while doing ``action`` into ours."""
-    try:
-        yield
-    except requests.exceptions.ConnectionError as exc:
-        raise messages.engine_unavailable(action) from exc
-    except requests.exceptions.Timeout as exc:
-        raise ExecutorError(
-            f"cannot {action}: the Docker engine did not answer in time",
-            hint="the engine may be overloaded; `docker info` shows whether it responds",
-        ) from exc
-    except APIError as exc:
-        raise ExecutorError(f"cannot {action}: {_explain(exc)}") from exc
-    except DockerException as exc:
-        raise ExecutorError(f"cannot {action}: {exc}") from exc

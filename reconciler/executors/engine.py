@@ -1,6 +1,6 @@
 """Talking to a Docker engine through the docker SDK: connecting, and turning its exceptions
-into ``reconciler.errors`` with a hint. Shared by the executors that use the SDK (``swarm``;
-``docker`` keeps its own copy of these few lines until it is reworked to use this module).
+into ``reconciler.errors`` with a hint. Shared by the executors that use the SDK (``docker``
+and ``swarm``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from reconciler.errors import ExecutorError
 from reconciler.executors import messages
 
 
-def connect() -> docker.DockerClient:
-    """The engine named by the environment (DOCKER_HOST ...); EngineUnavailable if none."""
+def connect(pool_size: int = 10) -> docker.DockerClient:
+    """The engine named by the environment (DOCKER_HOST ...); EngineUnavailable if none.
+    ``pool_size``: connections kept open (one per thread that may call at once)."""
     try:
-        return docker.from_env()
+        return docker.from_env(max_pool_size=pool_size)
     except DockerException as exc:
         raise messages.engine_unavailable("connect to Docker", str(exc)) from exc
 
