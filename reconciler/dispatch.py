@@ -112,6 +112,7 @@ class Dispatcher:
         self._due_book: RunBook | None = None  # the book the due times were worked out on
         self._named: object = None  # the job mapping whose secret names were taken
         self._job_warnings: dict[str, tuple[str, ...]] = {}  # each job's last decision's
+        self._followed: set[str] = set()  # runs whose live log this process asked for
 
     @property
     def wakeups(self) -> list[datetime]:
@@ -122,7 +123,6 @@ class Dispatcher:
         """The soonest time a job wants to be decided again (its fire time + ``wake_delay``)."""
         soonest = self._due.next_wakeup()
         return soonest + self.wake_delay if soonest is not None else None
-        self._followed: set[str] = set()  # runs whose live log this process asked for
 
     def run(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         """Decide the jobs that are due or changed, then start what they need, concurrently;

@@ -33,6 +33,24 @@ def _read(summary: str, *params: dict[str, Any], missing: bool = False) -> dict[
     return {"get": {"summary": summary, "parameters": list(params), "responses": responses}}
 
 
+def _log() -> dict[str, Any]:
+    """The run's redacted log from a byte offset: the live log while it runs (docs/web.md)."""
+    header = {"schema": {"type": "string"}}
+    text = {
+        "description": "the bytes from offset on, at most 1 MiB",
+        "headers": {"X-Oven-Log-Offset": header, "X-Oven-Log-Final": header},
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+    offset = _query("offset", "byte to start from (default 0)", {"type": "integer", "minimum": 0})
+    return {
+        "get": {
+            "summary": "a run's log from a byte offset, followed while the run runs",
+            "parameters": [_path_param("run_id"), offset],
+            "responses": {"200": text, "400": _ERROR, "404": _ERROR},
+        }
+    }
+
+
 def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": _ID}
 
@@ -104,6 +122,7 @@ def document() -> dict[str, Any]:
             "/api/v1/runs/{run_id}": _read(
                 "one run, with its log tail", _path_param("run_id"), missing=True
             ),
+            "/api/v1/runs/{run_id}/log": _log(),
             "/api/v1/health": _read("counts of jobs and runs by state"),
             "/api/v1/snapshot": _read("what the overview page shows"),
             "/api/v1/jobs/{job_id}/runs": _write(
