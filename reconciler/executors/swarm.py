@@ -60,7 +60,16 @@ from docker.types import (
 
 from reconciler.clock import iso
 from reconciler.errors import ExecutorError
-from reconciler.executors import engine, frames, labels, limits, logfiles, messages, volumes
+from reconciler.executors import (
+    engine,
+    frames,
+    labels,
+    limits,
+    livelog,
+    logfiles,
+    messages,
+    volumes,
+)
 from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
 from reconciler.runids import container_name
 
@@ -98,6 +107,8 @@ TASK_STATES: dict[str, ContainerState] = {
 }
 NETWORKS = ("bridge",)  # the node's default bridge: a task without networks is attached to it
 TERMINAL = {"complete", "failed", "shutdown", "rejected", "orphaned", "remove"}
+FOLLOW_POLL = 2.0  # seconds between reads of a service's log on another node (live log)
+FOLLOW_PLACEMENT = 60.0  # seconds a live-log follower waits for the task to get a container
 
 
 def service_name(run_id: str) -> str:
@@ -137,6 +148,7 @@ class SwarmExecutor:
         self._node: str | None = None
         self._final: dict[str, ObservedRun] = {}  # run id -> its result, once it ended
         self._swept = 0.0
+        self.followers = livelog.LogFollowers(self.state_dir, max_log_bytes)
 
     # -- the Executor protocol -------------------------------------------------------------
 
@@ -247,6 +259,59 @@ class SwarmExecutor:
                     api.remove_config(stone["ID"])
             self._remove_secrets(run_id)
             self._final.pop(run_id, None)
+
+    def follow_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> None:
+        """Stream the running task's output, redacted, to ``<run>.live`` (``livelog``)."""
+        self.followers.follow(run_id, job_id, lambda: self._follow_stream(run_id), redact)
+
+    def _follow_stream(self, run_id: str) -> Iterator[bytes]:
+        """The task's output while it runs: ``docker logs --follow`` of its container when it
+        runs on this engine; else the service's log read again every ``FOLLOW_POLL`` seconds
+        (a service's log never ends by itself), each time from where the last read stopped."""
+        with engine.translated(f"follow the log of run {run_id}"):
+            service = self._service(run_id)
+            if service is None:
+                return
+            task, container = self._task(service["ID"]), None
+            deadline = time.monotonic() + FOLLOW_PLACEMENT
+            while container is None and time.monotonic() < deadline:
+                task = self._task(service["ID"])
+                if task is not None and task["Status"].get("State") in TERMINAL:
+                    break
+                container = self._local_container(task)
+                if (
+                    container is None
+                    and task is not None
+                    and task.get("NodeID")
+                    not in (
+                        None,
+                        "",
+                        self._node_id(),
+                    )
+                ):
+                    break  # placed on another node
+                if container is None:
+                    time.sleep(FOLLOW_POLL / 4)
+            if container is not None:
+                api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=None)
+                try:
+                    yield from api.logs(
+                        container, stdout=True, stderr=True, stream=True, follow=True
+                    )
+                finally:
+                    api.close()
+                return
+            sent = 0
+            while True:
+                task = self._task(service["ID"])
+                ended = task is None or task["Status"].get("State") in TERMINAL
+                output = b"".join(self._service_log_chunks(service["ID"]))
+                if len(output) > sent:
+                    yield output[sent:]
+                    sent = len(output)
+                if ended:
+                    return
+                time.sleep(FOLLOW_POLL)
 
     def write_log(self, run_id: str, job_id: str, redact: logfiles.Redact | None = None) -> Path:
         """Stream the run's log, redacted and capped, to ``<state_dir>/logs/<job>/<run>.log``."""
