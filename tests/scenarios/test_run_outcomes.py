@@ -5,6 +5,7 @@ and runs whose job was removed, driven through the real reconcile cycle in this 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,8 @@ def test_a_run_past_its_timeout_is_killed_and_recorded_timed_out(driver, docker_
     d = driver(
         {"jobs/slow.yaml": manual("slow", command=["sleep", "60"], resources={"timeout": 2})}
     )
-    d.spool.submit_manual("slow", "once")
+    # a key of this session: a container left by an interrupted earlier session holds "once"
+    d.spool.submit_manual("slow", f"once-{uuid.uuid4().hex[:8]}")
     started = time.monotonic()
     run = d.tick_until(lambda: d.run_file("slow"), 60, "the slow run to be killed")
     assert run["status"] == "timed_out" and run["error"]["class"] == "Timeout"
