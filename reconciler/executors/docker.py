@@ -222,9 +222,14 @@ class DockerExecutor:
         with engine.translated(f"follow the log of run {run_id}"):
             api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=None)
             try:
-                yield from api.logs(
+                stream = api.logs(
                     container_name(run_id), stdout=True, stderr=True, stream=True, follow=True
                 )
+                try:
+                    yield from stream
+                finally:
+                    with suppress(Exception):  # the socket under the HTTP layer, at once
+                        stream.close()
             finally:
                 api.close()
 

@@ -124,12 +124,18 @@ class LogFollowers:
         try:
             live.parent.mkdir(parents=True, exist_ok=True)
             live.unlink(missing_ok=True)  # a new file: an older follower keeps its own
-            with live.open("wb") as out:
-                writer = LiveWriter(out, redact, self.max_bytes)
-                for chunk in stream():
-                    if not writer.feed(chunk):
-                        break
-                writer.close()
+            chunks = stream()
+            try:
+                with live.open("wb") as out:
+                    writer = LiveWriter(out, redact, self.max_bytes)
+                    for chunk in chunks:
+                        if not writer.feed(chunk):
+                            break
+                    writer.close()
+            finally:  # stopped early (capped): the engine's stream is closed now, not by the GC
+                close = getattr(chunks, "close", None)
+                if callable(close):
+                    close()
         except Exception as exc:  # the engine went away, the disk is full: the run goes on
             log.warning("run %s: live log stopped: %s", run_id, exc)
         finally:

@@ -295,9 +295,14 @@ class SwarmExecutor:
             if container is not None:
                 api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=None)
                 try:
-                    yield from api.logs(
+                    stream = api.logs(
                         container, stdout=True, stderr=True, stream=True, follow=True
                     )
+                    try:
+                        yield from stream
+                    finally:
+                        with contextlib.suppress(Exception):  # its socket, at once
+                            stream.close()
                 finally:
                     api.close()
                 return

@@ -124,8 +124,12 @@ def test_two_daemons_one_leads_and_the_other_takes_over(
     started = creations.stop()
     records = assert_no_record_lost(started, status, JOBS)
     by_job = Counter((r["job_id"], r["status"]) for r in records.values())
-    assert set(by_job) <= {("ha-ok", "succeeded"), ("ha-bad", "failed"),
-                           ("ha-slow", "succeeded"), ("ha-slow", "cancelled")}, by_job
+    # a run in flight when wind_down removes the jobs is cancelled as JobRemoved (any job, most
+    # often the slow one); nothing else may cancel a run here
+    cancelled = [r for r in records.values() if r["status"] == "cancelled"]
+    assert all(r["error"]["class"] == "JobRemoved" for r in cancelled), cancelled
+    assert set(by_job) - {(job, "cancelled") for job in JOBS} <= {
+        ("ha-ok", "succeeded"), ("ha-bad", "failed"), ("ha-slow", "succeeded")}, by_job
     assert by_job[("ha-ok", "succeeded")] >= 5 and by_job[("ha-bad", "failed")] >= 3
     assert all(r["exit_code"] == 3 for r in records.values() if r["job_id"] == "ha-bad")
     logs = "\n".join(d.output() for d in pair)
