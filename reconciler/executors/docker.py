@@ -228,8 +228,7 @@ class DockerExecutor:
                 try:
                     yield from stream
                 finally:
-                    with suppress(Exception):  # the socket under the HTTP layer, at once
-                        stream.close()
+                    engine.close_stream(stream)
             finally:
                 api.close()
 

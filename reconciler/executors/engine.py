@@ -6,7 +6,7 @@ and ``swarm``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -56,3 +56,13 @@ def translated(action: str) -> Iterator[None]:
         raise ExecutorError(f"cannot {action}: {explain(exc)}") from exc
     except DockerException as exc:
         raise ExecutorError(f"cannot {action}: {exc}") from exc
+
+
+def close_stream(stream: Any) -> None:
+    """Close a streamed answer (``logs(stream=True)``) and its connection now: its socket is
+    really closed, not left to the garbage collector (a ResourceWarning) when a reader stops
+    before the engine ends the stream."""
+    response = getattr(stream, "_response", None)
+    if response is not None:
+        with suppress(Exception):
+            response.close()

@@ -301,8 +301,7 @@ class SwarmExecutor:
                     try:
                         yield from stream
                     finally:
-                        with contextlib.suppress(Exception):  # its socket, at once
-                            stream.close()
+                        engine.close_stream(stream)
                 finally:
                     api.close()
                 return
