@@ -20,39 +20,24 @@ record at the largest size over the smallest (goal: within 2x).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from gitcli import git
 
 from reconciler.gitrepo import GitMirror
 from reconciler.ledger.git import GitLedger
 
 BRANCH = "oven-status"
 RUNS_PER_JOB = 100
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.test",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.test",
-}
 RUN = (
     "job: {job}\nrun_id: {run}\nstatus: Succeeded\nexit_code: 0\n"
     "started_at: '2026-12-01T00:00:00Z'\n"
 )
 
-
-def git(*args: str, cwd: Path | None = None, data: bytes | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=GIT_ENV, input=data, capture_output=True, check=True
-    )
-    return done.stdout.decode().strip()
 
 
 def make_remote(path: Path, files: int) -> None:

@@ -34,28 +34,17 @@ from argparse import Namespace
 from collections.abc import Callable
 from pathlib import Path
 
+from gitcli import git
+
 from reconciler.manifests import load_tree
 from reconciler.planner import apply_revision
 from reconciler.source.git import GitSource
 
 ROOT = Path(__file__).resolve().parents[1]
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.test",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.test",
-}
 
 PER_TEAM = 100
 PARTS = ["validate", "plan", "reload"]
 
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, check=True)
-    return done.stdout.decode().strip()
 
 
 OVEN = "defaults:\n  policy:\n    concurrency: forbid\n  resources:\n    memory: 256m\n"

@@ -32,28 +32,15 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from gitcli import git
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-webhook-secret-value"
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.test",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.test",
-}
 JOB = (
     "id: {id}\nname: Bench {id}\ntype: docker\nimage: agent-oven/busybox:latest\n"
     "command: [echo]\nschedule: {{type: cron, cron: '0 0 1 1 *'}}\n"
 )
 
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 def free_port() -> int:

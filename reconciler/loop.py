@@ -88,16 +88,16 @@ def build_reconciler(settings: Settings) -> Reconciler:
 
 def executor(settings: Settings) -> DockerExecutor | SwarmExecutor:
     """The executor ``--executor`` names: containers on one engine, or services on a swarm."""
-    common = dict(
+    common: dict[str, Any] = dict(
         state_dir=settings.state_dir,
         instance=settings.instance,
         volume_allowlist=settings.volume_allowlist,
         max_log_bytes=settings.max_log_bytes,
     )
     if settings.executor == "swarm":
-        return SwarmExecutor(**common)  # type: ignore[arg-type]
+        return SwarmExecutor(**common)
     # one connection per concurrent start, plus the observer, the log savers and removals
-    return DockerExecutor(pool_size=settings.start_concurrency + 4, **common)  # type: ignore[arg-type]
+    return DockerExecutor(pool_size=settings.start_concurrency + 4, **common)
 
 
 def repo_credentials(settings: Settings) -> Credentials:
