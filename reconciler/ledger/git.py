@@ -28,6 +28,7 @@ replayed on a newer tip: ``swap_lease`` pushes once, on the tip the lease was re
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,9 @@ class GitLedger:
         self.base: str | None = None  # the last tip we read or wrote: later tips descend from it
         self.tip: str | None = None  # the remote's tip as we last saw or made it; None: fetch
         self.queue = StatusQueue(queue_dir)
+        # ``base`` and the queue move together under this lock: a page reading a run on
+        # another thread (``read_known``) sees a write either queued or pushed, never neither
+        self._view = threading.Lock()
 
     def read(self, paths: Sequence[str] = (STATUS_PREFIX,)) -> dict[str, bytes]:
         """Every file at or under ``paths`` (default: status/) at the remote tip, with the
@@ -88,16 +92,19 @@ class GitLedger:
             )
         with _ledger_errors():
             files = self.mirror.read_files(tip, list(paths)) if tip else {}
-        self.base = self.tip = tip
+        with self._view:
+            self.base = self.tip = tip
         return _with_queued(files, queued, paths)
 
     def read_known(self, paths: Sequence[str]) -> dict[str, bytes]:
         """Like ``read``, at the tip last read or written, without asking the remote: how a
         restarted reconciler reads the runs it did not load at start, when they are needed."""
         with _ledger_errors():
-            tip = self.base or self.mirror.local_tip(self.branch)
+            with self._view:
+                tip = self.base or self.mirror.local_tip(self.branch)
+                queued = self.queue.entries()
             files = self.mirror.read_files(tip, list(paths)) if tip else {}
-        return _with_queued(files, self.queue.entries(), paths)
+        return _with_queued(files, queued, paths)
 
     @property
     def queued(self) -> int:
@@ -139,7 +146,8 @@ class GitLedger:
                 self._check_history(tip)
                 commit = self._chain(tip, entries)
             if commit is None:
-                self.queue.drop(entries[-1].seq)
+                with self._view:
+                    self.queue.drop(entries[-1].seq)
                 return None
             try:
                 self.mirror.push(self.branch, commit, tip)
@@ -152,8 +160,9 @@ class GitLedger:
                 )
                 known = False
                 continue
-            self.base = self.tip = commit
-            self.queue.drop(entries[-1].seq)
+            with self._view:
+                self.base = self.tip = commit
+                self.queue.drop(entries[-1].seq)
             if len(entries) > 1:
                 log.info("pushed %d queued status writes to %r", len(entries), self.branch)
             return commit

@@ -113,3 +113,37 @@ def test_unreachable_remote_is_a_clean_ledger_error(tmp_path) -> None:
 def test_missing_repository_is_a_clean_ledger_error(tmp_path) -> None:
     with pytest.raises(LedgerError, match="no repository there"):
         ledger_for(str(tmp_path / "missing.git"), tmp_path).read()
+
+
+@pytest.mark.parametrize("queue", ["memory", "state-dir"])
+def test_a_reader_on_another_thread_never_loses_a_written_file(
+    bare, remote_url, tmp_path, queue
+) -> None:
+    """A page reads runs the read model does not hold through ``read_known`` while the cycle
+    writes: once a write is queued the reader sees it, and it never disappears for a moment
+    between the push and the queue being emptied (the API once answered 200, 404, 200)."""
+    queue_dir = tmp_path / "queue" if queue == "state-dir" else None
+    ledger = ledger_for(remote_url, tmp_path, queue_dir=queue_dir)
+    ledger.write({"status/reconciler.yaml": b"jobs: 0\n"}, "first")
+    paths = [f"status/runs/j/j-{i}.yaml" for i in range(15)]
+    lost: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        seen: set[str] = set()
+        while not done.is_set():
+            found = ledger.read_known(["status/runs/j"])
+            lost.extend(sorted(seen - found.keys()))
+            seen |= found.keys()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for path in paths:
+            ledger.write({path: b"status: running\n"}, "start")
+            ledger.write({"status/reconciler.yaml": path.encode()}, "heartbeat")
+    finally:
+        done.set()
+        reader.join(timeout=60)
+    assert lost == []
+    assert sorted(ledger.read_known(["status/runs/j"])) == sorted(paths)
