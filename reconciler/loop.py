@@ -192,6 +192,15 @@ def observe_commits(reconciler: Reconciler, settings: Settings, telemetry: Telem
             notifier.configure(reconciler.desired.notify)  # None (broken oven.yaml) keeps the last
         notifier.listen(report, recorded, before)
 
+    def run_status(run_id: str) -> str | None:
+        record = reconciler.book.runs.get(run_id)
+        if record is not None:
+            return record.status
+        found = reconciler.history.find(run_id)
+        return str(found.get("status")) if found else None
+
+    reconciler.recorder.stagers.append(notifier.stage)
+    reconciler.restore_listeners.append(lambda: notifier.recover(run_status))
     reconciler.recorder.listeners += [telemetry.listen, notify]
     reconciler.warning_sources.append(notifier.warnings)
     return notifier

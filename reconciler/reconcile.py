@@ -140,6 +140,7 @@ class Reconciler:
         self._remover: ThreadPoolExecutor | None = None
         self.warnings: list[str] = []
         self.warning_sources: list[Callable[[], list[str]]] = []  # e.g. dead notify targets
+        self.restore_listeners: list[Callable[[], None]] = []  # after each restore
         self._logged_problems: set[Problem] = set()  # the problems of the last loaded revision
         self._observed: list[ObservedRun] = []
         self.history = RunHistory(ledger, settings.keep_runs)
@@ -186,6 +187,11 @@ class Reconciler:
         self.restored = True
         for unreadable in tree.unreadable:
             log.warning("status branch: skipped %s", unreadable)
+        for listener in self.restore_listeners:
+            try:
+                listener()
+            except Exception:  # notifications never stop a start
+                log.exception("a restore listener failed")
         log.info(
             "restored %d jobs and %d of their runs from the status branch; older runs are "
             "read when needed", len(tree.jobs), len(tree.runs),

@@ -5,7 +5,8 @@ works out the files with the pure ``status.changes.status_changes``, writes them
 changed (the heartbeat alone causes a commit at most every ``heartbeat`` seconds) and answers
 what the commit allows the book to forget. A failed commit leaves the files it knows as
 committed untouched, so the same files (and the same forgets) come round on the next try.
-Listeners (``listeners``: notifications, metrics) hear of every record step after it.
+Listeners (``listeners``: notifications, metrics) hear of every record step after it;
+stagers (``stagers``: notifications) see its report before the commit is tried.
 A write the ledger could not push but keeps durably (``StatusQueued``: the remote is
 unreachable) counts as written: the book may forget, and the error is still reported.
 
@@ -60,6 +61,7 @@ class Recorder:
         self.cache = StatusCache()
         self.last_commit: datetime | None = None
         self.listeners: list[CommitListener] = []
+        self.stagers: list[Callable[[CycleReport], None]] = []  # before a commit is tried
 
     def restore(self, tree: StatusTree, files: dict[str, bytes]) -> None:
         """Start from what the status branch holds."""
@@ -81,6 +83,11 @@ class Recorder:
         listener's bug is logged, never raised: notifications and metrics never stop a cycle).
         """
         before = dict(self.cache.reconciler)
+        for stager in self.stagers:
+            try:
+                stager(report)
+            except Exception:
+                log.exception("a status commit stager failed")
         recorded = self._record(report, revision)
         for listener in self.listeners:
             try:

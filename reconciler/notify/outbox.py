@@ -7,6 +7,12 @@ target (``add`` skips keys it holds, delivered or not: a transition seen again, 
 restart or a rewritten status branch, is not sent again), marked delivered or given up, and
 forgotten ``KEEP`` after that. Entries still pending are sent again after a restart.
 
+A run's events are written **held** before the status commit that carries them, and released
+once it went through (``add`` of the same key, not held). A daemon killed between the two
+finds them held at its next start and releases those whose run the status branch shows as
+ended (``Notifier.recover``); the others are released when their commit is made again, so
+no crash between the commit and the outbox loses a message. A held entry is never sent.
+
 No URL or secret is ever stored here: entries name their target, and the worker resolves
 the URL from the secret store at send time.
 """
@@ -47,6 +53,7 @@ class Entry:
     delivered_at: datetime | None = None
     gave_up_at: datetime | None = None
     last_error: str = ""
+    held: bool = False  # written before its status commit; not sent until that went through
 
     @property
     def id(self) -> str:
@@ -54,7 +61,7 @@ class Entry:
 
     @property
     def pending(self) -> bool:
-        return self.delivered_at is None and self.gave_up_at is None
+        return self.delivered_at is None and self.gave_up_at is None and not self.held
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +73,7 @@ class Entry:
             "delivered_at": iso(self.delivered_at),
             "gave_up_at": iso(self.gave_up_at),
             "last_error": self.last_error,
+            "held": self.held,
         }
 
     @classmethod
@@ -81,6 +89,7 @@ class Entry:
             delivered_at=optional_time(data.get("delivered_at")),
             gave_up_at=optional_time(data.get("gave_up_at")),
             last_error=str(data.get("last_error") or ""),
+            held=bool(data.get("held", False)),
         )
 
 
@@ -98,20 +107,44 @@ class Outbox:
         outbox.entries = _read(outbox.path)
         return outbox
 
-    def add(self, events: Iterable[Event], now: datetime) -> list[Entry]:
-        """Keep one entry per event and target, unless one is kept already; write them down."""
+    def add(self, events: Iterable[Event], now: datetime, *, held: bool = False) -> list[Entry]:
+        """Keep one entry per event and target, unless one is kept already; write them down.
+        ``held``: before the status commit (not sent yet); adding a held entry's key again
+        without ``held`` releases it. Answers the entries that became sendable or held."""
         added: list[Entry] = []
         with self.lock:
             for event in events:
                 for target in event.targets:
-                    entry = Entry(target, event, now)
-                    if entry.id not in self.entries:
+                    entry = Entry(target, event, now, held=held)
+                    kept = self.entries.get(entry.id)
+                    if kept is None:
                         self.entries[entry.id] = entry
                         added.append(entry)
+                    elif kept.held and not held:
+                        self.entries[entry.id] = released = replace(kept, held=False)
+                        added.append(released)
             if added:
                 self._prune(now)
                 self._write()
         return added
+
+    def held(self) -> list[Entry]:
+        """The entries whose status commit was not known to have gone through."""
+        with self.lock:
+            return [e for e in self.entries.values() if e.held]
+
+    def release(self, entry_ids: Iterable[str]) -> int:
+        """Their status commit went through: send them. Answers how many were released."""
+        with self.lock:
+            released = 0
+            for entry_id in entry_ids:
+                entry = self.entries.get(entry_id)
+                if entry is not None and entry.held:
+                    self.entries[entry_id] = replace(entry, held=False)
+                    released += 1
+            if released:
+                self._write()
+            return released
 
     def pending(self) -> list[Entry]:
         with self.lock:
@@ -130,7 +163,8 @@ class Outbox:
 
     def _prune(self, now: datetime) -> None:
         for entry_id, entry in list(self.entries.items()):
-            done = entry.delivered_at or entry.gave_up_at
+            held_since = entry.created_at if entry.held else None
+            done = entry.delivered_at or entry.gave_up_at or held_since
             if done is not None and now - done > KEEP:
                 del self.entries[entry_id]
         if len(self.entries) > MAX_ENTRIES:

@@ -1,8 +1,12 @@
 """The notifier: takes each committed cycle's events into the outbox, and delivers them from
 its own thread, so a slow or dead target never delays a run.
 
-``listen`` is a recorder listener (it runs in the tick's thread and only writes the outbox
-file). The worker thread sends pending entries oldest first, one target's in order: a target
+``stage`` runs before each status commit and writes its run events to the outbox held;
+``listen`` is a recorder listener after it (it runs in the tick's thread and only writes the
+outbox file): it releases them once the commit went through, and adds the reconciler's events.
+``recover`` releases, at start, the held events whose commit a killed daemon made.
+
+The worker thread sends pending entries oldest first, one target's in order: a target
 that fails is not tried again before its backoff is over (doubling from ``base`` up to
 ``cap``, or the time a 429 asked for). An entry is given up after ``max_attempts`` attempts,
 after ``give_up_after`` or at once when the target refuses it for good (a 4xx other than
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +34,7 @@ from reconciler.notify.payloads import payload
 from reconciler.secrets import SecretStore
 from reconciler.status.changes import CycleReport
 from reconciler.telemetry import Telemetry
-from reconciler.transitions import reconciler_events, run_events
+from reconciler.transitions import OUTCOMES, reconciler_events, run_events
 
 log = logging.getLogger("oven")
 
@@ -74,6 +78,29 @@ class Notifier:
         """The targets of the applied oven.yaml; None (a broken oven.yaml) keeps the last."""
         if settings is not None and settings != self.settings:
             self.settings = settings
+            self._wake.set()
+
+    def stage(self, report: CycleReport) -> None:
+        """Before a status commit: its run events, held until ``listen`` hears it went through
+        (a daemon killed in between finds them at its next start: ``recover``)."""
+        events = run_events(report)
+        if events:
+            self.outbox.add(events, self.clock.now(), held=True)
+
+    def recover(self, run_status: Callable[[str], str | None]) -> None:
+        """At start: release the held events whose run the status branch shows as ended
+        (``run_status``: a run id's status there, None when it has no such run). The others
+        stay held: their commit did not happen, and is made again with the same events."""
+        held = self.outbox.held()
+        ended = [
+            entry.id
+            for entry in held
+            if entry.event.run_id is not None
+            and run_status(entry.event.run_id) in OUTCOMES
+        ]
+        if ended and self.outbox.release(ended):
+            log.info("notifications: %d message(s) of the last commit before a stop released",
+                     len(ended))
             self._wake.set()
 
     def listen(self, report: CycleReport, recorded: Any, before: Mapping[str, Any]) -> None:
