@@ -110,6 +110,7 @@ TASK_STATES: dict[str, ContainerState] = {
     "remove": "exited",
 }
 NETWORKS = ("bridge",)  # the node's default bridge: a task without networks is attached to it
+STARTING = {"assigned", "accepted", "preparing", "ready", "starting"}  # on a node, not running
 TERMINAL = {"complete", "failed", "shutdown", "rejected", "orphaned", "remove"}
 FOLLOW_POLL = 2.0  # seconds between reads of a service's log on another node (live log)
 FOLLOW_PLACEMENT = 60.0  # seconds a live-log follower waits for the task to get a container
@@ -205,22 +206,33 @@ class SwarmExecutor:
             return found
 
     def stop(self, run_id: str) -> None:
-        """Kill the run; quiet if it ended or is gone. On this engine: SIGKILL its container
-        and wait for the task to end. Elsewhere (or not placed yet): remove the service and
-        keep a tombstone, so the run still reads as killed until it is removed."""
+        """Kill the run; quiet if it ended or is gone. On this engine: wait until its task
+        runs (at most ``stop_timeout``), SIGKILL its container and wait for the task to end.
+        Elsewhere (or not placed yet): remove the service and keep a tombstone, so the run
+        still reads as killed until it is removed."""
         with engine.translated(f"stop run {run_id}"):
             service = self._service(run_id)
-            if service is None:
+            if service is None:  # an orphan task container may still run here (``_orphans``)
+                for orphan in self._run_containers(run_id, running=True):
+                    self._kill(orphan)
                 return
-            task = self._task(service["ID"])
-            if task is not None and task["Status"]["State"] in TERMINAL:
-                return
-            running = task is not None and task["Status"]["State"] == "running"
-            container = self._local_container(task) if running else None
-            if container is not None:
-                self._kill(container)
-                self._wait_ended(service["ID"])
-                return
+            # a task this node was given but has not started yet is waited for: removing its
+            # service then would leave the node to start its container anyway, unwatched
+            deadline = time.monotonic() + self.stop_timeout
+            while True:
+                task = self._task(service["ID"])
+                state = task["Status"]["State"] if task is not None else ""
+                if state in TERMINAL:
+                    return
+                here = task is not None and task.get("NodeID") == self._node_id()
+                container = self._local_container(task) if here and state == "running" else None
+                if container is not None:
+                    self._kill(container)
+                    self._wait_ended(service["ID"])
+                    return
+                if not here or state not in STARTING or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             self._bury(run_id, service)
 
     def logs(self, run_id: str) -> bytes:

@@ -210,6 +210,20 @@ def test_a_container_whose_service_went_first_is_observed_and_removed(
     assert harness.executor.observe() == []
 
 
+def test_a_running_container_whose_service_went_is_observed_and_stopped(
+    harness: SwarmHarness,
+) -> None:
+    run_id = new_run_id()
+    harness.executor.start(request(run_id, *WAIT_FOR_FINISH))
+    harness.wait_running(run_id)
+    harness.client.api.remove_service(service_name(run_id))  # by hand; the container may run on
+    harness.executor.stop(run_id)
+    [run] = harness.executor.observe()
+    assert (run.run_id, run.state) == (run_id, "exited") and run.exit_code in (137, 143)
+    harness.executor.remove(run_id)
+    assert harness.executor.observe() == []
+
+
 def test_a_service_removed_while_observed_is_no_error(
     harness: SwarmHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
