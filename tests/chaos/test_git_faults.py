@@ -24,6 +24,7 @@ from chaos.gitchaos import (  # noqa: F401  (engine is a fixture)
     daemon,
     engine,
     new_instance,
+    ours,
     run_records,
     wind_down,
 )
@@ -31,9 +32,10 @@ from scenarios.harness import StatusBranch, git, make_bare, manifest, push_files
 
 pytestmark = pytest.mark.docker
 
+ECHO, FAIL = ours("fault-echo"), ours("fault-fail")
 JOBS = {
-    "fault-echo": {"schedule": {"type": "interval", "every": "2s"}},
-    "fault-fail": {
+    ECHO: {"schedule": {"type": "interval", "every": "2s"}},
+    FAIL: {
         "schedule": {"type": "interval", "every": "3s"},
         "command": ["sh", "-c", "exit 3"],
     },
@@ -107,7 +109,7 @@ def test_a_garbage_branch_on_the_remote(world: World) -> None:
     wait_until(lambda: world.health()["state"] == "Ready", 30, "Ready again")
     world.wait_for_new_records()
     records = world.wind_down()
-    assert {r["status"] for r in records.values() if r["job_id"] == "fault-echo"} == {"succeeded"}
+    assert {r["status"] for r in records.values() if r["job_id"] == ECHO} == {"succeeded"}
 
 
 def test_git_gc_with_bitmaps_between_pushes(world: World) -> None:
@@ -116,8 +118,8 @@ def test_git_gc_with_bitmaps_between_pushes(world: World) -> None:
     for round_ in range(5):
         git("-C", str(world.bare), "-c", "repack.writeBitmaps=true", "gc", "--quiet")
         assert any(p.suffix == ".bitmap" for p in (world.bare / "objects" / "pack").iterdir())
-        spec = {**JOBS["fault-echo"], "description": f"round {round_}"}
-        last = push_files(world.bare, "main", {"jobs/fault-echo.yaml": manifest("fault-echo",
+        spec = {**JOBS[ECHO], "description": f"round {round_}"}
+        last = push_files(world.bare, "main", {f"jobs/{ECHO}.yaml": manifest(ECHO,
                                                                                **spec)})
         time.sleep(2.5)  # the daemon fetches and pushes status (a pack without a bitmap)
     wait_until(
@@ -186,6 +188,6 @@ def test_a_force_push_of_the_status_branch(world: World) -> None:
     wait_until(lambda: before <= set(run_records(world.status, JOBS)), 30,
                "every run file written again")
     assert "status/by-hand.yaml" in world.status.paths()
-    assert "status/jobs/fault-echo.yaml" in world.status.paths()
+    assert f"status/jobs/{ECHO}.yaml" in world.status.paths()
     alive(world.daemon)
     world.wind_down()
