@@ -23,8 +23,10 @@ entrypoint). A task whose container is on this engine is read, killed and logged
 ``docker service logs`` and a stop that removes the service and leaves a tombstone (a Swarm
 config holding the run's labels and the log up to then) so the run reads as killed (137).
 A service is never updated: the swarm runs a job service again after any update of it.
-``remove`` also removes the finished task's container on this engine, which the swarm leaves
-behind when the service goes.
+``remove`` also removes the run's containers on this engine (found by its labels), which the
+swarm leaves behind when the service goes; a task container on this engine whose service is
+gone while nothing else shows its run (a removal cut short by a crash, a service removed by
+hand) is observed as a run of its own, so it is settled and removed like any other.
 
 What Swarm cannot do on engines before API 1.44: ``no-new-privileges`` and ``memory-swap``
 (docs/cluster.md); capabilities, the process limit, user, read-only root and the log cap are
@@ -70,6 +72,7 @@ from reconciler.executors import (
     messages,
     volumes,
 )
+from reconciler.executors.docker import observed_from
 from reconciler.interfaces import ContainerState, ObservedRun, RunRequest
 from reconciler.runids import container_name
 
@@ -79,6 +82,7 @@ LOG_BLOCK = 256 * 1024
 MAX_NAME = 63  # service names are DNS labels
 STOPPED_AT = labels.PREFIX + "stopped-at"
 STARTED_AT = labels.PREFIX + "started-at"
+SWARM_SERVICE = "com.docker.swarm.service.id"  # the label the swarm puts on a task's container
 TOMBSTONE = b"agent-oven stopped run\n"  # heads the kept output (a config is never empty)
 TOMBSTONE_LOG = 400 * 1024  # bytes of output a tombstone keeps (configs hold at most 500 KB)
 SWEEP_EVERY = 60.0  # seconds between looks for secrets whose run never got a service
@@ -106,6 +110,7 @@ TASK_STATES: dict[str, ContainerState] = {
     "remove": "exited",
 }
 NETWORKS = ("bridge",)  # the node's default bridge: a task without networks is attached to it
+STARTING = {"assigned", "accepted", "preparing", "ready", "starting"}  # on a node, not running
 TERMINAL = {"complete", "failed", "shutdown", "rejected", "orphaned", "remove"}
 FOLLOW_POLL = 2.0  # seconds between reads of a service's log on another node (live log)
 FOLLOW_PLACEMENT = 60.0  # seconds a live-log follower waits for the task to get a container
@@ -188,33 +193,46 @@ class SwarmExecutor:
             api = self._api()
             self._node_id()  # a clear error when the engine is no swarm manager
             services = api.services(filters={"label": labels.selector(self.instance)})
-            tasks = self._tasks([s["ID"] for s in services])
+            tasks, gone = self._tasks([s["ID"] for s in services])
+            services = [s for s in services if s["ID"] not in gone]
             found = [self._observed(s, tasks.get(s["ID"], [])) for s in services]
             stones = api.configs(filters={"label": labels.selector(self.instance)})
             seen = {run.run_id for run in found}
             found += [run for run in map(_from_tombstone, stones) if run and run.run_id not in seen]
+            found += self._orphans({run.run_id for run in found})
             live = {run.run_id for run in found}
             self._final = {key: value for key, value in self._final.items() if key in live}
             self._sweep(live)
             return found
 
     def stop(self, run_id: str) -> None:
-        """Kill the run; quiet if it ended or is gone. On this engine: SIGKILL its container
-        and wait for the task to end. Elsewhere (or not placed yet): remove the service and
-        keep a tombstone, so the run still reads as killed until it is removed."""
+        """Kill the run; quiet if it ended or is gone. On this engine: wait until its task
+        runs (at most ``stop_timeout``), SIGKILL its container and wait for the task to end.
+        Elsewhere (or not placed yet): remove the service and keep a tombstone, so the run
+        still reads as killed until it is removed."""
         with engine.translated(f"stop run {run_id}"):
             service = self._service(run_id)
-            if service is None:
+            if service is None:  # an orphan task container may still run here (``_orphans``)
+                for orphan in self._run_containers(run_id, running=True):
+                    self._kill(orphan)
                 return
-            task = self._task(service["ID"])
-            if task is not None and task["Status"]["State"] in TERMINAL:
-                return
-            running = task is not None and task["Status"]["State"] == "running"
-            container = self._local_container(task) if running else None
-            if container is not None:
-                self._kill(container)
-                self._wait_ended(service["ID"])
-                return
+            # a task this node was given but has not started yet is waited for: removing its
+            # service then would leave the node to start its container anyway, unwatched
+            deadline = time.monotonic() + self.stop_timeout
+            while True:
+                task = self._task(service["ID"])
+                state = task["Status"]["State"] if task is not None else ""
+                if state in TERMINAL:
+                    return
+                here = task is not None and task.get("NodeID") == self._node_id()
+                container = self._local_container(task) if here and state == "running" else None
+                if container is not None:
+                    self._kill(container)
+                    self._wait_ended(service["ID"])
+                    return
+                if not here or state not in STARTING or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             self._bury(run_id, service)
 
     def logs(self, run_id: str) -> bytes:
@@ -241,18 +259,19 @@ class SwarmExecutor:
             api = self._api()
             service = self._service(run_id)
             if service is not None:
-                tasks = list(api.tasks(filters={"service": service["ID"]}))
                 with contextlib.suppress(NotFound):
                     api.remove_service(service["ID"])
-                # the swarm leaves the containers of finished tasks behind: remove ours here
-                for container in filter(None, map(self._local_container, tasks)):
-                    try:
-                        api.remove_container(container, force=True)
-                    except NotFound:
-                        continue
-                    except APIError as exc:
-                        if exc.status_code != 409:  # 409: removal already in progress
-                            raise
+            # the swarm leaves the containers of finished tasks behind: remove the run's here,
+            # found by its labels, so a removal cut short after the service went (a crash, an
+            # error) or a service removed by ``_bury`` or by hand leaves none behind either
+            for container in self._run_containers(run_id):
+                try:
+                    api.remove_container(container, force=True)
+                except NotFound:
+                    continue
+                except APIError as exc:
+                    if exc.status_code != 409:  # 409: removal already in progress
+                        raise
             stone = self._tombstone(run_id)
             if stone is not None:
                 with contextlib.suppress(NotFound):
@@ -437,12 +456,50 @@ class SwarmExecutor:
 
     # -- observing -------------------------------------------------------------------------
 
-    def _tasks(self, service_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    def _tasks(self, service_ids: list[str]) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
+        """The tasks of these services, and the services removed since they were listed (the
+        engine refuses a task filter naming a service that is gone: 404 for the whole list,
+        as when a removal of this reconciler runs meanwhile)."""
         found: dict[str, list[dict[str, Any]]] = {}
+        gone: set[str] = set()
+        api = self._api()
         for at in range(0, len(service_ids), 100):
             chunk = service_ids[at : at + 100]
-            for task in self._api().tasks(filters={"service": chunk}):
+            try:
+                tasks = list(api.tasks(filters={"service": chunk}))
+            except NotFound:  # one of them went: ask for each alone
+                tasks = []
+                for service_id in chunk:
+                    try:
+                        tasks += api.tasks(filters={"service": service_id})
+                    except NotFound:
+                        gone.add(service_id)
+            for task in tasks:
                 found.setdefault(task["ServiceID"], []).append(task)
+        return found, gone
+
+    def _orphans(self, seen: set[str]) -> list[ObservedRun]:
+        """Task containers on this engine whose service is gone and whose run is not
+        otherwise seen: a removal cut short between the service and its container (a crash),
+        or a service removed by hand. The swarm keeps such containers forever; reported as
+        runs, they are settled and removed like any other."""
+        api = self._api()
+        wanted = [*labels.selector(self.instance), SWARM_SERVICE]
+        found = []
+        for summary in api.containers(all=True, filters={"label": wanted}):
+            tags = summary.get("Labels") or {}
+            run_id = tags.get(labels.RUN, "")
+            if not run_id or run_id in seen:
+                continue
+            try:  # listed before the service was created, or gone since: not an orphan
+                api.inspect_service(tags.get(SWARM_SERVICE, ""))
+                continue
+            except NotFound:
+                pass
+            attrs = self._inspect(str(summary["Id"]))
+            if attrs is not None:
+                found.append(observed_from(attrs))
+                seen.add(run_id)
         return found
 
     def _observed(self, service: dict[str, Any], tasks: list[dict[str, Any]]) -> ObservedRun:
@@ -553,6 +610,11 @@ class SwarmExecutor:
                 raise
         with contextlib.suppress(NotFound):
             api.remove_service(service["ID"])
+        # the manager's view of a task lags its node: one it still calls starting may run
+        # here already, and removing its service does not end it (seen under load)
+        for container in self._run_containers(run_id, running=True):
+            with contextlib.suppress(NotFound, APIError):
+                api.kill(container, signal="SIGKILL")
 
     # -- logs ------------------------------------------------------------------------------
 
@@ -629,7 +691,10 @@ class SwarmExecutor:
         return dict(stone) if own else None
 
     def _task(self, service_id: str) -> dict[str, Any] | None:
-        return _newest(list(self._api().tasks(filters={"service": service_id})))
+        try:
+            return _newest(list(self._api().tasks(filters={"service": service_id})))
+        except NotFound:  # the service went meanwhile
+            return None
 
     def _local_container(self, task: dict[str, Any] | None) -> str | None:
         """The task's container id when it runs on this engine's node."""
@@ -637,6 +702,12 @@ class SwarmExecutor:
             return None
         found = (task["Status"].get("ContainerStatus") or {}).get("ContainerID")
         return str(found) if found else None
+
+    def _run_containers(self, run_id: str, running: bool = False) -> list[str]:
+        """The ids of the run's containers on this engine (only running ones if asked)."""
+        wanted = [*labels.selector(self.instance), f"{labels.RUN}={run_id}"]
+        found = self._api().containers(all=not running, filters={"label": wanted})
+        return [str(container["Id"]) for container in found]
 
     def _inspect(self, container: str) -> dict[str, Any] | None:
         try:

@@ -21,6 +21,7 @@ import pytest
 from scenarios.harness import ROOT, Daemon, StatusBranch, push_files, wait_until
 
 PREFIX = f"gitchaos-{uuid.uuid4().hex[:8]}"
+TAG = PREFIX.rsplit("-", 1)[1][:6]
 FINAL = {"succeeded", "failed", "timed_out", "cancelled", "missed", "skipped"}
 
 
@@ -44,6 +45,13 @@ def engine() -> Iterator[docker.DockerClient]:
 
 def new_instance() -> str:
     return f"{PREFIX}-{uuid.uuid4().hex[:6]}"
+
+
+def ours(job_id: str) -> str:
+    """``job_id`` made this session's own. A container's name comes from its run id, made of
+    the job id and the schedule time: another session on the same engine running the same jobs
+    every two seconds would take the names of half of them (RunIdTaken: its runs fail)."""
+    return f"{job_id}-{TAG}"
 
 
 class Creations:

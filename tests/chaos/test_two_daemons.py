@@ -32,6 +32,7 @@ from chaos.gitchaos import (  # noqa: F401  (engine is a fixture)
     daemon,
     engine,
     new_instance,
+    ours,
     wind_down,
 )
 from scenarios.harness import Daemon, StatusBranch, make_bare, manifest, push_files, wait_until
@@ -41,10 +42,11 @@ pytestmark = pytest.mark.docker
 LEASE = 10.0
 ROUNDS = int(os.environ.get("OVEN_SOAK_ROUNDS", "1"))  # kills of the leader
 PHASE = float(os.environ.get("OVEN_SOAK_SECONDS", "30"))  # both running, between kills
+OK, BAD, SLOW = ours("ha-ok"), ours("ha-bad"), ours("ha-slow")
 JOBS = {
-    "ha-ok": {"schedule": {"type": "interval", "every": "2s"}},
-    "ha-bad": {"schedule": {"type": "interval", "every": "3s"}, "command": ["sh", "-c", "exit 3"]},
-    "ha-slow": {  # often running when the leader dies: the new leader adopts it
+    OK: {"schedule": {"type": "interval", "every": "2s"}},
+    BAD: {"schedule": {"type": "interval", "every": "3s"}, "command": ["sh", "-c", "exit 3"]},
+    SLOW: {  # often running when the leader dies: the new leader adopts it
         "schedule": {"type": "interval", "every": "4s"},
         "command": ["sh", "-c", "sleep 3; echo slow"],
     },
@@ -129,12 +131,12 @@ def test_two_daemons_one_leads_and_the_other_takes_over(
     cancelled = [r for r in records.values() if r["status"] == "cancelled"]
     assert all(r["error"]["class"] == "JobRemoved" for r in cancelled), cancelled
     assert set(by_job) - {(job, "cancelled") for job in JOBS} <= {
-        ("ha-ok", "succeeded"), ("ha-bad", "failed"), ("ha-slow", "succeeded")}, by_job
-    assert by_job[("ha-ok", "succeeded")] >= 5 and by_job[("ha-bad", "failed")] >= 3
+        (OK, "succeeded"), (BAD, "failed"), (SLOW, "succeeded")}, by_job
+    assert by_job[(OK, "succeeded")] >= 5 and by_job[(BAD, "failed")] >= 3
     assert all(
         r["exit_code"] == 3
         for r in records.values()
-        if r["job_id"] == "ha-bad" and r["status"] == "failed"  # not one cancelled at wind-down
+        if r["job_id"] == BAD and r["status"] == "failed"  # not one cancelled at wind-down
     )
     logs = "\n".join(d.output() for d in pair)
     starts = Counter(re.findall(r"run (\S+): started", logs))

@@ -191,6 +191,62 @@ def test_remove_leaves_no_service_and_no_container(harness: SwarmHarness) -> Non
     assert harness.client.containers.list(all=True, filters=mine) == []
 
 
+def test_a_container_whose_service_went_first_is_observed_and_removed(
+    harness: SwarmHarness,
+) -> None:
+    """A removal cut short between the service and its container (a SIGKILL), or a service
+    removed by hand: the swarm keeps the container, so the run is still observed from it and
+    ``remove`` finds it by its labels (CI once waited forever on such a container)."""
+    run_id = new_run_id()
+    assert run_to_end(harness, request(run_id, "sh", "-c", "exit 4")).exit_code == 4
+    harness.client.api.remove_service(service_name(run_id))  # the daemon died right here
+    mine = {"label": f"{labels.RUN}={run_id}"}
+    assert len(harness.client.containers.list(all=True, filters=mine)) == 1
+
+    [run] = harness.restarted().observe()
+    assert (run.run_id, run.state, run.exit_code) == (run_id, "exited", 4)
+    harness.restarted().remove(run_id)
+    assert harness.client.containers.list(all=True, filters=mine) == []
+    assert harness.executor.observe() == []
+
+
+def test_a_running_container_whose_service_went_is_observed_and_stopped(
+    harness: SwarmHarness,
+) -> None:
+    run_id = new_run_id()
+    harness.executor.start(request(run_id, *WAIT_FOR_FINISH))
+    harness.wait_running(run_id)
+    harness.client.api.remove_service(service_name(run_id))  # by hand; the container may run on
+    harness.executor.stop(run_id)
+    [run] = harness.executor.observe()
+    assert (run.run_id, run.state) == (run_id, "exited") and run.exit_code in (137, 143)
+    harness.executor.remove(run_id)
+    assert harness.executor.observe() == []
+
+
+def test_a_service_removed_while_observed_is_no_error(
+    harness: SwarmHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine answers 404 to a task list naming a service removed since it was listed (as
+    a removal on the reconciler's worker threads does meanwhile): observe goes on without it."""
+    done, running = new_run_id(), new_run_id()
+    run_to_end(harness, request(done, "true"))
+    harness.executor.start(request(running, *WAIT_FOR_FINISH))
+    api = harness.executor._api()
+    listed = api.services
+
+    def services_then_remove(*args: Any, **kwargs: Any) -> Any:
+        found = listed(*args, **kwargs)
+        harness.executor.remove(done)  # between the list of services and that of their tasks
+        return found
+
+    monkeypatch.setattr(api, "services", services_then_remove)
+    observed = harness.executor.observe()
+    monkeypatch.undo()
+    assert [(run.run_id, run.state) for run in observed] == [(running, "running")]
+    harness.executor.stop(running)
+
+
 # docker-py leaks the socket of a failed unix connect (docker/docker-py#3356), as in
 # test_docker_engine.py; only this test provokes it on purpose.
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
