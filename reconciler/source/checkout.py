@@ -17,7 +17,7 @@ from dulwich.objectspec import parse_commit
 from dulwich.repo import Repo
 
 from reconciler.errors import SourceError
-from reconciler.gitrepo.trees import files_at, read_blobs, tree_entries
+from reconciler.gitrepo.trees import files_at, list_files, read_blobs
 from reconciler.manifests import TreeFiles
 from reconciler.source.git import MANIFEST_PREFIXES, is_manifest_path
 
@@ -80,12 +80,8 @@ class Checkout:
     def files(self, sha: str) -> TreeFiles:
         """oven.yaml and jobs/**/*.y(a)ml of the commit; each file read when first asked for."""
         with Repo(str(self.path)) as repo:
-            blobs, links = tree_entries(repo, sha, MANIFEST_PREFIXES)
-        return TreeFiles(
-            {path: blob for path, blob in blobs.items() if is_manifest_path(path)},
-            {path: target for path, target in links.items() if is_manifest_path(path)},
-            self._blobs,
-        )
+            found = list_files(repo, sha, MANIFEST_PREFIXES, is_manifest_path)
+        return TreeFiles(found.blobs, found.links, self._blobs, found.tree, found.since)
 
     def _blobs(self, ids: list[str]) -> dict[str, bytes]:
         with Repo(str(self.path)) as repo:
