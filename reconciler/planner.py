@@ -10,6 +10,7 @@ loader's.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -81,14 +82,19 @@ class Plan:
     moved: tuple[JobChange, ...]
     now: datetime  # what the fire times count from
     problems: tuple[Problem, ...] = field(default_factory=tuple)
-    unchanged_jobs: tuple[JobSpec, ...] = ()
+    jobs: Mapping[str, JobSpec] = field(default_factory=dict)  # the head's, moved or not
     runs: int = 3
 
     @cached_property
     def changes(self) -> tuple[JobChange, ...]:
         """Every job of either revision, by id: the moved ones and the unchanged ones."""
         when = _Times(self.now)
-        rows = [_change("unchanged", job, when, self.runs) for job in self.unchanged_jobs]
+        moved = {c.job_id for c in self.moved}
+        rows = [
+            _change("unchanged", job, when, self.runs)
+            for job_id, job in self.jobs.items()
+            if job_id not in moved
+        ]
         return tuple(sorted([*self.moved, *rows], key=lambda c: c.job_id))
 
     def of(self, action: str) -> list[JobChange]:
@@ -97,7 +103,7 @@ class Plan:
 
     def count(self, action: str) -> int:
         if action == "unchanged":
-            return len(self.unchanged_jobs)
+            return len(self.jobs) - sum(1 for c in self.moved if c.action != "removed")
         return sum(1 for c in self.moved if c.action == action)
 
     @property
@@ -136,23 +142,20 @@ def plan(base: DesiredState | None, head: DesiredState, now: datetime, runs: int
     the same parsed job for an unchanged file) or its manifest is the same; the rows of
     unchanged jobs, with their fire times, are worked out only when read (``Plan.changes``)."""
     old = base.jobs if base else {}
+    new = head.jobs
     times = _Times(now)
     moved: list[JobChange] = []
-    unchanged: list[JobSpec] = []
-    for job_id, after in head.jobs.items():
-        before = old.get(job_id)
+    for job_id in [i for i, job in new.items() if old.get(i) is not job]:
+        before, after = old.get(job_id), new[job_id]
         if before is None:
             moved.append(_change("added", after, times, runs))
-        elif before is after or before.manifest == after.manifest:
-            unchanged.append(after)
-        else:
+        elif before.manifest != after.manifest:
             moved.append(_change("changed", after, times, runs, changed_fields(before, after)))
-    still = len(unchanged) + sum(1 for c in moved if c.action == "changed")
-    if still < len(old):  # some job of the base is gone
-        moved += [_change("removed", job, times, 0) for i, job in old.items() if i not in head.jobs]
+    if len(old) > len(new) - sum(1 for c in moved if c.action == "added"):  # some job is gone
+        moved += [_change("removed", job, times, 0) for i, job in old.items() if i not in new]
     moved.sort(key=lambda c: c.job_id)
     revision = base.revision if base else ""
-    return Plan(revision, head.revision, tuple(moved), now, head.problems, tuple(unchanged), runs)
+    return Plan(revision, head.revision, tuple(moved), now, head.problems, new, runs)
 
 
 Fires = tuple[tuple[datetime, ...], tuple[datetime, ...]]  # UTC, local

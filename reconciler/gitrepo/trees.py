@@ -228,7 +228,7 @@ def _derived(
     gone: list[str] = []
     came: list[tuple[str, int, ObjectID]] = []
     try:
-        for change in diff_trees(repo.object_store, last.tree.encode("ascii"), tree):
+        for change in diff_trees(repo.object_store, ObjectID(last.tree.encode("ascii")), tree):
             old, new = change.old, change.new
             if old is not None and old.path is not None:
                 gone.append(old.path.decode("utf-8", "surrogateescape"))
