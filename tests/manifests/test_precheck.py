@@ -38,7 +38,8 @@ def test_a_file_that_fails_the_precheck_gets_jsonschemas_messages() -> None:
     doc = load_document(text.encode())
     assert not job_precheck()(doc.data)
 
-    _, problems = check_document("jobs/nightly.yaml", text.encode(), job_validator(), job_precheck())
+    path = "jobs/nightly.yaml"
+    _, problems = check_document(path, text.encode(), job_validator(), job_precheck())
 
     assert problems == schema_problems("jobs/nightly.yaml", doc, job_validator())
     assert [str(p) for p in problems] == [
