@@ -68,6 +68,25 @@ class Checkout:
             )
         return sha
 
+    def resolve_all(self, *revisions: str) -> list[str]:
+        """``resolve`` of each, in one run of git when every one names a commit (a plan's
+        base and head); otherwise one by one, so an error names the revision at fault."""
+        git = shutil.which("git")
+        if git is None or len(revisions) < 2 or any(not r or r.startswith("-") for r in revisions):
+            return [self.resolve(r) for r in revisions]
+        names = [f"{revision}^{{commit}}" for revision in revisions]
+        try:
+            done = subprocess.run(
+                [git, "-C", str(self.path), "rev-parse", "--end-of-options", *names],
+                capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired):
+            return [self.resolve(r) for r in revisions]
+        shas = done.stdout.split()
+        if done.returncode != 0 or len(shas) != len(revisions) or not all(map(_is_id, shas)):
+            return [self.resolve(r) for r in revisions]
+        return shas
+
     def first(self, *revisions: str) -> str | None:
         """The commit id of the first of ``revisions`` that exists, else None."""
         for revision in revisions:
@@ -101,3 +120,8 @@ class Checkout:
                     f"unknown revision {revision!r} in {self.path}",
                     hint="install git to name revisions like HEAD~1",
                 ) from exc
+
+
+def _is_id(text: str) -> bool:
+    """A full commit id (sha1 or sha256)."""
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
