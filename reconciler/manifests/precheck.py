@@ -26,8 +26,6 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import jsonschema_rs
-
 from reconciler.manifests.schemas import JOB_SCHEMA, OVEN_SCHEMA, is_date_time, schema
 
 Precheck = Callable[[Any], bool]
@@ -43,6 +41,8 @@ def _date_time(value: object) -> bool:
 @cache
 def job_precheck() -> Precheck:
     """True when a loaded job manifest certainly has no JSON Schema problem."""
+    import jsonschema_rs  # here: a plan or validate that parses nothing never loads it
+
     registry = jsonschema_rs.Registry(
         [(schema(name)["$id"], schema(name)) for name in (JOB_SCHEMA, OVEN_SCHEMA)]
     )
