@@ -10,8 +10,10 @@ loader's.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from reconciler.clock import iso
@@ -72,23 +74,50 @@ class JobChange:
 
 @dataclass(frozen=True)
 class Plan:
+    """The jobs a revision adds, changes and removes (``moved``), and, worked out only when
+    read (``changes``), a row for every job it leaves as it was."""
+
     base_revision: str
     head_revision: str
-    changes: tuple[JobChange, ...]
+    moved: tuple[JobChange, ...]
+    now: datetime  # what the fire times count from
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+    jobs: Mapping[str, JobSpec] = field(default_factory=dict)  # the head's, moved or not
+    runs: int = 3
+
+    @cached_property
+    def changes(self) -> tuple[JobChange, ...]:
+        """Every job of either revision, by id: the moved ones and the unchanged ones."""
+        when = _Times(self.now)
+        moved = {c.job_id for c in self.moved}
+        rows = [
+            _change("unchanged", job, when, self.runs)
+            for job_id, job in self.jobs.items()
+            if job_id not in moved
+        ]
+        return tuple(sorted([*self.moved, *rows], key=lambda c: c.job_id))
 
     def of(self, action: str) -> list[JobChange]:
-        return [c for c in self.changes if c.action == action]
+        rows = self.changes if action == "unchanged" else self.moved
+        return [c for c in rows if c.action == action]
+
+    def count(self, action: str) -> int:
+        if action == "unchanged":
+            return len(self.jobs) - sum(1 for c in self.moved if c.action != "removed")
+        return sum(1 for c in self.moved if c.action == action)
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action != "unchanged" for c in self.changes)
+        return bool(self.moved)
+
+    def summary(self) -> dict[str, int]:
+        return {a: self.count(a) for a in ("added", "changed", "removed", "unchanged")}
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "base_revision": self.base_revision,
             "head_revision": self.head_revision,
-            "summary": {a: len(self.of(a)) for a in ("added", "changed", "removed", "unchanged")},
+            "summary": self.summary(),
             "changes": [c.to_dict() for c in self.changes],
             "problems": [p.to_dict() for p in self.problems],
         }
@@ -107,22 +136,26 @@ def apply_revision(
 
 
 def plan(base: DesiredState | None, head: DesiredState, now: datetime, runs: int = 3) -> Plan:
-    """Diff ``base`` (what is applied; None for nothing) against ``head``."""
+    """Diff ``base`` (what is applied; None for nothing) against ``head``.
+
+    A job is unchanged when its spec is the very object the base has (the loader hands on
+    the same parsed job for an unchanged file) or its manifest is the same; the rows of
+    unchanged jobs, with their fire times, are worked out only when read (``Plan.changes``)."""
     old = base.jobs if base else {}
-    changes: list[JobChange] = []
+    new = head.jobs
     times = _Times(now)
-    for job_id in sorted(set(old) | set(head.jobs)):
-        before, after = old.get(job_id), head.jobs.get(job_id)
-        if after is None:
-            assert before is not None
-            changes.append(_change("removed", before, times, 0))
-        elif before is None:
-            changes.append(_change("added", after, times, runs))
-        elif before.fingerprint != after.fingerprint:
-            changes.append(_change("changed", after, times, runs, changed_fields(before, after)))
-        else:
-            changes.append(_change("unchanged", after, times, runs))
-    return Plan(base.revision if base else "", head.revision, tuple(changes), head.problems)
+    moved: list[JobChange] = []
+    for job_id in [i for i, job in new.items() if old.get(i) is not job]:
+        before, after = old.get(job_id), new[job_id]
+        if before is None:
+            moved.append(_change("added", after, times, runs))
+        elif before.manifest != after.manifest:
+            moved.append(_change("changed", after, times, runs, changed_fields(before, after)))
+    if len(old) > len(new) - sum(1 for c in moved if c.action == "added"):  # some job is gone
+        moved += [_change("removed", job, times, 0) for i, job in old.items() if i not in new]
+    moved.sort(key=lambda c: c.job_id)
+    revision = base.revision if base else ""
+    return Plan(revision, head.revision, tuple(moved), now, head.problems, new, runs)
 
 
 Fires = tuple[tuple[datetime, ...], tuple[datetime, ...]]  # UTC, local
@@ -204,7 +237,7 @@ def _when(change: JobChange) -> str:
 
 
 def _summary(result: Plan) -> str:
-    counts = result.to_dict()["summary"]
+    counts = result.summary()
     return (
         f"{counts['added']} to add, {counts['changed']} to change, "
         f"{counts['removed']} to remove, {counts['unchanged']} unchanged."
@@ -218,9 +251,7 @@ def format_plan(result: Plan, problems: bool = True) -> str:
     base = result.base_revision[:12] or "(nothing applied)"
     lines = [f"Plan {base} -> {result.head_revision[:12]}"]
     symbols = {"added": "+", "changed": "~", "removed": "-"}
-    for change in result.changes:
-        if change.action == "unchanged":
-            continue
+    for change in result.moved:
         lines.append(f"  {symbols[change.action]} {change.job_id}: {change.schedule}")
         for diff in change.diffs:
             lines.append(f"      {diff.field}: {show(diff.old)} -> {show(diff.new)}")
@@ -237,7 +268,7 @@ def format_markdown(result: Plan) -> str:
     base = result.base_revision[:12] or "(nothing applied)"
     lines = [f"### Agent Oven plan `{base}` → `{result.head_revision[:12]}`", ""]
     lines.append(_summary(result))
-    shown = [c for c in result.changes if c.action != "unchanged"]
+    shown = list(result.moved)
     if shown:
         lines += [
             "",

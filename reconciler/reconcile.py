@@ -50,6 +50,7 @@ from reconciler.interfaces import (
 )
 from reconciler.leadership import Leadership, standby_view, this_process
 from reconciler.manifests import load_tree
+from reconciler.manifests.cache import ParseCache
 from reconciler.model import DesiredState, Problem, optional_time
 from reconciler.outcomes import outcome, timed_out_record, vanished_record
 from reconciler.pipeline_runs import PipelineRuns
@@ -69,6 +70,7 @@ from reconciler.status.view import Snapshot, SnapshotBox, SnapshotBuilder
 
 log = logging.getLogger("oven")
 
+SAVE_AFTER_PARSED = 100  # files parsed since the manifest cache was last saved that save it
 BACKOFF_BASE = 1.0  # seconds before the first retry of a failed group; doubles from there
 STEPS = (  # every place an unexpected error is counted (/metrics)
     *("lease", "restore", "fetch", "load", "observe", "settle", "schedule"),
@@ -121,6 +123,9 @@ class Reconciler:
         )
         self.recorder = Recorder(ledger, settings.heartbeat)
         self.snapshots = SnapshotBox()
+        # parsed manifests by blob id, on disk so a restart parses only what changed since
+        self.parse_cache = ParseCache(settings.state_dir / "manifest-cache")
+        self._parsed_at_save: int | None = None  # cache.misses at the last save; None: none
         self.backoff = {name: Backoff(name) for name in ("sync", "lead", "cycle", "record")}
         self.leadership = (
             Leadership(
@@ -294,7 +299,15 @@ class Reconciler:
         self._logged_problems = set(problems)
 
     def _load(self, revision: str) -> DesiredState:
-        return load_tree(self.source.files(revision), revision, self.settings.volume_allowlist)
+        cache = self.parse_cache
+        loaded = load_tree(
+            self.source.files(revision), revision, self.settings.volume_allowlist, cache
+        )
+        parsed = cache.misses - (self._parsed_at_save or 0)
+        if parsed and (self._parsed_at_save is None or parsed >= SAVE_AFTER_PARSED):
+            cache.save()  # after the first load, then after big changes: a restart starts warm
+            self._parsed_at_save = cache.misses
+        return loaded
 
     def _last_applied(self, revision: str, loaded: DesiredState) -> DesiredState | None:
         """After a restart: the revision the status branch says is applied, as the base of the

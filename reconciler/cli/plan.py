@@ -14,6 +14,7 @@ from reconciler.model import DesiredState
 
 if TYPE_CHECKING:
     from reconciler.manifests.cache import ParseCache
+    from reconciler.source.checkout import Checkout
 
 EXIT_CHANGES = 3  # --exit-code: the plan changes jobs (1 stays "the head has problems")
 FORMATS = ("text", "json", "markdown")
@@ -81,24 +82,18 @@ Loaded = tuple[DesiredState | None, DesiredState]
 
 def _read_checkout(args: argparse.Namespace, _tmp: Path, cache: ParseCache) -> Loaded:
     """A repository on this machine, read in place: git resolves the revisions."""
-    from reconciler.errors import SourceError
     from reconciler.manifests import load_tree
     from reconciler.source.checkout import Checkout
     from reconciler.status import parse_status_tree
 
     checkout = Checkout(Path(args.repo))
     allow = tuple(args.allow_volume)
-    if args.head:
-        head = checkout.resolve(args.head)
+    base: str | None
+    if args.head and args.base:  # one run of git for both
+        head, base = checkout.resolve_all(args.head, args.base)
     else:
-        found = checkout.first(args.branch, f"origin/{args.branch}")
-        if found is None:
-            raise SourceError(
-                f"branch {args.branch!r} not found in {args.repo}",
-                hint="name the revision to review: --head HEAD",
-            )
-        head = found
-    base = checkout.resolve(args.base) if args.base else None
+        head = checkout.resolve(args.head) if args.head else _branch_head(checkout, args)
+        base = checkout.resolve(args.base) if args.base else None
     if args.base is None:
         status = checkout.first(args.status_branch, f"origin/{args.status_branch}")
         if status is not None:
@@ -110,6 +105,18 @@ def _read_checkout(args: argparse.Namespace, _tmp: Path, cache: ParseCache) -> L
         return load_tree(checkout.files(rev), rev, allow, cache)
 
     return (state(base) if base else None), state(head)
+
+
+def _branch_head(checkout: Checkout, args: argparse.Namespace) -> str:
+    from reconciler.errors import SourceError
+
+    found = checkout.first(args.branch, f"origin/{args.branch}")
+    if found is None:
+        raise SourceError(
+            f"branch {args.branch!r} not found in {args.repo}",
+            hint="name the revision to review: --head HEAD",
+        )
+    return found
 
 
 def _read_remote(args: argparse.Namespace, tmp: Path, cache: ParseCache) -> Loaded:

@@ -49,10 +49,10 @@ from reconciler.gitrepo.trees import (
     empty_tree,
     files_at,
     is_ancestor,
+    list_files,
     load_commit,
     read_blobs,
     tree_changes,
-    tree_entries,
 )
 from reconciler.manifests import TreeFiles
 
@@ -153,11 +153,13 @@ class GitMirror:
     ) -> TreeFiles:
         """Like ``read_files(links=True)`` for the paths ``keep`` accepts, but each regular
         file is read only when asked for (``manifests.TreeFiles``)."""
-        blobs, links = self._read(SourceError, lambda repo: tree_entries(repo, sha, prefixes))
+        found = self._read(SourceError, lambda repo: list_files(repo, sha, prefixes, keep))
         return TreeFiles(
-            {path: blob for path, blob in blobs.items() if keep(path)},
-            {path: target for path, target in links.items() if keep(path)},
+            found.blobs,
+            found.links,
             lambda ids: self._read(SourceError, lambda repo: read_blobs(repo, ids)),
+            found.tree,
+            found.since,
         )
 
     def tree_of(self, sha: str) -> str:

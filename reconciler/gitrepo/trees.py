@@ -8,8 +8,10 @@ checked first. Works on any dulwich ``Repo``, bare or not (the local source uses
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
+from dulwich.diff_tree import tree_changes as diff_trees
 from dulwich.errors import NotCommitError, NotTreeError
 from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
@@ -171,6 +173,86 @@ def tree_entries(
         for path, mode, blob in _walk(repo, root):
             add(base + path, mode, blob)
     return blobs, links
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The files ``keep`` accepts in a commit's tree: blob ids of regular files, targets of
+    links. ``since`` is (the tree of the listing this one was derived from, the paths that
+    differ), so a loader that knows that listing can work on those paths alone. Shared:
+    never change the dictionaries."""
+
+    tree: str
+    blobs: dict[str, str]
+    links: dict[str, bytes]
+    since: tuple[str, frozenset[str]] | None = None
+
+
+_LISTED: dict[tuple[str, tuple[str, ...], Callable[[str], bool]], Listing] = {}
+LISTED_MEMORY = 64  # (repository, prefixes, keep) kept; past it the oldest go first
+
+
+def list_files(
+    repo: Repo, sha: str, prefixes: Sequence[str], keep: Callable[[str], bool]
+) -> Listing:
+    """``tree_entries`` of the paths ``keep`` accepts (all of them under ``prefixes``).
+
+    The last listing per repository is kept; the next one is derived from it through the
+    tree diff (dulwich ``tree_changes``, which skips every subtree both trees share), so a
+    one-file commit costs one file, not a walk of all of them."""
+    tree = load_commit(repo, sha, SourceError).tree
+    key = (str(repo.path), tuple(prefixes), keep)
+    last = _LISTED.get(key)
+    if last is not None and last.tree == tree.decode("ascii"):
+        return Listing(last.tree, last.blobs, last.links, (last.tree, frozenset()))
+    listing = _derived(repo, last, tree, keep) if last is not None else None
+    if listing is None:
+        blobs, links = tree_entries(repo, sha, prefixes)
+        listing = Listing(
+            tree.decode("ascii"),
+            {path: blob for path, blob in blobs.items() if keep(path)},
+            {path: target for path, target in links.items() if keep(path)},
+        )
+    _LISTED.pop(key, None)
+    _LISTED[key] = listing
+    while len(_LISTED) > LISTED_MEMORY:
+        del _LISTED[next(iter(_LISTED))]
+    return listing
+
+
+def _derived(
+    repo: Repo, last: Listing, tree: ObjectID, keep: Callable[[str], bool]
+) -> Listing | None:
+    """``last`` moved to ``tree`` through the diff; None when an object is missing (the full
+    walk then says what is wrong)."""
+    gone: list[str] = []
+    came: list[tuple[str, int, ObjectID]] = []
+    try:
+        for change in diff_trees(repo.object_store, ObjectID(last.tree.encode("ascii")), tree):
+            old, new = change.old, change.new
+            if old is not None and old.path is not None:
+                gone.append(old.path.decode("utf-8", "surrogateescape"))
+            if new is not None and new.path is not None and new.mode is not None:
+                assert new.sha is not None
+                came.append((new.path.decode("utf-8", "surrogateescape"), new.mode, new.sha))
+        blobs, links = dict(last.blobs), dict(last.links)
+        changed: set[str] = set()
+        for path in gone:
+            if keep(path):
+                changed.add(path)
+                blobs.pop(path, None)
+                links.pop(path, None)
+        for path, mode, blob in came:
+            if not keep(path):
+                continue
+            changed.add(path)
+            if stat.S_ISREG(mode):
+                blobs[path] = blob.decode("ascii")
+            elif stat.S_ISLNK(mode):
+                links[path] = repo.object_store[blob].as_raw_string()
+    except KeyError:
+        return None
+    return Listing(tree.decode("ascii"), blobs, links, (last.tree, frozenset(changed)))
 
 
 Entry = tuple[str, int, ObjectID]  # path under the tree, mode, object id

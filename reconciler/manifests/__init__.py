@@ -8,9 +8,12 @@
     Symlink(target)                  how a source hands on a manifest path that is a link
     TreeFiles(blobs, links, read)    a git tree's files, read on demand, blob ids known
 
-Pipeline per file: ``safe_yaml`` (limits, no tags, line map) -> ``validate`` (JSON Schema,
-short messages) -> ``checks`` (schedules, volumes, bounds, targets) -> ``build`` (defaults,
-JobSpec). ``bounds`` holds every limit on times, durations, counts and sizes.
+Pipeline per file: ``safe_yaml`` (limits, no tags, line map) -> ``precheck`` (the compiled
+JSON Schema: valid or not) -> ``validate`` (jsonschema, short messages, for the files the
+pre-check fails) -> ``checks`` (schedules, volumes, bounds, targets) -> ``build`` (defaults,
+JobSpec). ``bounds`` holds every limit on times, durations, counts and sizes. Outcomes are
+cached by git blob id (``cache``); a git tree's load is kept and the next tree's derived from
+it through the changed paths (``loaded``).
 The field reference is docs/manifests.md; the schemas are in schema/.
 """
 

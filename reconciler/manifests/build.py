@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.manifests.scheduling import model_schedule
@@ -31,13 +32,14 @@ MERGED_SECTIONS = ("policy", "retries", "resources", "notifications", "env")
 
 def full_manifest(job: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
     """The job with oven.yaml defaults under it and schema defaults filled in."""
-    merged = copy.deepcopy(dict(job))
+    # new mappings wherever a value changes; the values inside are shared, never changed
+    merged = dict(job)
     for section in MERGED_SECTIONS:
         if section in defaults:
-            merged[section] = {**copy.deepcopy(defaults[section]), **merged.get(section, {})}
+            merged[section] = {**defaults[section], **merged.get(section, {})}
     zone = defaults.get("schedule", {}).get("timezone")
     if zone and merged["schedule"]["type"] == "cron":
-        merged["schedule"].setdefault("timezone", zone)
+        merged["schedule"] = {"timezone": zone, **merged["schedule"]}
     if merged["type"] == "agent-pipeline":
         merged.setdefault("auth", DEFAULT_AUTH)
     filled: dict[str, Any] = with_defaults(merged, schema(JOB_SCHEMA))
@@ -49,17 +51,56 @@ def with_defaults(value: Any, node: Any) -> Any:
     node = _resolve(node)
     if not isinstance(value, dict) or not isinstance(node, dict):
         return value
-    if "oneOf" in node:
-        branch = _branch_for(value, node["oneOf"])
+    steps = _steps(node)
+    if steps.branches is not None:
+        kind = value.get("type")
+        branch = steps.branches.get(kind) if isinstance(kind, str) else None
         return with_defaults(value, branch) if branch is not None else value
     result = dict(value)
-    for name, sub in node.get("properties", {}).items():
-        sub = _resolve(sub)
+    for name, sub, default in steps.fields:
         if name in result:
             result[name] = with_defaults(result[name], sub)
-        elif isinstance(sub, dict) and "default" in sub:
-            result[name] = with_defaults(copy.deepcopy(sub["default"]), sub)
+        elif default is not _NO_DEFAULT:
+            result[name] = with_defaults(copy.deepcopy(default), sub)
     return result
+
+
+_NO_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """What ``with_defaults`` does at one schema node, worked out once: its ``oneOf``
+    branches by their ``type`` const, or its properties (resolved) with their defaults."""
+
+    branches: dict[str, Any] | None
+    fields: tuple[tuple[str, Any, Any], ...]
+
+
+_STEPS: dict[int, _Steps] = {}  # by id() of a node of the cached job schema
+
+
+def _steps(node: dict[str, Any]) -> _Steps:
+    found = _STEPS.get(id(node))
+    if found is None:
+        found = _STEPS[id(node)] = _work_out(node)
+    return found
+
+
+def _work_out(node: dict[str, Any]) -> _Steps:
+    if "oneOf" in node:
+        branches: dict[str, Any] = {}
+        for branch in map(_resolve, node["oneOf"]):
+            const = branch.get("properties", {}).get("type", {}).get("const")
+            if isinstance(const, str):
+                branches.setdefault(const, branch)
+        return _Steps(branches, ())
+    fields = []
+    for name, sub in node.get("properties", {}).items():
+        sub = _resolve(sub)
+        default = sub["default"] if isinstance(sub, dict) and "default" in sub else _NO_DEFAULT
+        fields.append((name, sub, default))
+    return _Steps(None, tuple(fields))
 
 
 def _resolve(node: Any) -> Any:
@@ -67,14 +108,6 @@ def _resolve(node: Any) -> Any:
     while isinstance(node, dict) and str(node.get("$ref", "")).startswith("#/$defs/"):
         node = schema(JOB_SCHEMA)["$defs"][node["$ref"].removeprefix("#/$defs/")]
     return node
-
-
-def _branch_for(value: dict[str, Any], branches: list[Any]) -> Any:
-    for branch in map(_resolve, branches):
-        const = branch.get("properties", {}).get("type", {}).get("const")
-        if const is not None and const == value.get("type"):
-            return branch
-    return None
 
 
 def job_spec(path: str, full: Mapping[str, Any]) -> JobSpec:

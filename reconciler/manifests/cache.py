@@ -9,6 +9,9 @@ bytes)``), and the context key hashes the inherited values, the code of the mani
 its schemas and the Python version: a change to any of them is a different key, never a stale
 answer.
 
+The cache also keeps the last few loads of a git tree (``loaded.Loaded``), so the next
+revision is derived from them (``tree.load_tree``).
+
 Every process keeps one cache in memory (``DEFAULT``; the daemon's reloads use it). Given a
 directory, a cache also keeps its entries on disk, one file per context, written whole (a
 temporary file, then a rename), so the next ``oven plan`` or ``oven validate`` starts warm.
@@ -32,11 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.manifests.job import ParsedJob
+from reconciler.manifests.loaded import Loaded
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 MEMORY_LIMIT = 50_000  # entries kept in memory; past it the oldest go first
+LOADS_KEPT = 4  # loaded trees kept (a plan's base and head, the daemon's last ones)
 Key = tuple[str, str, str]  # context, blob id, path
 CODE = ("manifests", "schedule", "pipelines")  # packages whose code decides a parse
 
@@ -87,6 +92,18 @@ class ParseCache:
         self._read: set[str] = set()  # contexts whose file was read
         self._dirty: set[str] = set()  # contexts with entries the file lacks
         self._used: set[Key] = set()  # what this process asked for: what a save keeps
+        self._loaded: dict[tuple[str, tuple[str, ...] | None], Loaded] = {}  # by tree, allow
+
+    def loaded(self, tree: str, allow: tuple[str, ...] | None) -> Loaded | None:
+        """What loading git tree ``tree`` with this volume allow-list worked out, if kept."""
+        return self._loaded.get((tree, allow))
+
+    def keep(self, tree: str, allow: tuple[str, ...] | None, loaded: Loaded) -> None:
+        """Keep a load of ``tree`` for the next load (of it, or of a tree derived from it)."""
+        self._loaded.pop((tree, allow), None)
+        self._loaded[(tree, allow)] = loaded
+        while len(self._loaded) > LOADS_KEPT:
+            del self._loaded[next(iter(self._loaded))]
 
     def get(self, context: str, blob: str, path: str) -> ParsedJob | None:
         """The outcome for the file at ``path`` holding blob ``blob``, if known."""

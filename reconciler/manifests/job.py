@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.manifests.build import full_manifest, job_spec
 from reconciler.manifests.checks import job_findings
+from reconciler.manifests.precheck import job_precheck
 from reconciler.manifests.safe_yaml import dotted
 from reconciler.manifests.schemas import job_validator
 from reconciler.manifests.validate import check_document
@@ -50,7 +51,7 @@ def parse_job_file(
     volume_allowlist: Sequence[str] | None,
     targets: Collection[str] | None,
 ) -> ParsedJob:
-    doc, problems = check_document(path, data, job_validator())
+    doc, problems = check_document(path, data, job_validator(), job_precheck())
     if doc is None or problems:
         return ParsedJob(path, None, tuple(problems))
     id_line = doc.line_of(("id",))

@@ -18,6 +18,8 @@ def keep_last_good(new: DesiredState, previous: DesiredState | None) -> DesiredS
     if previous is None:
         return new
     broken = {problem.path for problem in new.problems}
+    if not broken:
+        return new
     kept: dict[str, JobSpec] = {
         job_id: spec
         for job_id, spec in previous.jobs.items()

@@ -7,6 +7,7 @@ field to blame when ``reconciler.schedule`` refuses it.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,8 +57,24 @@ def schedule_findings(schedule: dict[str, Any], where: tuple[str | int, ...]) ->
     if schedule["type"] == "once" and (message := time_problem(schedule["at"])):
         return [((*where, "at"), message)]
     try:
-        validate_schedule(model_schedule(schedule))
-    except ScheduleError as exc:
-        text = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
+        text = _refusal(model_schedule(schedule))
+    except ScheduleError as exc:  # ``every`` or ``at`` that does not parse
+        text = _text(exc)
+    if text is not None:
         return [((*where, FIELD_TO_BLAME[schedule["type"]]), text)]
     return []
+
+
+@lru_cache(maxsize=4096)
+def _refusal(schedule: Schedule) -> str | None:
+    """Why ``schedule`` cannot fire, or None; worked out once per schedule (many jobs of a
+    repo share one, and parsing a cron expression is most of a file's checks)."""
+    try:
+        validate_schedule(schedule)
+    except ScheduleError as exc:
+        return _text(exc)
+    return None
+
+
+def _text(exc: ScheduleError) -> str:
+    return f"{exc.message}; {exc.hint}" if exc.hint else exc.message

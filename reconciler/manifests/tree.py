@@ -19,18 +19,18 @@ that file, logged with its traceback; the other files load as usual.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import BUG_HINT
 from reconciler.manifests.cache import DEFAULT, ParseCache, blob_id, context_key
 from reconciler.manifests.files import Symlink, TreeFiles
 from reconciler.manifests.job import ParsedJob, parse_job_file
+from reconciler.manifests.loaded import Loaded
 from reconciler.manifests.oven import OVEN_PATH, OvenSettings, load_oven
 from reconciler.manifests.safe_yaml import FILE_FIELD
 from reconciler.manifests.text import printable, show
-from reconciler.model import DesiredState, JobSpec, Problem
+from reconciler.model import DesiredState, Problem
 
 log = logging.getLogger("oven")
 
@@ -51,46 +51,81 @@ def load_tree(
 ) -> DesiredState:
     """Every job in ``files`` (repo-relative path -> content); other files are ignored.
 
-    Parsed files come from ``cache`` (this process's memory cache when None)."""
+    Parsed files come from ``cache`` (this process's memory cache when None). When ``files``
+    is a git tree (``TreeFiles.tree``) the cache also keeps what the load worked out
+    (``loaded.Loaded``): the same tree again costs nothing, and a tree listed as an earlier
+    one's plus some paths (``TreeFiles.since``) is derived from it through those paths."""
     cache = DEFAULT if cache is None else cache
+    allow = None if volume_allowlist is None else tuple(volume_allowlist)
+    tree = files.tree if isinstance(files, TreeFiles) else None
+    if tree is None:
+        return _load_all(files, allow, cache).state(revision)
+    assert isinstance(files, TreeFiles)
+    loaded = cache.loaded(tree, allow)
+    if loaded is None:
+        base = cache.loaded(files.since[0], allow) if files.since else None
+        if base is not None and files.since and OVEN_PATH not in files.since[1]:
+            loaded = base.changed(files.since[1], _parser(files, base.settings, allow, cache))
+        else:
+            loaded = _load_all(files, allow, cache)
+        cache.keep(tree, allow, loaded)
+    return loaded.state(revision)
+
+
+def _load_all(
+    files: Mapping[str, bytes], allow: tuple[str, ...] | None, cache: ParseCache
+) -> Loaded:
+    """Every file parsed (or found in ``cache``)."""
     unusable = {path: text for path in files if (text := _unusable(files, path))}
     if OVEN_PATH in unusable:
         # like a broken oven.yaml: no defaults, no targets
         settings = OvenSettings(targets=None, notify=None)
     else:
         settings = load_oven(files.get(OVEN_PATH), OVEN_PATH)
-    context = context_key(settings.defaults, volume_allowlist, settings.targets)
+    context = context_key(settings.defaults, allow, settings.targets)
     paths = [path for path in sorted(files) if is_job_path(path) and path not in unusable]
     blobs = {path: _blob_id(files, path) for path in paths}
     found = {path: cache.get(context, blobs[path], path) for path in paths}
     if isinstance(files, TreeFiles):
         files.prefetch(path for path, hit in found.items() if hit is None)
-    parsed = []
-    for path in paths:
+
+    def parse(path: str) -> ParsedJob | Problem | None:
+        if path in unusable:
+            refused = path == OVEN_PATH or is_job_path(path)
+            return Problem(printable(path), 1, FILE_FIELD, unusable[path]) if refused else None
+        if path not in found:
+            return None
         job = found[path]
         if job is None:
-            data = files[path]
-            job = _parse_contained(
-                path, data, settings.defaults, volume_allowlist, settings.targets
-            )
+            job = _parse_contained(path, files[path], settings.defaults, allow, settings.targets)
             cache.put(context, blobs[path], path, job)
-        parsed.append(job)
-    jobs, duplicates = unique_jobs(parsed)
-    refused = [
-        Problem(printable(path), 1, FILE_FIELD, text)
-        for path, text in unusable.items()
-        if path == OVEN_PATH or is_job_path(path)
-    ]
-    problems = [
-        *settings.problems,
-        *refused,
-        *(p for job in parsed for p in job.problems),
-        *duplicates,
-    ]
-    problems.sort(key=lambda p: (p.path, p.line, p.field))
-    return DesiredState(
-        revision=revision, jobs=jobs, problems=tuple(problems), notify=settings.notify
-    )
+        return job
+
+    return Loaded(settings, context).changed([*unusable, *paths], parse)
+
+
+def _parser(
+    files: Mapping[str, bytes],
+    settings: OvenSettings,
+    allow: tuple[str, ...] | None,
+    cache: ParseCache,
+) -> Callable[[str], ParsedJob | Problem | None]:
+    """How ``Loaded.changed`` reads a changed path of ``files`` (oven.yaml unchanged)."""
+    context = context_key(settings.defaults, allow, settings.targets)
+
+    def parse(path: str) -> ParsedJob | Problem | None:
+        if path not in files or not is_job_path(path):
+            return None
+        if text := _unusable(files, path):
+            return Problem(printable(path), 1, FILE_FIELD, text)
+        blob = _blob_id(files, path)
+        job = cache.get(context, blob, path)
+        if job is None:
+            job = _parse_contained(path, files[path], settings.defaults, allow, settings.targets)
+            cache.put(context, blob, path, job)
+        return job
+
+    return parse
 
 
 def _blob_id(files: Mapping[str, bytes], path: str) -> str:
@@ -131,29 +166,3 @@ def _parse_contained(
         log.error("%s: unexpected %s while loading", path, type(exc).__name__, exc_info=exc)
         text = f"cannot be loaded: unexpected {type(exc).__name__}: {exc} ({BUG_HINT})"
         return ParsedJob(path, None, (Problem(path, 1, FILE_FIELD, text),))
-
-
-def unique_jobs(parsed: Sequence[ParsedJob]) -> tuple[dict[str, JobSpec], list[Problem]]:
-    """Jobs by id, leaving out every id claimed by more than one file (with a problem each)."""
-    claims: dict[str, list[ParsedJob]] = defaultdict(list)
-    for job in parsed:
-        if job.spec is not None:
-            claims[job.spec.id].append(job)
-    jobs: dict[str, JobSpec] = {}
-    problems: list[Problem] = []
-    for job_id, claimants in claims.items():
-        if len(claimants) == 1 and claimants[0].spec is not None:
-            jobs[job_id] = claimants[0].spec
-            continue
-        for claimant in claimants:
-            others = ", ".join(c.path for c in claimants if c is not claimant)
-            problems.append(
-                Problem(
-                    claimant.path,
-                    claimant.id_line,
-                    "id",
-                    f"duplicate id {job_id!r}, also in {others}; "
-                    "none of these files is applied until the id is unique",
-                )
-            )
-    return jobs, problems

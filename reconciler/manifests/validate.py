@@ -15,6 +15,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
+from reconciler.manifests.precheck import Precheck
 from reconciler.manifests.safe_yaml import (
     FILE_FIELD,
     Document,
@@ -62,9 +63,12 @@ TYPE_WORDS = {
 
 
 def check_document(
-    path: str, data: bytes, validator: Draft202012Validator
+    path: str, data: bytes, validator: Draft202012Validator, precheck: Precheck | None = None
 ) -> tuple[Document | None, list[Problem]]:
-    """Load ``data`` safely and validate it; the document is None if it is not a mapping."""
+    """Load ``data`` safely and validate it; the document is None if it is not a mapping.
+
+    ``precheck`` (``precheck.job_precheck()``) answers first: a document it passes has no
+    schema problem, so ``validator`` only explains the documents it fails."""
     try:
         doc = load_document(data)
     except YamlProblem as exc:
@@ -76,6 +80,8 @@ def check_document(
                 path, doc.line_of(()), FILE_FIELD, f"expected a mapping of fields, found {found}"
             )
         ]
+    if precheck is not None and precheck(doc.data):
+        return doc, []
     return doc, schema_problems(path, doc, validator)
 
 

@@ -17,7 +17,7 @@ from dulwich.objectspec import parse_commit
 from dulwich.repo import Repo
 
 from reconciler.errors import SourceError
-from reconciler.gitrepo.trees import files_at, read_blobs, tree_entries
+from reconciler.gitrepo.trees import files_at, list_files, read_blobs
 from reconciler.manifests import TreeFiles
 from reconciler.source.git import MANIFEST_PREFIXES, is_manifest_path
 
@@ -68,6 +68,25 @@ class Checkout:
             )
         return sha
 
+    def resolve_all(self, *revisions: str) -> list[str]:
+        """``resolve`` of each, in one run of git when every one names a commit (a plan's
+        base and head); otherwise one by one, so an error names the revision at fault."""
+        git = shutil.which("git")
+        if git is None or len(revisions) < 2 or any(not r or r.startswith("-") for r in revisions):
+            return [self.resolve(r) for r in revisions]
+        names = [f"{revision}^{{commit}}" for revision in revisions]
+        try:
+            done = subprocess.run(
+                [git, "-C", str(self.path), "rev-parse", "--end-of-options", *names],
+                capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired):
+            return [self.resolve(r) for r in revisions]
+        shas = done.stdout.split()
+        if done.returncode != 0 or len(shas) != len(revisions) or not all(map(_is_id, shas)):
+            return [self.resolve(r) for r in revisions]
+        return shas
+
     def first(self, *revisions: str) -> str | None:
         """The commit id of the first of ``revisions`` that exists, else None."""
         for revision in revisions:
@@ -80,12 +99,8 @@ class Checkout:
     def files(self, sha: str) -> TreeFiles:
         """oven.yaml and jobs/**/*.y(a)ml of the commit; each file read when first asked for."""
         with Repo(str(self.path)) as repo:
-            blobs, links = tree_entries(repo, sha, MANIFEST_PREFIXES)
-        return TreeFiles(
-            {path: blob for path, blob in blobs.items() if is_manifest_path(path)},
-            {path: target for path, target in links.items() if is_manifest_path(path)},
-            self._blobs,
-        )
+            found = list_files(repo, sha, MANIFEST_PREFIXES, is_manifest_path)
+        return TreeFiles(found.blobs, found.links, self._blobs, found.tree, found.since)
 
     def _blobs(self, ids: list[str]) -> dict[str, bytes]:
         with Repo(str(self.path)) as repo:
@@ -105,3 +120,8 @@ class Checkout:
                     f"unknown revision {revision!r} in {self.path}",
                     hint="install git to name revisions like HEAD~1",
                 ) from exc
+
+
+def _is_id(text: str) -> bool:
+    """A full commit id (sha1 or sha256)."""
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)

@@ -130,6 +130,14 @@ def test_an_unknown_revision_is_a_clear_error(world: World) -> None:
     assert "unknown revision 'main'" in err and "hint:" in err
 
 
+def test_base_and_head_resolve_in_one_git_run_and_an_error_names_the_head_first(
+    world: World,
+) -> None:
+    code, out, err = oven("plan", "--repo", str(world.ci), "--base", "no-b", "--head", "no-h")
+    assert code == 2 and out == "" and "unknown revision 'no-h'" in err
+    assert world.plan("--base", "v1", "--head", "HEAD")[1]["head_revision"] == world.pr
+
+
 def test_the_duplicate_id_plan_agrees_with_the_daemon(world: World, tmp_path: Path) -> None:
     """The daemon applies main, then the pull request merged: it runs what the plan said."""
     state = tmp_path / "state"
