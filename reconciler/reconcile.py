@@ -416,21 +416,16 @@ class Reconciler:
 
     def _publish(self, recorded: Recorded) -> None:
         """Publish the read model. When no job or run changed since the last version, only its
-        reconciler status and counters are new (a quiet tick with 10k jobs copies nothing), and
-        when those did not change either, the same version is published again (pages made
-        from it stay cached); otherwise the builder looks at the jobs whose runs changed
-        (``book.changes``)."""
+        reconciler status and counters are new (a quiet tick with 10k jobs copies nothing);
+        otherwise the builder looks at the jobs whose runs changed (``book.changes``)."""
         errors = self.incidents.counts()
         last = self.snapshots.get()
         if self._shown is not None and not self._shown and last is self._published:
-            if last.reconciler == recorded.reconciler and last.unexpected_errors == errors:
-                snapshot = last  # nothing new: readers keep what they made of this version
-            else:  # a copy: values derived from the reconciler status (health) are new
-                snapshot = dataclasses.replace(
-                    last,
-                    reconciler=dict(recorded.reconciler),
-                    unexpected_errors=dict(errors),
-                )
+            snapshot = dataclasses.replace(  # a new, empty memo: health and pages are new
+                last,
+                reconciler=dict(recorded.reconciler),
+                unexpected_errors=dict(errors),
+            )
         else:
             snapshot = self._views.update(
                 recorded.reconciler,
