@@ -98,17 +98,25 @@ class Pages:
 
         return cached.answer(request, cached.body(snapshot, key, make))
 
-    def job(self, request: Request) -> HTMLResponse:
+    def job(self, request: Request) -> Response:
+        """One job and its newest runs, made once per version and job."""
         snapshot = take_snapshot(self.source)
         job_id = request.path_params["job_id"]
         if job_id not in snapshot.jobs:
             raise ApiError(404, f"No job with id “{job_id}”.", hint="It may have been removed.")
-        runs = queries.job_runs(snapshot, queries.RunQuery(job=job_id, limit=JOB_HISTORY))
-        return render(
-            self.env, request, "job.html", page="job", feed=f"/api/v1/jobs/{quote(job_id)}",
-            job={"job_id": job_id, **snapshot.jobs[job_id]}, runs=runs, history=JOB_HISTORY,
-            plot=history_plot(runs), **self._common(snapshot),
-        )
+        base = str(request.scope.get("root_path", "")).rstrip("/")
+
+        def make() -> tuple[bytes, str]:
+            query = queries.RunQuery(job=job_id, limit=JOB_HISTORY)
+            runs = queries.job_runs(snapshot, query)
+            html = page_html(
+                self.env, base, "job.html", page="job", feed=f"/api/v1/jobs/{quote(job_id)}",
+                job={"job_id": job_id, **snapshot.jobs[job_id]}, runs=runs,
+                history=JOB_HISTORY, plot=history_plot(runs), **self._common(snapshot),
+            )
+            return html.encode("utf-8"), "text/html; charset=utf-8"
+
+        return cached.answer(request, cached.body(snapshot, f"job {base} {job_id}", make))
 
     def run(self, request: Request) -> HTMLResponse:
         snapshot = take_snapshot(self.source)

@@ -373,7 +373,16 @@ FAILING_STATUSES = frozenset({"failed", "timed_out"})
 
 def jobs_health(snapshot: Snapshot) -> dict[str, Any]:
     """How the jobs do, apart from how the reconciler does: the jobs whose last run failed
-    (or timed out), how many jobs run now, and a short line for the page's header."""
+    (or timed out), how many jobs run now, and a short line for the page's header. Every
+    page's header shows it: worked out once per version of the summaries, not per request."""
+    value = _JOBS_HEALTH.get("jobs", (snapshot.jobs,), lambda: _jobs_health(snapshot))
+    return {**value, "failing": list(value["failing"])}
+
+
+_JOBS_HEALTH = Keep(1)
+
+
+def _jobs_health(snapshot: Snapshot) -> dict[str, Any]:
     failing = sorted(
         job_id
         for job_id, job in snapshot.jobs.items()

@@ -165,7 +165,7 @@ def test_security_headers_on_pages_api_and_static(client: TestClient) -> None:
         assert headers["x-content-type-options"] == "nosniff"
     # answers made once per version may be kept, but are asked for again before each use
     assert client.get("/").headers["cache-control"] == "private, no-cache"
-    assert client.get("/jobs/backup").headers["cache-control"] == "no-store"
+    assert client.get("/runs/backup-20260301-115500").headers["cache-control"] == "no-store"
 
 
 def test_static_assets_are_served(client: TestClient) -> None:
