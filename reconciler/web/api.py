@@ -4,6 +4,8 @@ Every answer comes from one snapshot taken for the request, so a response is alw
 internally consistent. Lists leave out run log tails (fetch one run for its log); ``offset``
 pages through them. Endpoints that do real work are plain functions, which Starlette runs in
 its thread pool: the event loop (and with it the reconciler's schedule) never waits on them.
+The jobs, the overview's feed and health are made once and served as bytes with an ETag and
+gzip (``web.cached``).
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ class Api:
             raise ApiError(400, exc.message, exc.hint) from exc
 
     def jobs(self, request: Request) -> Response:
-        """Every job (``offset``/``limit`` page through them), made once per version."""
+        """Every job (``offset``/``limit`` page through them), made from the summaries alone
+        and kept until one of them changes."""
         snapshot, page = take_snapshot(self.source), self._page(request)
 
         def make() -> cached.Body:

@@ -38,10 +38,9 @@ def pager(page: queries.JobPage, total: int) -> dict[str, Any]:
     def link(offset: int) -> str:
         return "?" + urlencode({"offset": offset, "limit": limit})
 
+    shows = f"Jobs {first}–{last} of {total}" if first <= last else f"{total} jobs in all"
     return {
-        "first": first,
-        "last": last,
-        "total": total,
+        "shows": shows,
         "previous": link(max(0, page.offset - limit)) if page.offset > 0 else None,
         "next": link(page.offset + limit) if page.offset + limit < total else None,
         "shown": page.offset > 0 or last < total,  # more than one page
