@@ -35,6 +35,7 @@ log = logging.getLogger("oven")
 
 HYDRATE_BUDGET = 0.2  # seconds per tick spent loading job histories; the rest waits a tick
 CACHED_JOBS = 64  # job histories kept for the pages (each up to the branch's files of a job)
+CACHED_RUNS = 256  # runs read by id for the pages and API, kept
 
 
 class RunHistory:
@@ -47,6 +48,7 @@ class RunHistory:
         self.stale: dict[str, tuple[str, ...]] = {}  # job -> older run ids on the branch
         self._lock = threading.Lock()
         self._pages: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._found: OrderedDict[str, dict[str, Any]] = OrderedDict()  # run id -> run
 
     # -- start ------------------------------------------------------------------------------
     def start(self) -> tuple[StatusTree, dict[str, bytes]]:
@@ -95,13 +97,22 @@ class RunHistory:
     def pruned(self, run_ids: Iterable[str]) -> None:
         """These run files are gone from the branch (a committed prune)."""
         gone = set(run_ids)
+        with self._lock:
+            for run_id in gone:
+                self._found.pop(run_id, None)
         for job_id, stale in list(self.stale.items()):
             if gone.intersection(stale):
                 self.stale[job_id] = tuple(i for i in stale if i not in gone)
 
     # -- on demand, for the pages and the API (any thread) --------------------------------
     def find(self, run_id: str) -> dict[str, Any] | None:
-        """A run by id from the status branch; the job id is a prefix of the run id."""
+        """A run by id from the status branch; the job id is a prefix of the run id. The
+        last ``CACHED_RUNS`` found are kept (a run the book does not hold has ended and does
+        not change; a pruned one is forgotten, see ``pruned``)."""
+        with self._lock:
+            if run_id in self._found:
+                self._found.move_to_end(run_id)
+                return self._found[run_id]
         parts = run_id.split("-")
         paths = [run_path("-".join(parts[:n]), run_id) for n in range(1, len(parts))]
         files = self.ledger.read_known(paths)
@@ -109,7 +120,13 @@ class RunHistory:
             if path in files:
                 tree = parse_status_tree({path: files[path]})
                 record = tree.runs.get(run_id)
-                return record.to_dict() if record else None
+                found = record.to_dict() if record else None
+                if found is not None:
+                    with self._lock:
+                        self._found[run_id] = found
+                        while len(self._found) > CACHED_RUNS:
+                            self._found.popitem(last=False)
+                return found
         return None
 
     def for_job(self, job_id: str) -> list[dict[str, Any]]:
@@ -132,6 +149,7 @@ class RunHistory:
     def forget_pages(self) -> None:
         with self._lock:
             self._pages.clear()
+            self._found.clear()
 
 
 def _needed_runs(summaries: Mapping[str, Mapping[str, Any]]) -> set[str]:

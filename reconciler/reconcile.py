@@ -440,11 +440,10 @@ class Reconciler:
         errors = self.incidents.counts()
         last = self.snapshots.get()
         if self._shown is not None and not self._shown and last is self._published:
-            snapshot = dataclasses.replace(
+            snapshot = dataclasses.replace(  # a new, empty memo: health and pages are new
                 last,
                 reconciler=dict(recorded.reconciler),
                 unexpected_errors=dict(errors),
-                memo={},  # values derived from the reconciler status (health) are new
             )
         else:
             snapshot = self._views.update(

@@ -97,6 +97,13 @@ def _write(summary: str, param: str, answer: str, *, key: bool = False) -> dict[
     }
 
 
+def _job_page() -> tuple[dict[str, Any], ...]:
+    return (
+        _query("offset", "skip this many jobs (by id)", {"type": "integer", "minimum": 0}),
+        _query("limit", "at most this many jobs (default all)", {"type": "integer"}),
+    )
+
+
 def document() -> dict[str, Any]:
     """The OpenAPI 3.0 document, as plain data."""
     return {
@@ -108,7 +115,7 @@ def document() -> dict[str, Any]:
             "`oven run --write-api`, with a bearer token from `oven token create`. docs/api.md",
         },
         "paths": {
-            "/api/v1/jobs": _read("every job with its summary"),
+            "/api/v1/jobs": _read("every job with its summary", *_job_page()),
             "/api/v1/jobs/{job_id}": _read("one job", _path_param("job_id"), missing=True),
             "/api/v1/runs": _read(
                 "recent runs, newest first, without log tails",
@@ -124,7 +131,7 @@ def document() -> dict[str, Any]:
             ),
             "/api/v1/runs/{run_id}/log": _log(),
             "/api/v1/health": _read("counts of jobs and runs by state"),
-            "/api/v1/snapshot": _read("what the overview page shows"),
+            "/api/v1/snapshot": _read("what the overview page shows", *_job_page()),
             "/api/v1/jobs/{job_id}/runs": _write(
                 "start a run of a job now (trigger `webhook`)", "job_id", "Triggered", key=True
             ),

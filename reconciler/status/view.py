@@ -73,7 +73,8 @@ class Snapshot:
 
     ``version`` grows with each snapshot a builder makes; ``index`` sorts ``runs`` (built on
     first use when the snapshot was made by hand). ``memo`` holds values derived from this
-    version (pages, API and metrics share them; see ``derived``).
+    version (pages, API and metrics share them; see ``derived``): a copy made with
+    ``dataclasses.replace`` starts with an empty one.
     """
 
     reconciler: dict[str, Any] = field(default_factory=dict)
@@ -83,7 +84,7 @@ class Snapshot:
     version: int = 0
     index: RunIndex | None = field(default=None, compare=False, repr=False)
     archive: RunArchive | None = field(default=None, compare=False, repr=False)
-    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    memo: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @cached_property
     def run_index(self) -> RunIndex:

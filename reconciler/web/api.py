@@ -4,6 +4,8 @@ Every answer comes from one snapshot taken for the request, so a response is alw
 internally consistent. Lists leave out run log tails (fetch one run for its log); ``offset``
 pages through them. Endpoints that do real work are plain functions, which Starlette runs in
 its thread pool: the event loop (and with it the reconciler's schedule) never waits on them.
+The jobs, the overview's feed and health are made once and served as bytes with an ETag and
+gzip (``web.cached``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from reconciler.clock import iso
 from reconciler.status.view import ReadyCheck, SnapshotSource
-from reconciler.web import queries
+from reconciler.web import cached, queries
 from reconciler.web.fragments import JobsJson
 from reconciler.web.http_errors import ApiError, take_snapshot
 
@@ -39,8 +41,8 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_plain)
 
 
-def _raw_json(text: str) -> Response:
-    return Response(text.encode("utf-8"), media_type="application/json")
+def _json_bytes(text: str) -> tuple[bytes, str]:
+    return text.encode("utf-8"), "application/json"
 
 
 class Api:
@@ -50,12 +52,29 @@ class Api:
         self.source = source
         self.ready = ready
         self.jobs_json = JobsJson(_plain)
+        self.kept = cached.Keep()
+
+    def _page(self, request: Request) -> queries.JobPage:
+        try:
+            return queries.parse_job_page(request.query_params, default=None)
+        except queries.QueryError as exc:
+            raise ApiError(400, exc.message, exc.hint) from exc
 
     def jobs(self, request: Request) -> Response:
-        snapshot = take_snapshot(self.source)
-        jobs = queries.sorted_jobs(snapshot)
-        array = self.jobs_json.array(snapshot, jobs)
-        return _raw_json(f'{{"jobs":{array},"count":{len(jobs)}}}')
+        """Every job (``offset``/``limit`` page through them), made from the summaries alone
+        and kept until one of them changes."""
+        snapshot, page = take_snapshot(self.source), self._page(request)
+
+        def make() -> cached.Body:
+            every = queries.sorted_jobs(snapshot)
+            jobs = page.of(every)
+            array = self.jobs_json.array(snapshot, jobs)
+            text = f'{{"jobs":{array},"count":{len(jobs)},"total":{len(every)}}}'
+            return cached.Body(*_json_bytes(text))
+
+        # made from the summaries alone: kept until one of them changes, across versions
+        found = self.kept.get(f"jobs {page.key}", (snapshot.jobs,), make)
+        return cached.answer(request, found)
 
     def job(self, request: Request) -> JSONResponse:
         snapshot = take_snapshot(self.source)
@@ -79,20 +98,33 @@ class Api:
             raise ApiError(404, f"no run {run_id!r}", hint="GET /api/v1/runs lists recent runs")
         return JSONResponse(run)
 
-    def health(self, request: Request) -> JSONResponse:
-        return JSONResponse(queries.health(take_snapshot(self.source)))
+    def health(self, request: Request) -> Response:
+        snapshot = take_snapshot(self.source)
+        make = lambda: _json_bytes(_json(queries.health(snapshot)))  # noqa: E731
+        return cached.answer(request, cached.body(snapshot, "health", make))
 
     def snapshot(self, request: Request) -> Response:
-        """What the overview page shows: reconciler status, health counts and every job."""
-        snapshot = take_snapshot(self.source)
-        jobs = self.jobs_json.array(snapshot, queries.sorted_jobs(snapshot))
-        return _raw_json(
-            f'{{"reconciler":{_json(snapshot.reconciler)},'
-            f'"health":{_json(queries.health(snapshot))},"jobs":{jobs},'
-            f'"current_stages":{_json(queries.current_stages(snapshot))},'
-            f'"active_started":{_json(queries.active_started(snapshot))},'
-            f'"jobs_health":{_json(queries.jobs_health(snapshot))}}}'
-        )
+        """What the overview page shows: reconciler status, health counts and the jobs (all,
+        or the page ``offset``/``limit`` asks for), made once per version."""
+        snapshot, page = take_snapshot(self.source), self._page(request)
+
+        def make() -> tuple[bytes, str]:
+            every = queries.sorted_jobs(snapshot)
+            jobs = self.kept.get(  # the summaries' part, kept across versions
+                f"array {page.key}",
+                (snapshot.jobs,),
+                lambda: self.jobs_json.array(snapshot, page.of(every)),
+            )
+            return _json_bytes(
+                f'{{"reconciler":{_json(snapshot.reconciler)},'
+                f'"health":{_json(queries.health(snapshot))},"jobs":{jobs},'
+                f'"jobs_total":{len(every)},"offset":{page.offset},'
+                f'"current_stages":{_json(queries.current_stages(snapshot))},'
+                f'"active_started":{_json(queries.active_started(snapshot))},'
+                f'"jobs_health":{_json(queries.jobs_health(snapshot))}}}'
+            )
+
+        return cached.answer(request, cached.body(snapshot, f"snapshot {page.key}", make))
 
     async def healthz(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -8,7 +8,8 @@ metric is listed in docs/metrics.md.
 
 The per-job gauges (three lines a job) are written in the exposition format here, each job's
 lines once per summary object (``fragments.JobPieces``): with 1k jobs, formatting 3k samples
-on every scrape would cost more than the whole scrape may take.
+on every scrape would cost more than the whole scrape may take. What comes from the snapshot
+is made once per read-model version; the daemon's process metrics are collected per scrape.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from starlette.responses import Response
 
 from reconciler.status.view import Snapshot, SnapshotSource
 from reconciler.web import queries
+from reconciler.web.cached import Keep
 from reconciler.web.fragments import JobPieces
 from reconciler.web.http_errors import take_snapshot
 
@@ -154,13 +156,23 @@ def metrics_endpoint(
     pieces = JobPieces()
     forward = Forward(process) if process is not None else None
 
-    def metrics(request: Request) -> Response:  # plain: Starlette runs it in its thread pool
-        snapshot = take_snapshot(source)
+    kept = Keep(1)
+
+    def from_snapshot(snapshot: Snapshot) -> bytes:
         registry = CollectorRegistry(auto_describe=False)  # one version for the whole scrape
         registry.register(SnapshotCollector(lambda: snapshot))
-        if forward is not None:
+        per_job = kept.get(  # from the summaries alone: kept until one changes
+            "jobs", (snapshot.jobs,), lambda: job_metrics(snapshot, pieces).encode("utf-8")
+        )
+        return generate_latest(registry) + per_job
+
+    def metrics(request: Request) -> Response:  # plain: Starlette runs it in its thread pool
+        snapshot = take_snapshot(source)
+        body = snapshot.derived("metrics", lambda: from_snapshot(snapshot))  # once a version
+        if forward is not None:  # the process counters move between versions: never cached
+            registry = CollectorRegistry(auto_describe=False)
             registry.register(forward)
-        body = generate_latest(registry) + job_metrics(snapshot, pieces).encode("utf-8")
+            body = generate_latest(registry) + body
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return metrics

@@ -21,6 +21,7 @@ from reconciler.model import ACTIVE_STATUSES, FINAL_STATUSES
 from reconciler.status.health import run_health
 from reconciler.status.index import run_key
 from reconciler.status.view import Snapshot
+from reconciler.web.cached import Keep
 
 RUN_STATUSES: frozenset[str] = ACTIVE_STATUSES | FINAL_STATUSES
 DEFAULT_LIMIT = 100
@@ -89,15 +90,15 @@ def _parse_since(text: str) -> datetime | None:
         raise QueryError(f"since={text!r} is out of range in UTC", hint=hint) from None
 
 
-def _parse_limit(text: str) -> int:
+def _parse_limit(text: str, default: int = DEFAULT_LIMIT, most: int = MAX_LIMIT) -> int:
     if not text:
-        return DEFAULT_LIMIT
+        return default
     try:
         limit = int(text)
     except ValueError:
         raise QueryError(f"limit={text!r} is not a whole number") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    if not 1 <= limit <= most:
+        raise QueryError(f"limit must be between 1 and {most}, got {limit}")
     return limit
 
 
@@ -111,6 +112,37 @@ def _parse_offset(text: str) -> int:
     if offset < 0:
         raise QueryError(f"offset must be 0 or more, got {offset}")
     return offset
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """A slice of the jobs sorted by id: from ``offset``, at most ``limit`` (None: all)."""
+
+    offset: int = 0
+    limit: int | None = None
+
+    def of(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        end = None if self.limit is None else self.offset + self.limit
+        return jobs if (self.offset, end) == (0, None) else jobs[self.offset : end]
+
+    @property
+    def key(self) -> str:
+        return f"{self.offset}:{self.limit}"
+
+
+JOBS_PAGE = 100  # jobs on one overview page
+MAX_JOBS_PAGE = 1000
+
+
+def parse_job_page(params: Mapping[str, str], default: int | None) -> JobPage:
+    """``offset`` and ``limit`` (1..MAX_JOBS_PAGE; ``default`` when absent, None: all jobs);
+    any other parameter is an error."""
+    unknown = sorted(set(params) - {"offset", "limit"})
+    if unknown:
+        raise QueryError(f"unknown query parameter {unknown[0]!r}", hint="use offset or limit")
+    text = params.get("limit", "")
+    limit = _parse_limit(text, JOBS_PAGE, MAX_JOBS_PAGE) if text else default
+    return JobPage(offset=_parse_offset(params.get("offset", "")), limit=limit)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -283,11 +315,23 @@ def _health(snapshot: Snapshot) -> dict[str, Any]:
         "runs_by_status": snapshot.run_index.counts(),
         "runs_active": len(active_run_ids(snapshot)),
         "problems": len(problems(snapshot)),
-        **snapshot.derived(
-            "run_health",
-            lambda: run_health(snapshot.runs.values(), parse_time(rec.get("heartbeat"))),
-        ),
+        **snapshot.derived("run_health", lambda: _run_health(snapshot)),
     }
+
+
+_RUN_HEALTH = Keep(4)
+HEALTH_STEP = 60  # seconds: run throughput is worked out as of the heartbeat's minute
+
+
+def _run_health(snapshot: Snapshot) -> dict[str, Any]:
+    """``run_health`` of the runs held, as of the end of the heartbeat's minute: it reads every
+    run, so it is kept until the runs change or the minute turns, not made every version."""
+    heartbeat = parse_time(snapshot.reconciler.get("heartbeat"))
+    minute = None if heartbeat is None else -(-int(heartbeat.timestamp()) // HEALTH_STEP)
+    when = None if minute is None else datetime.fromtimestamp(minute * HEALTH_STEP, UTC)
+    return _RUN_HEALTH.get(
+        "runs", (snapshot.runs, minute), lambda: run_health(snapshot.runs.values(), when)
+    )
 
 
 def last_success_time(job: Mapping[str, Any]) -> datetime | None:
@@ -329,7 +373,16 @@ FAILING_STATUSES = frozenset({"failed", "timed_out"})
 
 def jobs_health(snapshot: Snapshot) -> dict[str, Any]:
     """How the jobs do, apart from how the reconciler does: the jobs whose last run failed
-    (or timed out), how many jobs run now, and a short line for the page's header."""
+    (or timed out), how many jobs run now, and a short line for the page's header. Every
+    page's header shows it: worked out once per version of the summaries, not per request."""
+    value = _JOBS_HEALTH.get("jobs", (snapshot.jobs,), lambda: _jobs_health(snapshot))
+    return {**value, "failing": list(value["failing"])}
+
+
+_JOBS_HEALTH = Keep(1)
+
+
+def _jobs_health(snapshot: Snapshot) -> dict[str, Any]:
     failing = sorted(
         job_id
         for job_id, job in snapshot.jobs.items()

@@ -40,5 +40,9 @@ def render(
 ) -> HTMLResponse:
     """Render ``name`` with ``base`` (the mount prefix) available to links."""
     base = str(request.scope.get("root_path", "")).rstrip("/")
-    page = env.get_template(name).render(base=base, **context)
-    return HTMLResponse(page, status_code=status_code)
+    return HTMLResponse(page_html(env, base, name, **context), status_code=status_code)
+
+
+def page_html(env: Environment, base: str, name: str, **context: Any) -> str:
+    """The text of template ``name`` with ``base`` (the mount prefix) for its links."""
+    return env.get_template(name).render(base=base, **context)

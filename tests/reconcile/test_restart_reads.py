@@ -138,3 +138,29 @@ def test_a_job_not_loaded_keeps_what_its_summary_says_about_its_runs(tmp_path: P
     summary = reconciler.snapshot.jobs["quiet"]  # its runs did not change: not loaded
     assert summary["success_rate"] == 1.0 and summary["last_run"]["run_id"] == quiet[-1].run_id
     assert "quiet" not in reconciler.history.loaded
+
+
+def test_a_run_read_by_id_is_kept_until_it_is_pruned(tmp_path: Path) -> None:
+    """The pages ask for the same old run again and again: it is read from git once, and
+    forgotten once a prune removes its file from the branch."""
+    bare = make_bare(tmp_path / "config.git")
+    write_branch(bare, tmp_path)
+    reconciler, ledger = restarted(bare, tmp_path)
+    oldest = HISTORY[0].run_id
+    reads: list[list[str]] = []
+    read_known = ledger.read_known
+
+    def counted(paths):  # type: ignore[no-untyped-def]
+        reads.append(list(paths))
+        return read_known(paths)
+
+    ledger.read_known = counted  # type: ignore[method-assign]
+    first = reconciler.history.find(oldest)
+    assert first is not None and first["status"] == "succeeded" and len(reads) == 1
+    assert reconciler.history.find(oldest) == first and len(reads) == 1  # kept
+    reconciler.tick(fetch=True)  # the job's runs change: its older files are pruned
+    assert run_path("tick", oldest) not in ledger.read()
+    assert reconciler.history.find(oldest) is None
+    assert (
+        TestClient(create_app(reconciler.snapshots.get)).get(f"/runs/{oldest}").status_code == 404
+    )

@@ -163,7 +163,9 @@ def test_security_headers_on_pages_api_and_static(client: TestClient) -> None:
         assert "script-src 'self'" in csp and "style-src 'self'" in csp
         assert "default-src 'none'" in csp and "'unsafe-inline'" not in csp
         assert headers["x-content-type-options"] == "nosniff"
-    assert client.get("/").headers["cache-control"] == "no-store"
+    # answers made once per version may be kept, but are asked for again before each use
+    assert client.get("/").headers["cache-control"] == "private, no-cache"
+    assert client.get("/runs/backup-20260301-115500").headers["cache-control"] == "no-store"
 
 
 def test_static_assets_are_served(client: TestClient) -> None:
@@ -272,8 +274,10 @@ def test_api_health(client: TestClient) -> None:
 def test_api_snapshot_feed(client: TestClient) -> None:
     feed = client.get("/api/v1/snapshot").json()
     assert set(feed) == {
-        "reconciler", "health", "jobs", "current_stages", "active_started", "jobs_health"
+        "reconciler", "health", "jobs", "jobs_total", "offset", "current_stages",
+        "active_started", "jobs_health",
     }
+    assert feed["jobs_total"] == 3 and feed["offset"] == 0
     assert len(feed["reconciler"]["problems"]) == 1
     assert [job["job_id"] for job in feed["jobs"]] == ["backup", "idle", "nightly-review"]
 

@@ -278,8 +278,8 @@
     var tbody = document.getElementById("jobs-body");
     if (tbody) {
       var rows = data.jobs.map(function (job) { return jobRow(job, data.current_stages, data.active_started); });
-      tbody.replaceChildren.apply(tbody, rows.length ? rows : [emptyRow(9, "No jobs are defined yet.")]);
-      setText("jobs-count", data.jobs.length);
+      tbody.replaceChildren.apply(tbody, rows.length ? rows : [emptyRow(9, data.jobs_total ? "No jobs on this page." : "No jobs are defined yet.")]);
+      setText("jobs-count", data.jobs_total != null ? data.jobs_total : data.jobs.length);
     }
   }
 
@@ -486,7 +486,8 @@
 
   function getJSON(path) {
     var ctl = new AbortController(), timer = setTimeout(function () { ctl.abort(); }, 10000);
-    return fetch(base + path, { cache: "no-store", signal: ctl.signal, headers: { Accept: "application/json" } })
+    // no-cache: the browser asks again each time, with the ETag it holds (304: not changed)
+    return fetch(base + path, { cache: "no-cache", signal: ctl.signal, headers: { Accept: "application/json" } })
       .then(function (r) {
         clearTimeout(timer);
         if (r.status === 404) { var e = new Error("gone"); e.gone = true; throw e; }
