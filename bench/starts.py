@@ -65,6 +65,7 @@ class Daemon:
             lease_seconds=0,
             instance=self.instance,
             log_wait=0.2,
+            start_wait=None if baseline else 0.0,
             remove_wait=0.0,
             start_concurrency=1 if baseline else concurrency,
             wake_delay=0.1 if baseline else 0.005,
@@ -96,6 +97,7 @@ class Daemon:
             if self.watch:
                 loop = self._loop
                 self.executor.watch(lambda: loop.call_soon_threadsafe(nudge.set))
+                self.reconciler.dispatch.on_started = lambda: loop.call_soon_threadsafe(nudge.set)
             ready.set()
             wait = partial(wait_for_events, nudge=nudge)
             await tick_forever(self.reconciler, self.settings, self._stop, self._wake, wait)
