@@ -303,15 +303,22 @@ class Dispatcher:
     def _take(
         self, spool: RequestSpool, request: RunRequestFile, job: JobSpec, now: datetime
     ) -> None:
-        if self._serve(request, job, now):
-            self._start_pending(now, None, None)  # started (or failed to) before it is done
-            spool.done(request)
+        if not self._serve(request, job, now):
+            return
+        if request.kind == "manual" and request.idempotency_key:
+            # its run id derives from the key: the request stays until the run is booked (a
+            # later tick; served again meanwhile, never started twice), and the tick goes on
+            if manual_run_id(job.id, request.idempotency_key, now) in self.book.runs:
+                spool.done(request)
+            return
+        self._start_pending(now, None, None)  # started (or failed to) before it is done
+        spool.done(request)
 
     def _serve(self, request: RunRequestFile, job: JobSpec, now: datetime) -> bool:
         """Start what the request still needs; True once every run it asks for exists."""
         if request.kind == "manual":
             run_id = manual_run_id(job.id, request.idempotency_key, now)
-            if run_id not in self.book.runs:
+            if run_id not in self.book.runs and not self.starting(run_id):
                 if self._blocked(job):
                     return False
                 trigger: Trigger = "webhook" if request.trigger == "webhook" else "manual"
