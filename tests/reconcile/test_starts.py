@@ -292,3 +292,22 @@ def test_an_engine_down_during_a_start_that_outlived_its_tick_loses_no_run(
     assert runs_of(reconciler, "j") == [
         scheduled_run_id("j", datetime(2026, 11, 22, 0, 0, 10, tzinfo=UTC))
     ]
+
+
+def test_a_manual_request_stays_spooled_until_its_slow_start_is_booked_and_starts_once(
+    tmp_path: Path,
+) -> None:
+    manual = job("by-hand", schedule={"type": "manual"})
+    reconciler, clock, executor, spool = held_world(tmp_path, {"by-hand": manual})
+    executor.hold = {"by-hand"}
+    submitted = spool.submit_manual("by-hand", "key-1")
+    for _ in range(3):  # the tick does not wait for the start, nor does it start it again
+        clock.advance(0.5)
+        reconciler.tick()
+    assert [r.kind for r in spool.pending()] == ["manual"]
+    assert executor.calls == {submitted.run_id: 1}
+    assert submitted.run_id not in reconciler.book.runs
+    executor.release.set()
+    tick_until(reconciler, clock, lambda: not spool.pending())
+    assert reconciler.book.runs[submitted.run_id].status == "running"
+    assert executor.calls == {submitted.run_id: 1}
