@@ -183,9 +183,9 @@ class Dispatcher:
         due = self._due.due(desired.jobs, now, self.book.take_touched())
         for n, job_id in enumerate(due):
             job = desired.jobs[job_id]
-            if job_id in self._starting:
-                # its starts are not booked: deciding now could start a fire twice or stop
-                # a run that is not booked yet; booking it brings the decision back
+            if job_id in self._starting and job.policy.concurrency != "allow":
+                # its starts are not booked: forbid would not see them, replace could stop a
+                # run not booked yet; booking them brings the decision back
                 self._due.undecided(job_id)
                 continue
             schedule = partial(self._schedule, job, now)
@@ -235,14 +235,23 @@ class Dispatcher:
     def _schedule(self, job: JobSpec, now: datetime) -> None:
         track = self.book.track(job.id, now)
         active = self.book.active(job.id)
-        decision = decide(job, track.last_scheduled, track.created_at, len(active), now)
+        last = track.last_scheduled
+        deferred = self._deferred.get(job.id)
+        if (
+            deferred is not None
+            and deferred[0] is not None
+            and (last is None or deferred[0] > last)
+        ):
+            last = deferred[0]  # an allow job decided again while its starts are going
+        decision = decide(job, last, track.created_at, len(active), now)
         if decision.stop_active:
             for record in active:
                 self.cancel(record, now, "ReplacedByNewerRun", "concurrency is replace")
         for nominal in decision.starts:
             self._launch(job, scheduled_run_id(job.id, nominal), "schedule", now, nominal)
         if job.id in self._starting:  # accounted for once its starts are booked
-            self._deferred[job.id] = (decision.record_until, decision.missed)
+            missed = decision.missed + (deferred[1] if deferred is not None else 0)
+            self._deferred[job.id] = (decision.record_until, missed)
         else:
             track.last_scheduled = decision.record_until
             track.missed_total += decision.missed

@@ -311,3 +311,26 @@ def test_a_manual_request_stays_spooled_until_its_slow_start_is_booked_and_start
     tick_until(reconciler, clock, lambda: not spool.pending())
     assert reconciler.book.runs[submitted.run_id].status == "running"
     assert executor.calls == {submitted.run_id: 1}
+
+
+def test_an_allow_job_starts_every_fire_while_an_earlier_start_is_still_going(
+    tmp_path: Path,
+) -> None:
+    allow = job(
+        "busy", schedule={"type": "interval", "every": "5s"}, policy={"concurrency": "allow"}
+    )
+    reconciler, clock, executor, _ = held_world(tmp_path, {"busy": allow})
+    executor.hold = {"busy"}
+    clock.advance(5)
+    reconciler.tick()
+    clock.advance(5)  # the next fire, the first start still going
+    reconciler.tick()
+    fires = [datetime(2026, 11, 22, 0, 0, s, tzinfo=UTC) for s in (5, 10)]
+    assert executor.calls == {scheduled_run_id("busy", f): 1 for f in fires}
+    track = reconciler.book.tracks["busy"]
+    assert track.last_scheduled is None and track.missed_total == 0  # nothing booked yet
+    executor.release.set()
+    tick_until(reconciler, clock, lambda: len(runs_of(reconciler, "busy")) == 2)
+    assert runs_of(reconciler, "busy") == sorted(scheduled_run_id("busy", f) for f in fires)
+    assert track.last_scheduled == fires[1] and track.missed_total == 0
+    assert all(count == 1 for count in executor.calls.values())
