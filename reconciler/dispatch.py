@@ -47,6 +47,7 @@ from reconciler.runids import manual_run_id, retry_run_id, scheduled_run_id
 from reconciler.schedule import fires_between, next_fire
 from reconciler.secrets import MissingSecret, SecretStore, SecretTooShort
 from reconciler.spool import RequestSpool, RunRequestFile
+from reconciler.startqueue import StartQueue
 
 log = logging.getLogger("oven")
 
@@ -85,10 +86,13 @@ class Dispatcher:
         incidents: Incidents | None = None,
         start_concurrency: int = START_CONCURRENCY,
         wake_delay: float | None = None,
+        start_wait: float | None = None,
     ) -> None:
         """``log_wait``: seconds ``finish`` waits for a log save (None: until it is done);
         ``start_concurrency``: containers started at once; ``wake_delay``: seconds after a
-        fire time a job is decided again (None: ``decide.WAKE_DELAY``)."""
+        fire time a job is decided again (None: ``decide.WAKE_DELAY``); ``start_wait``:
+        seconds a tick waits for the starts it asked for (None: until they are done; the
+        others are booked by a later tick, see ``on_started``)."""
         self.book, self.executor, self.secrets, self.spool = book, executor, secrets, spool
         self.tail_lines = tail_lines
         self.pipelines = pipelines or PipelineRuns(executor, None, secrets)
@@ -100,11 +104,15 @@ class Dispatcher:
         self.revision = ""
         self._published = ""  # the revision whose job ids the spool knows
         self.start_concurrency = max(1, start_concurrency)
-        self._starter: ThreadPoolExecutor | None = None  # made on the first concurrent start
-        self._pending: dict[str, _Start] = {}  # run id -> decided, not started yet
-        # job id -> (last scheduled, missed) before a decision with starts: put back when the
-        # engine is down, so the next tick decides the same starts again
-        self._track_before: dict[str, tuple[datetime | None, int]] = {}
+        self.start_wait = start_wait
+        # starts asked for and not booked yet; they outlive the tick (module docstring)
+        self._starts: StartQueue[_Start, ObservedRun] = StartQueue(self.start_concurrency)
+        self._pending: dict[str, _Start] = {}  # run id -> decided, not handed to the queue yet
+        self._starting: dict[str, int] = {}  # job id -> its runs pending or in the queue
+        # job id -> (last scheduled, missed) of a decision with starts, applied to the job's
+        # track once all its starts are booked: the status branch never says a fire time was
+        # accounted for while its container may not exist yet (a crash would lose the run)
+        self._deferred: dict[str, tuple[datetime | None, int]] = {}
         # a job is decided again once the clock reaches its next fire time; the loop wakes
         # ``wake_delay`` after it
         self.wake_delay = timedelta(seconds=wake_delay) if wake_delay is not None else WAKE_DELAY
@@ -113,6 +121,23 @@ class Dispatcher:
         self._named: object = None  # the job mapping whose secret names were taken
         self._job_warnings: dict[str, tuple[str, ...]] = {}  # each job's last decision's
         self._followed: set[str] = set()  # runs whose live log this process asked for
+
+    @property
+    def on_started(self) -> Callable[[], object] | None:
+        """Called (on a worker thread) when a start ends: the daemon wakes to book it."""
+        return self._starts.on_done
+
+    @on_started.setter
+    def on_started(self, callback: Callable[[], object] | None) -> None:
+        self._starts.on_done = callback
+
+    def starting(self, run_id: str) -> bool:
+        """The run's start was decided and is not booked yet (its container may exist)."""
+        return run_id in self._pending or run_id in self._starts
+
+    def starting_runs(self) -> set[str]:
+        """The run ids whose start is decided and not booked yet."""
+        return set(self._pending) | {start.record.run_id for start in self._starts.items()}
 
     @property
     def wakeups(self) -> list[datetime]:
@@ -125,8 +150,10 @@ class Dispatcher:
         return soonest + self.wake_delay if soonest is not None else None
 
     def run(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
-        """Decide the jobs that are due or changed, then start what they need, concurrently;
-        retries next, then requests (each request's starts before it is marked done)."""
+        """Book the starts that ended since the last tick; decide the jobs that are due or
+        changed (not those with a start still going), retries next, then requests (each
+        request's starts before it is marked done); hand the new starts to the queue and
+        book those that end within ``start_wait``."""
         self.revision = desired.revision
         if self._named is not desired.jobs:
             # names only grow: a run may outlive the revision that named its secrets
@@ -139,21 +166,28 @@ class Dispatcher:
             self._due.reset()
             self._due_book = self.book
         try:
+            self._book_started(self._starts.collect(0.0), now, warnings)
             self._decide_due(desired, now, warnings)
             self._retries(desired, now, warnings)
+            self._requests(desired, now, warnings)
         except EngineUnavailable:
             for start in self._pending.values():  # decided, never tried: decide them again
-                self._decide_again(start.job.id, self._track_before)
-            self._pending, self._track_before = {}, {}
+                self._decide_again(start.job.id)
+                self._started_one(start.job.id)
+            self._pending = {}
             raise
-        self._start_pending(now, warnings)
-        self._requests(desired, now, warnings)
+        self._start_pending(now, warnings, self.start_wait)
 
     def _decide_due(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         """``decide`` for the jobs that are due or changed; the others keep their decision."""
         due = self._due.due(desired.jobs, now, self.book.take_touched())
         for n, job_id in enumerate(due):
             job = desired.jobs[job_id]
+            if job_id in self._starting and job.policy.concurrency != "allow":
+                # its starts are not booked: forbid would not see them, replace could stop a
+                # run not booked yet; booking them brings the decision back
+                self._due.undecided(job_id)
+                continue
             schedule = partial(self._schedule, job, now)
             try:
                 error = self._contained(f"job {job.id}", now, warnings, schedule)
@@ -201,16 +235,26 @@ class Dispatcher:
     def _schedule(self, job: JobSpec, now: datetime) -> None:
         track = self.book.track(job.id, now)
         active = self.book.active(job.id)
-        decision = decide(job, track.last_scheduled, track.created_at, len(active), now)
-        if decision.starts:
-            self._track_before.setdefault(job.id, (track.last_scheduled, track.missed_total))
+        last = track.last_scheduled
+        deferred = self._deferred.get(job.id)
+        if (
+            deferred is not None
+            and deferred[0] is not None
+            and (last is None or deferred[0] > last)
+        ):
+            last = deferred[0]  # an allow job decided again while its starts are going
+        decision = decide(job, last, track.created_at, len(active), now)
         if decision.stop_active:
             for record in active:
                 self.cancel(record, now, "ReplacedByNewerRun", "concurrency is replace")
         for nominal in decision.starts:
             self._launch(job, scheduled_run_id(job.id, nominal), "schedule", now, nominal)
-        track.last_scheduled = decision.record_until
-        track.missed_total += decision.missed
+        if job.id in self._starting:  # accounted for once its starts are booked
+            missed = decision.missed + (deferred[1] if deferred is not None else 0)
+            self._deferred[job.id] = (decision.record_until, missed)
+        else:
+            track.last_scheduled = decision.record_until
+            track.missed_total += decision.missed
         track.next_run = next_fire(job.schedule, now) if job.enabled else None
         track.reason = decision.reason
         if decision.warnings:
@@ -268,15 +312,22 @@ class Dispatcher:
     def _take(
         self, spool: RequestSpool, request: RunRequestFile, job: JobSpec, now: datetime
     ) -> None:
-        if self._serve(request, job, now):
-            self._start_pending(now, None)  # started (or failed to) before it counts as done
-            spool.done(request)
+        if not self._serve(request, job, now):
+            return
+        if request.kind == "manual" and request.idempotency_key:
+            # its run id derives from the key: the request stays until the run is booked (a
+            # later tick; served again meanwhile, never started twice), and the tick goes on
+            if manual_run_id(job.id, request.idempotency_key, now) in self.book.runs:
+                spool.done(request)
+            return
+        self._start_pending(now, None, None)  # started (or failed to) before it is done
+        spool.done(request)
 
     def _serve(self, request: RunRequestFile, job: JobSpec, now: datetime) -> bool:
         """Start what the request still needs; True once every run it asks for exists."""
         if request.kind == "manual":
             run_id = manual_run_id(job.id, request.idempotency_key, now)
-            if run_id not in self.book.runs:
+            if run_id not in self.book.runs and not self.starting(run_id):
                 if self._blocked(job):
                     return False
                 trigger: Trigger = "webhook" if request.trigger == "webhook" else "manual"
@@ -305,6 +356,8 @@ class Dispatcher:
     ) -> None:
         """A cancel or retry request: done once acted on, rejected when it cannot be."""
         record = self.book.runs.get(request.run_id or "")
+        if record is None and self.starting(request.run_id or ""):
+            return  # acted on once its start is booked (a later tick)
         if record is None:
             reason = f"no run {request.run_id!r} is known to this daemon"
             warnings.append(f"request {request.path.name} rejected: {reason}")
@@ -344,9 +397,7 @@ class Dispatcher:
     def _blocked(self, job: JobSpec) -> bool:
         if job.policy.concurrency == "allow":
             return False
-        return bool(self.book.active(job.id)) or any(
-            start.job.id == job.id for start in self._pending.values()
-        )
+        return bool(self.book.active(job.id)) or job.id in self._starting
 
     # -- starting and ending runs -----------------------------------------------------------
     def _launch(
@@ -361,7 +412,7 @@ class Dispatcher:
         retry_of: str | None = None,
         key: str | None = None,
     ) -> None:
-        if run_id in self.book.runs or run_id in self._pending:
+        if run_id in self.book.runs or self.starting(run_id):
             return  # this run already happened: run ids make starts idempotent
         record = RunRecord(
             run_id=run_id,
@@ -386,63 +437,87 @@ class Dispatcher:
             self._not_started(record, job, now, exc)
             return None
         self._pending[run_id] = _Start(record, job, request)
+        self._starting[job.id] = self._starting.get(job.id, 0) + 1
         return None
 
-    def _start_pending(self, now: datetime, warnings: list[str] | None) -> None:
-        """Start the containers of every run decided so far, up to ``start_concurrency`` at
-        once, then put them in the book in the order they were decided.
+    def _start_pending(self, now: datetime, warnings: list[str] | None, wait: float | None) -> None:
+        """Hand every run decided so far to the start queue (``start_concurrency`` at once),
+        then book the starts that end within ``wait`` seconds (None: until these end).
 
         Each container name is its run id, so the engine refuses a second start of a run; a
         crash before the book has it is mended by the next daemon adopting the container.
         ``EngineUnavailable`` is raised after the others are booked: nothing more can start.
         """
         pending, self._pending = list(self._pending.values()), {}
-        before, self._track_before = self._track_before, {}
-        if not pending:
-            return
-        outcomes: list[ObservedRun | BaseException]
-        if len(pending) == 1 or self.start_concurrency == 1:
-            outcomes = [_outcome(self.executor.start, start.request) for start in pending]
-        else:
-            if self._starter is None:
-                self._starter = ThreadPoolExecutor(
-                    max_workers=self.start_concurrency, thread_name_prefix="oven-start"
-                )
-            submit = self._starter.submit
-            futures = [submit(_outcome, self.executor.start, s.request) for s in pending]
-            outcomes = [future.result() for future in futures]
+        for start in pending:
+            self._starts.submit(
+                start.record.run_id, start, partial(self.executor.start, start.request)
+            )
+        keys = [start.record.run_id for start in pending]
+        if keys or wait is None:
+            self._book_started(self._starts.collect(wait, keys), now, warnings)
+
+    def _book_started(
+        self,
+        ended: list[tuple[_Start, ObservedRun | BaseException]],
+        now: datetime,
+        warnings: list[str] | None,
+    ) -> None:
+        """Book the starts that ended, in the order they were decided; a job whose starts
+        are all booked gets its decision's bookkeeping (``_deferred``)."""
         unavailable: EngineUnavailable | None = None
-        for start, outcome in zip(pending, outcomes, strict=True):
-            if isinstance(outcome, EngineUnavailable):
-                unavailable = unavailable or outcome  # not booked: decided again next tick
-                self._decide_again(start.job.id, before)
-                continue
-            if isinstance(outcome, BaseException):
-                where = f"run {start.record.run_id}"
-                try:
-                    self._not_started(start.record, start.job, now, outcome)
-                except EngineUnavailable as exc:
-                    unavailable = unavailable or exc
-                    self._decide_again(start.job.id, before)
-                except Exception as exc:  # a bug while booking the failure: this run only
-                    error = self.incidents.contain("schedule", exc, now, where=where)
-                    if warnings is not None:
-                        warnings.append(error.message)
-                continue
-            record = start.record
-            self.book.put(record.with_changes(started_at=outcome.started_at or now))
-            self.book.note_scheduled(record)
-            self.follow_log(record, start.job)
-            log.info("run %s: started (%s)", record.run_id, record.trigger)
+        for start, outcome in ended:
+            job_id = start.job.id
+            try:
+                if isinstance(outcome, EngineUnavailable):
+                    unavailable = unavailable or outcome  # not booked: decided again
+                    self._decide_again(job_id)
+                    continue
+                if isinstance(outcome, BaseException):
+                    where = f"run {start.record.run_id}"
+                    try:
+                        self._not_started(start.record, start.job, now, outcome)
+                    except EngineUnavailable as exc:
+                        unavailable = unavailable or exc
+                        self._decide_again(job_id)
+                    except Exception as exc:  # a bug while booking the failure: this run only
+                        error = self.incidents.contain("schedule", exc, now, where=where)
+                        if warnings is not None:
+                            warnings.append(error.message)
+                    continue
+                record = start.record
+                self.book.put(record.with_changes(started_at=outcome.started_at or now))
+                self.book.note_scheduled(record)
+                self.follow_log(record, start.job)
+                log.info("run %s: started (%s)", record.run_id, record.trigger)
+            finally:
+                self._started_one(job_id)
         if unavailable is not None:
             raise unavailable
 
-    def _decide_again(self, job_id: str, before: dict[str, tuple[datetime | None, int]]) -> None:
-        """The job's starts did not happen: its bookkeeping as before, decided next tick."""
-        if job_id in before:
-            track = self.book.tracks.get(job_id)
-            if track is not None:
-                track.last_scheduled, track.missed_total = before[job_id]
+    def _started_one(self, job_id: str) -> None:
+        """One start of the job is booked (or given up): the last one applies its decision."""
+        left = self._starting.get(job_id, 0) - 1
+        if left > 0:
+            self._starting[job_id] = left
+            return
+        self._starting.pop(job_id, None)
+        deferred = self._deferred.pop(job_id, None)
+        track = self.book.tracks.get(job_id)
+        if deferred is None or track is None:
+            return
+        record_until, missed = deferred
+        if record_until is not None and (
+            track.last_scheduled is None or record_until > track.last_scheduled
+        ):
+            track.last_scheduled = record_until
+        track.missed_total += missed
+        self.book.track_changed(job_id)
+
+    def _decide_again(self, job_id: str) -> None:
+        """The job's starts did not happen: its bookkeeping stays as it was, decided again
+        next tick (``_started_one`` finds no decision to apply)."""
+        self._deferred.pop(job_id, None)
         self._due.undecided(job_id)
 
     def _not_started(
@@ -607,16 +682,6 @@ _NAME_TAKEN = ErrorInfo(
     "a container for this run id exists but belongs to another Agent Oven instance",
     "two reconcilers on one Docker engine run jobs with the same id: rename one of the jobs",
 )
-
-
-def _outcome(
-    start: Callable[[RunRequest], ObservedRun], request: RunRequest
-) -> ObservedRun | Exception:
-    """What ``start(request)`` returned or raised (raised exceptions are returned)."""
-    try:
-        return start(request)
-    except Exception as exc:
-        return exc
 
 
 def _error(cls: str, exc: Exception) -> ErrorInfo:

@@ -157,10 +157,11 @@ async def run_daemon(settings: Settings) -> int:
             app, write_api(settings, reconciler, lambda: loop.call_soon_threadsafe(wake.set))
         )
         log.info("write API on http://%s:%d/api/v1/ (docs/api.md)", host, port)
-    nudge = asyncio.Event()  # a container ended: tick now (no fetch)
+    nudge = asyncio.Event()  # a container ended or a start did: tick now (no fetch)
     watch = getattr(reconciler.executor, "watch", None)  # optional (interfaces.Executor)
     if callable(watch):
         watch(lambda: _set_soon(loop, nudge))
+    reconciler.dispatch.on_started = lambda: _set_soon(loop, nudge)  # book it at once
     server = asyncio.create_task(serve_socket(app, sock))
     log.info("status page on http://%s:%d/", host, port)
     notifier.start()

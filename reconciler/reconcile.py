@@ -120,6 +120,7 @@ class Reconciler:
             incidents=self.incidents,
             start_concurrency=settings.start_concurrency,
             wake_delay=settings.wake_delay,
+            start_wait=settings.start_wait,
         )
         self.recorder = Recorder(ledger, settings.heartbeat)
         self.snapshots = SnapshotBox()
@@ -365,6 +366,8 @@ class Reconciler:
     def _settle(self, now: datetime) -> None:
         """Record what containers did: finished, timed out, adopted after a restart, vanished."""
         for container in self._observed:
+            if self.dispatch.starting(container.run_id):
+                continue  # its start is not booked yet: the schedule step books it
             try:
                 self._settle_one(container, now)
             except OvenError:
@@ -574,6 +577,7 @@ class Reconciler:
             return  # without a fresh look at the containers, no checkout counts as left over
         in_use = {record.run_id for record in book.active()} | self.removable | set(self._removals)
         in_use |= {container.run_id for container in self._observed}
+        in_use |= self.dispatch.starting_runs()  # a checkout its container is about to use
         for run_id in self.pipelines.leftovers(in_use):
             log.info("run %s: removing its checkout (the run is over)", run_id)
             self.pipelines.discard(run_id)

@@ -31,6 +31,7 @@ class Settings:
     log_tail_lines: int = 40
     max_log_bytes: int = 10 * 1024 * 1024  # a run's log saved under state_dir: head + tail
     log_wait: float | None = None  # seconds a tick waits for a log save; None: until saved
+    start_wait: float | None = None  # seconds a tick waits for its starts; None: until started
     watch: bool = False  # repo is a local working tree, watched with watchfiles
     # agent-pipeline jobs (docs/agent-pipelines.md)
     runner_image: str = "agent-oven/pipeline-runner:latest"

@@ -130,6 +130,7 @@ OWN_OPTIONS = (
 )
 # fmt: on
 LOG_WAIT = 0.2  # seconds a tick waits for a run's log to be saved before moving on
+START_WAIT = 0.0  # seconds a tick waits for its container starts (a later tick books them)
 REMOVE_WAIT = 0.0  # seconds a tick waits for container removals (they go on in the background)
 
 
@@ -169,6 +170,7 @@ def settings_from(args: argparse.Namespace, command: str = "run") -> Settings:
         executor=args.executor,
         max_log_bytes=args.max_log_bytes,
         log_wait=LOG_WAIT,
+        start_wait=START_WAIT,
         remove_wait=REMOVE_WAIT,
         start_concurrency=max(1, args.start_concurrency),
         wake_delay=max(0.0, args.wake_delay),

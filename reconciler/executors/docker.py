@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ from reconciler.runids import container_name
 
 LOG_BLOCK = 256 * 1024  # bytes read from the engine's log stream at a time
 WAKING_EVENTS = frozenset({"die", "destroy", "oom"})  # a run ended or vanished: tick now
+INSPECT_CONCURRENCY = 4  # containers observe() inspects at once (new in a state)
 
 log = logging.getLogger("oven")
 
@@ -87,6 +90,8 @@ class DockerExecutor:
         self._lock = threading.Lock()
         # what observe() saw, by (container id, state): a container is inspected once per state
         self._inspected: dict[tuple[str, str], ObservedRun] = {}
+        self._inspector: ThreadPoolExecutor | None = None  # inspects of observe(), at once
+        self._starting: set[str] = set()  # run ids whose start() has not returned
         self._watch_stop = threading.Event()
         self._events: Any = None  # the open event stream (closed by close())
         self.followers = livelog.LogFollowers(self.state_dir, max_log_bytes)
@@ -99,30 +104,54 @@ class DockerExecutor:
         Two engine calls (create, start): the answer is built from the request, with our
         clock's time of the start as ``started_at`` (the engine's is read when it ends)."""
         options = self._create_options(request)
-        with engine.translated(f"start run {request.run_id}"):
-            container_id = self._create(request, options)
-            self._start(container_id, request.run_id)
-            started = ObservedRun(
-                state="running",
-                image=request.image,
-                started_at=datetime.now(UTC),
-                **labels.run_fields(options["labels"]),
-            )
+        with self._lock:
+            self._starting.add(request.run_id)
+        try:
+            with engine.translated(f"start run {request.run_id}"):
+                container_id = self._create(request, options)
+                self._start(container_id, request.run_id)
+                started = ObservedRun(
+                    state="running",
+                    image=request.image,
+                    started_at=datetime.now(UTC),
+                    **labels.run_fields(options["labels"]),
+                )
+                with self._lock:
+                    self._inspected[(container_id, "running")] = started
+                return started
+        finally:
             with self._lock:
-                self._inspected[(container_id, "running")] = started
-            return started
+                self._starting.discard(request.run_id)
 
     def observe(self) -> list[ObservedRun]:
         """Every container of this instance, running or finished.
 
         One ``list`` call (sparse: no inspect per container); a container is inspected only
-        the first time it is seen in a state (for its exit code and times). Always a fresh
-        list: the event stream (``watch``) only says when to look, never what is there."""
+        the first time it is seen in a state (for its exit code and times), up to
+        ``INSPECT_CONCURRENCY`` at once (30 runs ending together cost one inspect's time,
+        not 30). Always a fresh list: the event stream (``watch``) only says when to look,
+        never what is there."""
         with engine.translated("list the reconciler's containers"):
             api = self._docker().api
             found = api.containers(all=True, filters={"label": labels.selector(self.instance)})
+            with self._lock:
+                starting = {s["Id"] for s in found if _run_of(s) in self._starting}
+                unknown = [
+                    s
+                    for s in found
+                    if _state_key(s) not in self._inspected and s["Id"] not in starting
+                ]
+            if len(unknown) > 1:  # inspected together; the loop below finds them known
+                if self._inspector is None:
+                    self._inspector = ThreadPoolExecutor(
+                        INSPECT_CONCURRENCY, thread_name_prefix="oven-inspect"
+                    )
+                list(self._inspector.map(partial(self._observed, api), unknown))
             picture: dict[str, ObservedRun] = {}
             for summary in found:
+                if summary["Id"] in starting:  # an inspect would wait for its start to end
+                    picture[str(summary["Id"])] = _listed(summary)
+                    continue
                 observed = self._observed(api, summary)
                 if observed is not None:
                     picture[str(summary["Id"])] = observed
@@ -240,6 +269,8 @@ class DockerExecutor:
     def close(self) -> None:
         """Stop following events; close the connection if this executor opened it."""
         self._watch_stop.set()
+        if self._inspector is not None:
+            self._inspector.shutdown(wait=False)
         events = self._events
         if events is not None:
             with suppress(Exception):
@@ -276,7 +307,7 @@ class DockerExecutor:
     def _observed(self, api: Any, summary: dict[str, Any]) -> ObservedRun | None:
         """One container of a sparse list, inspected once per state; None if it is gone."""
         container_id = str(summary["Id"])
-        key = (container_id, str(summary.get("State", "")))
+        key = _state_key(summary)
         with self._lock:
             known = self._inspected.get(key)
         if known is not None:
@@ -366,6 +397,22 @@ class DockerExecutor:
                 f"the engine could not start run {run_id}: {engine.explain(exc)}",
                 hint="check that the command exists in the image and the volumes are valid",
             ) from exc
+
+
+def _run_of(summary: dict[str, Any]) -> str:
+    return str((summary.get("Labels") or {}).get(labels.RUN, ""))
+
+
+def _listed(summary: dict[str, Any]) -> ObservedRun:
+    """A container of a sparse list from its labels alone: one whose start is still going."""
+    state: ContainerState = "created" if summary.get("State") == "created" else "running"
+    fields = labels.run_fields(summary.get("Labels") or {})
+    return ObservedRun(state=state, image=str(summary.get("Image", "")), **fields)
+
+
+def _state_key(summary: dict[str, Any]) -> tuple[str, str]:
+    """A listed container's (id, state): what ``observe`` inspects once."""
+    return str(summary["Id"]), str(summary.get("State", ""))
 
 
 def observed_from(attrs: dict[str, Any]) -> ObservedRun:

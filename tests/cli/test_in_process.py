@@ -180,6 +180,7 @@ def test_run_takes_its_settings_from_flags_and_the_environment(
             max_log_bytes=65536,
             log_wait=0.2,  # the daemon saves large logs off the tick
             remove_wait=0.0,  # and removes containers off the tick
+            start_wait=0.0,  # and starts containers off the tick
         )
     ]
 

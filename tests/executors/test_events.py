@@ -68,3 +68,49 @@ def test_a_container_another_tool_removes_wakes_the_watcher_and_leaves_the_pictu
         assert [r for r in docker_executor.observe() if r.run_id == run_id] == []
     finally:
         docker_executor.close()
+
+
+def test_observe_reports_a_container_whose_start_is_still_going_without_inspecting_it(
+    docker_executor: DockerExecutor, docker_client: docker.DockerClient
+) -> None:
+    """An inspect of a container the engine is starting waits until the start is done (seconds
+    on a loaded engine), so observe reports it from the list's labels instead."""
+    run_id = new_run_id()
+    request = RunRequest(
+        run_id=run_id, job_id="held", trigger="manual", image=BUSYBOX, command=("sleep", "30")
+    )
+    created, release = threading.Event(), threading.Event()
+    engine_start = docker_executor._start
+
+    def held_start(container_id: str, run: str) -> None:
+        created.set()
+        assert release.wait(20)
+        engine_start(container_id, run)
+
+    docker_executor._start = held_start  # type: ignore[method-assign]
+    api = docker_executor._docker().api
+    inspected: list[str] = []
+    inspect = api.inspect_container
+
+    def counting_inspect(container: str) -> object:
+        inspected.append(container)
+        return inspect(container)
+
+    api.inspect_container = counting_inspect
+    starter = threading.Thread(target=docker_executor.start, args=(request,))
+    starter.start()
+    try:
+        assert created.wait(20)
+        [run] = [r for r in docker_executor.observe() if r.run_id == run_id]
+        assert (run.state, run.job_id, run.trigger) == ("created", "held", "manual")
+        assert inspected == []
+    finally:
+        release.set()
+        starter.join(30)
+        del api.inspect_container
+        docker_executor.close()
+    try:
+        [run] = [r for r in docker_executor.observe() if r.run_id == run_id]
+        assert run.state == "running"
+    finally:
+        docker_client.api.remove_container(container_name(run_id), force=True)
