@@ -109,6 +109,7 @@ class Dispatcher:
         self._starts: StartQueue[_Start, ObservedRun] = StartQueue(self.start_concurrency)
         self._pending: dict[str, _Start] = {}  # run id -> decided, not handed to the queue yet
         self._starting: dict[str, int] = {}  # job id -> its runs pending or in the queue
+        self._awaiting: dict[str, RunRequestFile] = {}  # run id -> its keyed manual request
         # job id -> (last scheduled, missed) of a decision with starts, applied to the job's
         # track once all its starts are booked: the status branch never says a fire time was
         # accounted for while its container may not exist yet (a crash would lose the run)
@@ -177,6 +178,16 @@ class Dispatcher:
             self._pending = {}
             raise
         self._start_pending(now, warnings, self.start_wait)
+        self._requests_booked()
+
+    def _requests_booked(self) -> None:
+        """Keyed manual requests whose run is booked by now are done (not a tick later)."""
+        if self.spool is None:
+            return
+        for run_id, request in list(self._awaiting.items()):
+            if run_id in self.book.runs or not request.path.exists():
+                del self._awaiting[run_id]
+                self.spool.done(request)
 
     def _decide_due(self, desired: DesiredState, now: datetime, warnings: list[str]) -> None:
         """``decide`` for the jobs that are due or changed; the others keep their decision."""
@@ -317,8 +328,12 @@ class Dispatcher:
         if request.kind == "manual" and request.idempotency_key:
             # its run id derives from the key: the request stays until the run is booked (a
             # later tick; served again meanwhile, never started twice), and the tick goes on
-            if manual_run_id(job.id, request.idempotency_key, now) in self.book.runs:
+            run_id = manual_run_id(job.id, request.idempotency_key, now)
+            if run_id in self.book.runs:
+                self._awaiting.pop(run_id, None)
                 spool.done(request)
+            else:
+                self._awaiting[run_id] = request
             return
         self._start_pending(now, None, None)  # started (or failed to) before it is done
         spool.done(request)
