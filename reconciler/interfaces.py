@@ -200,6 +200,12 @@ class LeaseStore(Protocol):
         """Write the lease in one commit on ``version``; False if the branch is not there now."""
         ...
 
+    def fence(self, token: str) -> None:
+        """From now on, refuse status writes (``Ledger.write`` of the ledger this store is part
+        of) on a tip whose lease names a holder whose id is not ``token``: raise ``LeaseLost``
+        and drop the writes still queued, never write them on top of another leader's."""
+        ...
+
 
 class ConfigSource(Protocol):
     """Where manifests come from."""

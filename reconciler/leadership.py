@@ -9,6 +9,15 @@ the next tick, never written again blindly. A lease held by an earlier start of 
 gone) is taken over at once, so a restart does not wait out its own lease. While the lease
 cannot be read or written, a leader keeps leading only until ``margin`` before its lease runs
 out; then it stops scheduling, like a standby, and the error says why.
+
+A tick can outlast the lease (a swarm stop blocks up to 30 s), so the lease step at its start
+is not enough: ``confirm`` fences the writes. Right before the cycle writes status or hands
+starts to the engine it asks ``confirm(now)``: free while more than ``margin`` is left by this
+daemon's clock (``lease.fence_holds``); otherwise it reads the lease and, only when the file
+still names this very process, renews it by compare-and-swap and goes on. Anything else (the
+lease names another daemon, the read or the swap fails or loses a race) stands by at once.
+``confirm`` never takes a lease over: a daemon that stood by reads its book again from the
+status branch before it leads again.
 """
 
 from __future__ import annotations
@@ -26,7 +35,15 @@ from typing import Any
 from reconciler.clock import iso
 from reconciler.errors import LedgerError, OvenError
 from reconciler.interfaces import LeaseRead, LeaseStore
-from reconciler.lease import Holder, Lease, LeaseTimes, Verdict, decide_lease, parse_lease
+from reconciler.lease import (
+    Holder,
+    Lease,
+    LeaseTimes,
+    Verdict,
+    decide_lease,
+    fence_holds,
+    parse_lease,
+)
 from reconciler.status import dump_yaml, load_yaml, parse_status_tree
 from reconciler.status.view import Snapshot
 
@@ -108,6 +125,36 @@ class Leadership:
             self._next_read = min(now + self.times.check_every, self.expiry or now)
             return self._become(False, decision.reason)
         return self._write(now, read, decision.verdict, decision.reason)
+
+    def confirm(self, now: datetime) -> bool:
+        """Right before a status write or a start: True when this daemon may still act as the
+        leader (see the module's docstring); False after standing by."""
+        if fence_holds(self.leading, self.expiry, now, self.times.margin):
+            return True
+        if not self.leading:
+            return False
+        try:
+            read = self.store.read_lease()
+        except OvenError as exc:
+            return self._fenced_out(now, f"my lease ran out and cannot be read: {exc.message}")
+        lease = self._parse(read)
+        if lease is None or lease.holder != self.me:
+            self.holder = lease.holder if lease else None
+            self.expiry = self._expiry(lease, now)
+            who = self.holder.describe() if self.holder else "no daemon"
+            return self._fenced_out(now, f"my lease ran out mid-tick and {who} holds it now")
+        try:
+            return self._write(now, read, Verdict.RENEW, "renewed my lease before writing")
+        except LedgerError:
+            return False  # ``_trouble`` stood by and logged why
+
+    def lost(self, now: datetime, reason: str) -> None:
+        """The status branch says another daemon holds the lease (a refused status write)."""
+        self._fenced_out(now, reason)
+
+    def _fenced_out(self, now: datetime, reason: str) -> bool:
+        self._next_read = now  # the next lease step reads and decides afresh
+        return self._become(False, reason)
 
     # -- writing --------------------------------------------------------------------------
     def _write(self, now: datetime, read: LeaseRead, verdict: Verdict, reason: str) -> bool:

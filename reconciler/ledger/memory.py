@@ -83,6 +83,9 @@ class MemoryLedger:
         self._commit(_apply(self.files, {LEASE_PATH: content}), message)
         return True
 
+    def fence(self, token: str) -> None:
+        """No fence: tests share one MemoryLedger between two daemons (``GitLedger`` fences)."""
+
     def reject_next(self, change: Callable[[], None]) -> None:
         """Run ``change`` between the next write's read of the tip and its 'push'."""
         self.interference.append(change)
