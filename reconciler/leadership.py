@@ -149,8 +149,13 @@ class Leadership:
             return False  # ``_trouble`` stood by and logged why
 
     def lost(self, now: datetime, reason: str) -> None:
-        """The status branch says another daemon holds the lease (a refused status write)."""
+        """The status branch says another daemon holds the lease (a refused status write):
+        stand by, and read the lease at once to know who holds it and until when."""
         self._fenced_out(now, reason)
+        try:
+            self.step(now)
+        except LedgerError:
+            pass  # the lease step of the next tick reads it again
 
     def _fenced_out(self, now: datetime, reason: str) -> bool:
         self._next_read = now  # the next lease step reads and decides afresh

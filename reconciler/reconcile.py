@@ -227,6 +227,7 @@ class Reconciler:
         recorded = self._record(now)
         if isinstance(recorded.error, LeaseLost):
             self._lost_lease(recorded.error.message)
+            self._stand_by(now)
         elif recorded.error is None:
             self._remove_recorded_containers()
         return self._next_tick(now)
@@ -497,7 +498,9 @@ class Reconciler:
             recorded = self.recorder.preview(report)
         else:
             recorded = self.recorder.record(report, self.attempted_revision or None)
-            if recorded.error is not None:
+            if isinstance(recorded.error, LeaseLost):
+                pass  # not a failure to retry: this daemon stands by (``tick``)
+            elif recorded.error is not None:
                 self._failed("record", "record", recorded.error, now)
             else:
                 self.backoff["record"] = state.succeeded()
