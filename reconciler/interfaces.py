@@ -206,6 +206,11 @@ class LeaseStore(Protocol):
         and drop the writes still queued, never write them on top of another leader's."""
         ...
 
+    def forget_queued(self) -> int:
+        """Drop the status writes not pushed yet (how many): called on taking the lease over
+        from another daemon, whose records since are newer than them."""
+        ...
+
 
 class ConfigSource(Protocol):
     """Where manifests come from."""

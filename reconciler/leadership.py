@@ -17,7 +17,9 @@ daemon's clock (``lease.fence_holds``); otherwise it reads the lease and, only w
 still names this very process, renews it by compare-and-swap and goes on. Anything else (the
 lease names another daemon, the read or the swap fails or loses a race) stands by at once.
 ``confirm`` never takes a lease over: a daemon that stood by reads its book again from the
-status branch before it leads again.
+status branch before it leads again. A daemon that takes the lease over from another daemon
+drops the status writes still queued in its state directory (``forget_queued``): they are
+older than what the other daemon recorded since, and would overwrite it.
 """
 
 from __future__ import annotations
@@ -136,7 +138,8 @@ class Leadership:
         try:
             read = self.store.read_lease()
         except OvenError as exc:
-            return self._fenced_out(now, f"my lease ran out and cannot be read: {exc.message}")
+            reason = f"cannot read the lease, and mine runs out: {exc.message}"
+            return self._fenced_out(now, reason)
         lease = self._parse(read)
         if lease is None or lease.holder != self.me:
             self.holder = lease.holder if lease else None
@@ -154,8 +157,8 @@ class Leadership:
         self._fenced_out(now, reason)
         try:
             self.step(now)
-        except LedgerError:
-            pass  # the lease step of the next tick reads it again
+        except LedgerError as exc:  # the lease step of the next tick reads it again
+            log.info("lease: %s", exc.message)
 
     def _fenced_out(self, now: datetime, reason: str) -> bool:
         self._next_read = now  # the next lease step reads and decides afresh
@@ -178,6 +181,8 @@ class Leadership:
         self._acquired, self._renewed = acquired, now
         if not renewing:
             _write_token(self._memo, self.me.token)
+            if self._another_daemon(self.holder):  # it led since our queued writes were made
+                self.store.forget_queued()
         self.holder, self.expiry = self.me, now + self.times.length
         self._next_read = self.expiry - self.times.renew_before
         return self._become(True, reason if renewing else f"took the lease: {reason}")
@@ -198,6 +203,12 @@ class Leadership:
         if self._seen is None or self._seen.key != key:
             self._seen = Seen(key, now)
         return self._seen.at + timedelta(seconds=lease.seconds)
+
+    def _another_daemon(self, holder: Holder | None) -> bool:
+        """Whether ``holder`` is another daemon, not this one or an earlier start of it."""
+        if holder is None or holder == self.me or holder.token == self._earlier_token:
+            return False
+        return not (holder.earlier_self(self.me) and not self.alive(holder.pid))
 
     def _at_margin(self, now: datetime) -> bool:
         """A leader whose lease runs out within ``margin``: it must renew or stop now."""

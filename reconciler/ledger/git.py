@@ -26,7 +26,8 @@ replayed on a newer tip: ``swap_lease`` pushes once, on the tip the lease was re
 ``fence`` names this daemon's holder id, a status write never lands on a tip whose lease names
 another holder (a daemon that kept writing after its lease was taken over): ``LeaseLost`` is
 raised and the queued writes are dropped, since the new leader adopts the containers and
-records what it sees; writing them later would put stale records on top of its own.
+records what it sees; writing them later would put stale records on top of its own. For the
+same reason ``forget_queued`` drops them when this daemon takes the lease over from another.
 """
 
 from __future__ import annotations
@@ -216,6 +217,21 @@ class GitLedger:
     def fence(self, token: str) -> None:
         """Refuse status writes on a tip whose lease names a holder other than ``token``."""
         self._fence = token
+
+    def forget_queued(self) -> int:
+        """Drop every queued write (the daemon took the lease over from another one)."""
+        with self._view:
+            entries = self.queue.entries()
+            if entries:
+                self.queue.drop(entries[-1].seq)
+            self.queue.clear_memory()
+        if entries:
+            log.warning(
+                "dropped %d status write(s) queued before another daemon led: the status "
+                "branch holds what it recorded since",
+                len(entries),
+            )
+        return len(entries)
 
     def _check_lease(self, tip: str | None, entries: list[Entry]) -> None:
         """``LeaseLost`` (dropping ``entries``) when the lease at ``tip`` names another holder."""

@@ -15,7 +15,6 @@ from reconciler.ledger.git import GitLedger
 from reconciler.source.git import GitSource
 from reconciler.status import commit_message, dump_yaml, parse_status_tree, render_run, run_path
 
-
 T_LEASE = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
@@ -168,17 +167,24 @@ def test_a_fenced_ledger_never_writes_on_a_tip_whose_lease_names_another_daemon(
     """The old leader's status write after the other daemon took the lease: refused, nothing
     pushed on top, its queued writes dropped (the new leader records what it sees)."""
     ledger = ledger_for(remote_url, tmp_path, queue_dir=tmp_path / "queue")
-    push(bare, "oven-status", {"status/lease.yaml": _lease("a-token", "host-a")}, message="lease a")
+    push(bare, "oven-status", {"status/lease.yaml": _lease("a-token", "host-a")}, message="a")
     ledger.fence("a-token")
     mine = ledger.write({"status/runs/j/j-1.yaml": b"run_id: j-1\nstatus: running\n"}, "a 1")
     assert git("rev-parse", "oven-status", cwd=bare) == mine
 
-    taken = push(bare, "oven-status", {"status/lease.yaml": _lease("b-token", "host-b"),
-                                       "status/runs/j/j-1.yaml": "run_id: j-1\nstatus: succeeded\n"},
-                 message="b took the lease and recorded j-1")
+    b_writes = {
+        "status/lease.yaml": _lease("b-token", "host-b"),
+        "status/runs/j/j-1.yaml": "run_id: j-1\nstatus: succeeded\n",
+    }
+    taken = push(bare, "oven-status", b_writes, message="b took the lease and recorded j-1")
     with pytest.raises(LeaseLost, match="held by prod on host-b .*no longer leads"):
-        ledger.write({"status/runs/j/j-1.yaml": b"run_id: j-1\nstatus: running\n",
-                      "status/runs/j/j-2.yaml": b"run_id: j-2\n"}, "a 2")
+        ledger.write(
+            {
+                "status/runs/j/j-1.yaml": b"run_id: j-1\nstatus: running\n",
+                "status/runs/j/j-2.yaml": b"run_id: j-2\n",
+            },
+            "a 2",
+        )
 
     assert git("rev-parse", "oven-status", cwd=bare) == taken, "nothing on top of b's commit"
     assert git("show", "oven-status:status/runs/j/j-1.yaml", cwd=bare).endswith("succeeded")
