@@ -347,6 +347,7 @@ class Reconciler:
     def _restore(self, now: datetime) -> None:
         if self.restored or not self.leading:
             return
+        self.dispatch.forget_starts()  # the status branch is newer than what they would book
         self.book = self.dispatch.book = RunBook()
         self._views = SnapshotBuilder(self.history)
         self.removable.clear()

@@ -9,6 +9,7 @@ on one Docker engine. The same with real daemons and Docker is in tests/chaos/.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -380,3 +381,45 @@ def test_a_leader_frozen_between_its_check_and_its_push_is_refused_by_the_ledger
     assert b.leading and not a.leading
     runs = check_every_run_recorded_once(git_repo, a_runs + b_runs)
     assert started in runs
+
+
+class HeldStarts(MemoryExecutor):
+    """An engine whose starts create the container, then hang until ``release`` is set."""
+
+    release = threading.Event()
+
+    def start(self, request: Any) -> Any:
+        observed = super().start(request)
+        self.release.wait(10)
+        return observed
+
+
+def test_starts_not_booked_when_a_daemon_stood_by_are_adopted_never_booked_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A start handed to the engine, then the daemon stood by (its book is read again from the
+    status branch when it leads again): the old start is never booked into the new book (it
+    could undo what the other leader recorded); the container is adopted like any other."""
+    source = MemorySource()
+    source.commit({"jobs/tick.yaml": JOB})
+    repo = Repo("memory", tmp_path, memory_source=source, memory_ledger=MemoryLedger())
+    clock = FakeClock(T0)
+    engine = MemoryEngine(clock)
+    HeldStarts.release = threading.Event()
+    a = reconciler(repo, clock, engine, "a", HeldStarts, start_wait=0.0)
+    a.tick(fetch=True)
+    clock.advance(10)
+    with caplog.at_level(logging.INFO):
+        a.tick(fetch=True)
+        (run_id,) = a.dispatch.starting_runs()
+        assert f"oven-{run_id}" in engine.containers
+
+        a.restored = False  # it stood by, and leads again: it reads its book again
+        a._restore(clock.now())
+        assert not a.dispatch.starting(run_id)
+        HeldStarts.release.set()
+        a.tick()
+
+    assert f"run {run_id}: adopting its container" in caplog.text
+    assert f"run {run_id}: started (schedule)" not in caplog.text
+    assert a.book.runs[run_id].status == "running"
