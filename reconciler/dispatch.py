@@ -132,6 +132,16 @@ class Dispatcher:
     def on_started(self, callback: Callable[[], object] | None) -> None:
         self._starts.on_done = callback
 
+    def forget_starts(self) -> None:
+        """Forget the starts not booked yet, for a book read again from the status branch (a
+        daemon that stood by leads again): whoever led meanwhile adopted their containers and
+        recorded them, so they are never booked from here; one still under way ends on its
+        worker thread, uncollected, and the next observe sees its container."""
+        self._starts = StartQueue(self.start_concurrency, self._starts.on_done)
+        self._pending.clear()
+        self._starting.clear()
+        self._deferred.clear()
+
     def starting(self, run_id: str) -> bool:
         """The run's start was decided and is not booked yet (its container may exist)."""
         return run_id in self._pending or run_id in self._starts

@@ -93,6 +93,13 @@ class StatusRewritten(LedgerError):
     transient = True
 
 
+class LeaseLost(LedgerError):
+    """The status branch's lease names another daemon: this one no longer leads, so its
+    status write is refused (never written on top of the new leader's) and it stands by."""
+
+    transient = True
+
+
 class StatusQueued(LedgerError):
     """The status write could not be pushed and waits, durably, in the state directory; it is
     pushed (in order, before any newer write) when the remote answers again. For the recorder

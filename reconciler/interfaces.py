@@ -200,6 +200,17 @@ class LeaseStore(Protocol):
         """Write the lease in one commit on ``version``; False if the branch is not there now."""
         ...
 
+    def fence(self, token: str) -> None:
+        """From now on, refuse status writes (``Ledger.write`` of the ledger this store is part
+        of) on a tip whose lease names a holder whose id is not ``token``: raise ``LeaseLost``
+        and drop the writes still queued, never write them on top of another leader's."""
+        ...
+
+    def forget_queued(self) -> int:
+        """Drop the status writes not pushed yet (how many): called on taking the lease over
+        from another daemon, whose records since are newer than them."""
+        ...
+
 
 class ConfigSource(Protocol):
     """Where manifests come from."""

@@ -9,6 +9,17 @@ the next tick, never written again blindly. A lease held by an earlier start of 
 gone) is taken over at once, so a restart does not wait out its own lease. While the lease
 cannot be read or written, a leader keeps leading only until ``margin`` before its lease runs
 out; then it stops scheduling, like a standby, and the error says why.
+
+A tick can outlast the lease (a swarm stop blocks up to 30 s), so the lease step at its start
+is not enough: ``confirm`` fences the writes. Right before the cycle writes status or hands
+starts to the engine it asks ``confirm(now)``: free while more than ``margin`` is left by this
+daemon's clock (``lease.fence_holds``); otherwise it reads the lease and, only when the file
+still names this very process, renews it by compare-and-swap and goes on. Anything else (the
+lease names another daemon, the read or the swap fails or loses a race) stands by at once.
+``confirm`` never takes a lease over: a daemon that stood by reads its book again from the
+status branch before it leads again. A daemon that takes the lease over from another daemon
+drops the status writes still queued in its state directory (``forget_queued``): they are
+older than what the other daemon recorded since, and would overwrite it.
 """
 
 from __future__ import annotations
@@ -26,7 +37,15 @@ from typing import Any
 from reconciler.clock import iso
 from reconciler.errors import LedgerError, OvenError
 from reconciler.interfaces import LeaseRead, LeaseStore
-from reconciler.lease import Holder, Lease, LeaseTimes, Verdict, decide_lease, parse_lease
+from reconciler.lease import (
+    Holder,
+    Lease,
+    LeaseTimes,
+    Verdict,
+    decide_lease,
+    fence_holds,
+    parse_lease,
+)
 from reconciler.status import dump_yaml, load_yaml, parse_status_tree
 from reconciler.status.view import Snapshot
 
@@ -109,6 +128,42 @@ class Leadership:
             return self._become(False, decision.reason)
         return self._write(now, read, decision.verdict, decision.reason)
 
+    def confirm(self, now: datetime) -> bool:
+        """Right before a status write or a start: True when this daemon may still act as the
+        leader (see the module's docstring); False after standing by."""
+        if fence_holds(self.leading, self.expiry, now, self.times.margin):
+            return True
+        if not self.leading:
+            return False
+        try:
+            read = self.store.read_lease()
+        except OvenError as exc:
+            reason = f"cannot read the lease, and mine runs out: {exc.message}"
+            return self._fenced_out(now, reason)
+        lease = self._parse(read)
+        if lease is None or lease.holder != self.me:
+            self.holder = lease.holder if lease else None
+            self.expiry = self._expiry(lease, now)
+            who = self.holder.describe() if self.holder else "no daemon"
+            return self._fenced_out(now, f"my lease ran out mid-tick and {who} holds it now")
+        try:
+            return self._write(now, read, Verdict.RENEW, "renewed my lease before writing")
+        except LedgerError:
+            return False  # ``_trouble`` stood by and logged why
+
+    def lost(self, now: datetime, reason: str) -> None:
+        """The status branch says another daemon holds the lease (a refused status write):
+        stand by, and read the lease at once to know who holds it and until when."""
+        self._fenced_out(now, reason)
+        try:
+            self.step(now)
+        except LedgerError as exc:  # the lease step of the next tick reads it again
+            log.info("lease: %s", exc.message)
+
+    def _fenced_out(self, now: datetime, reason: str) -> bool:
+        self._next_read = now  # the next lease step reads and decides afresh
+        return self._become(False, reason)
+
     # -- writing --------------------------------------------------------------------------
     def _write(self, now: datetime, read: LeaseRead, verdict: Verdict, reason: str) -> bool:
         renewing = verdict is Verdict.RENEW and self._acquired is not None
@@ -126,6 +181,8 @@ class Leadership:
         self._acquired, self._renewed = acquired, now
         if not renewing:
             _write_token(self._memo, self.me.token)
+            if self._another_daemon(self.holder):  # it led since our queued writes were made
+                self.store.forget_queued()
         self.holder, self.expiry = self.me, now + self.times.length
         self._next_read = self.expiry - self.times.renew_before
         return self._become(True, reason if renewing else f"took the lease: {reason}")
@@ -146,6 +203,12 @@ class Leadership:
         if self._seen is None or self._seen.key != key:
             self._seen = Seen(key, now)
         return self._seen.at + timedelta(seconds=lease.seconds)
+
+    def _another_daemon(self, holder: Holder | None) -> bool:
+        """Whether ``holder`` is another daemon, not this one or an earlier start of it."""
+        if holder is None or holder == self.me or holder.token == self._earlier_token:
+            return False
+        return not (holder.earlier_self(self.me) and not self.alive(holder.pid))
 
     def _at_margin(self, now: datetime) -> bool:
         """A leader whose lease runs out within ``margin``: it must renew or stop now."""

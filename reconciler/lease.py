@@ -13,8 +13,12 @@ and stops scheduling ``margin`` before that count runs out. The times in the fil
 people. One exception: a holder that was this very daemon's instance on this host and whose
 process is gone (a restart, a SIGKILL) is taken over at once; ``Leadership`` checks that.
 
-This module is the policy: the file's content (``Lease``), and ``decide_lease``, a table of
-(holder, expiry, me, now) -> acquire / renew / lead / standby.
+This module is the policy: the file's content (``Lease``), ``decide_lease``, a table of
+(holder, expiry, me, now) -> acquire / renew / lead / standby, and ``fence_holds``: right
+before a leader writes status or hands a start to the engine, whether its lease (by its own
+clock) still has more than ``margin`` left. A tick can outlast the lease (a swarm stop that
+blocks 30 s); when the fence does not hold, the leader must read the lease again and renew it
+by compare-and-swap before it writes, or stand by.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     "LeaseTimes",
     "Verdict",
     "decide_lease",
+    "fence_holds",
     "parse_lease",
 ]
 
@@ -180,3 +185,10 @@ def decide_lease(
     return LeaseDecision(
         Verdict.STANDBY, f"{holder.describe()} holds the lease until {iso(expiry)}"
     )
+
+
+def fence_holds(leading: bool, expiry: datetime | None, now: datetime, margin: timedelta) -> bool:
+    """Whether a leader may write status or start runs at ``now`` without asking the remote:
+    it leads, and its lease (``expiry``, by its own clock) has more than ``margin`` left.
+    False means: read and renew the lease first (compare-and-swap), or stand by."""
+    return leading and expiry is not None and now < expiry - margin

@@ -20,7 +20,12 @@ then. All adapter calls block; the daemon runs ``tick`` in a worker thread.
 With a lease store (``--lease-seconds``, ``leadership.py``), a daemon that does not hold the
 lease is a standby: it fetches and validates, shows the leader's status files on its page,
 and observes, starts, stops and records nothing. On taking the lease it reads its book again
-from the status branch (``restore``), since the leader wrote more since.
+from the status branch (``restore``), since the leader wrote more since. A tick can outlast the
+lease, so right before it hands new starts to the engine and before it records, the leader
+checks its lease again by the clock at that moment (``Leadership.confirm``, a fence); when
+it no longer holds it, it stands by there and drops its unrecorded report: the daemon that
+leads now adopts its containers by instance label and records their runs. The ledger refuses
+a status write on a tip whose lease names another daemon (``LeaseLost``) the same way.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from reconciler.backoff import Backoff
 from reconciler.book import RunBook
 from reconciler.clock import Clock, iso
 from reconciler.dispatch import Dispatcher, clamped
-from reconciler.errors import OvenError
+from reconciler.errors import LeaseLost, OvenError
 from reconciler.history import HYDRATE_BUDGET, RunHistory
 from reconciler.incidents import Incidents
 from reconciler.interfaces import (
@@ -138,6 +143,8 @@ class Reconciler:
             if leases is not None and settings.lease_seconds > 0
             else None
         )
+        if self.leadership is not None and leases is not None:
+            leases.fence(self.leadership.me.token)  # status writes only under our own lease
         self.leading = self.leadership is None  # without a lease this daemon always leads
         self.restored = False  # the book was read from the status branch since taking the lead
         self._standby_read: datetime | None = None
@@ -214,8 +221,14 @@ class Reconciler:
             self._stand_by(now)
             return self._next_tick(now)
         self._run("cycle", self.cycle_steps, now)
+        if not self._fence():
+            self._stand_by(now)
+            return self._next_tick(now)
         recorded = self._record(now)
-        if recorded.error is None:
+        if isinstance(recorded.error, LeaseLost):
+            self._lost_lease(recorded.error.message)
+            self._stand_by(now)
+        elif recorded.error is None:
             self._remove_recorded_containers()
         return self._next_tick(now)
 
@@ -334,10 +347,28 @@ class Reconciler:
     def _restore(self, now: datetime) -> None:
         if self.restored or not self.leading:
             return
+        self.dispatch.forget_starts()  # the status branch is newer than what they would book
         self.book = self.dispatch.book = RunBook()
         self._views = SnapshotBuilder(self.history)
         self.removable.clear()
         self.restore()
+
+    def _fence(self) -> bool:
+        """Right before new starts and the status write: whether this daemon still leads, by
+        the clock now, not at the tick's start (``Leadership.confirm``). When it does not, it
+        stands by: the rest of the tick starts and writes nothing, and the book, with what
+        this tick did not record, is read again from the status branch before it leads again
+        (``_restore``); the runs it started are adopted by whoever leads by then."""
+        if self.leadership is None or self.leadership.confirm(self.clock.now()):
+            return True
+        self.leading = self.restored = False
+        return False
+
+    def _lost_lease(self, message: str) -> None:
+        """The ledger refused the write: another daemon holds the lease (``LeaseLost``)."""
+        if self.leadership is not None:
+            self.leadership.lost(self.clock.now(), message)
+        self.leading = self.restored = False
 
     def _stand_by(self, now: datetime) -> None:
         """Not leading: show the leader's status files (read at most every interval)."""
@@ -411,7 +442,7 @@ class Reconciler:
             self.removable.add(record.run_id)
 
     def _schedule(self, now: datetime) -> None:
-        if self.desired is not None:
+        if self.desired is not None and self._fence():
             spool = self.dispatch.spool  # requests are idempotent over the job's known runs
             if spool is not None:
                 self.history.hydrate(self.book, [r.job_id for r in spool.pending()], None)
@@ -468,7 +499,9 @@ class Reconciler:
             recorded = self.recorder.preview(report)
         else:
             recorded = self.recorder.record(report, self.attempted_revision or None)
-            if recorded.error is not None:
+            if isinstance(recorded.error, LeaseLost):
+                pass  # not a failure to retry: this daemon stands by (``tick``)
+            elif recorded.error is not None:
                 self._failed("record", "record", recorded.error, now)
             else:
                 self.backoff["record"] = state.succeeded()

@@ -22,7 +22,12 @@ local mirror's tip when the remote cannot be reached), so a restart during an ou
 from everything it recorded.
 
 The leader lease (``lease.py``) lives on the same branch. Unlike status files it is never
-replayed on a newer tip: ``swap_lease`` pushes once, on the tip the lease was read at.
+replayed on a newer tip: ``swap_lease`` pushes once, on the tip the lease was read at. Once
+``fence`` names this daemon's holder id, a status write never lands on a tip whose lease names
+another holder (a daemon that kept writing after its lease was taken over): ``LeaseLost`` is
+raised and the queued writes are dropped, since the new leader adopts the containers and
+records what it sees; writing them later would put stale records on top of its own. For the
+same reason ``forget_queued`` drops them when this daemon takes the lease over from another.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.errors import (
+    LeaseLost,
     LedgerError,
     OvenError,
     PushRejected,
@@ -43,8 +49,9 @@ from reconciler.errors import (
 )
 from reconciler.gitrepo import GitMirror
 from reconciler.interfaces import LeaseRead
-from reconciler.lease import LEASE_PATH
+from reconciler.lease import LEASE_PATH, parse_lease
 from reconciler.ledger.queue import Entry, StatusQueue
+from reconciler.status import load_yaml
 from reconciler.status.files import under
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,8 @@ class GitLedger:
         # ``base`` and the queue move together under this lock: a page reading a run on
         # another thread (``read_known``) sees a write either queued or pushed, never neither
         self._view = threading.Lock()
+        self._fence: str | None = None  # the holder id status writes are made for; None: any
+        self._fenced_tip: str | None = None  # the last tip whose lease was checked (or ours)
 
     def read(self, paths: Sequence[str] = (STATUS_PREFIX,)) -> dict[str, bytes]:
         """Every file at or under ``paths`` (default: status/) at the remote tip, with the
@@ -121,6 +130,8 @@ class GitLedger:
         except (PushRejected, StatusRewritten):
             self.queue.clear_memory()
             raise
+        except LeaseLost:
+            raise  # its queue is dropped: the writes belong to a lease that ended
         except LedgerError as exc:
             if self.queue.path is None:
                 self.queue.clear_memory()
@@ -144,6 +155,7 @@ class GitLedger:
             with _ledger_errors():
                 tip = self.tip if known else self._fetch_tip()
                 self._check_history(tip)
+                self._check_lease(tip, entries)
                 commit = self._chain(tip, entries)
             if commit is None:
                 with self._view:
@@ -161,7 +173,7 @@ class GitLedger:
                 known = False
                 continue
             with self._view:
-                self.base = self.tip = commit
+                self.base = self.tip = self._fenced_tip = commit
                 self.queue.drop(entries[-1].seq)
             if len(entries) > 1:
                 log.info("pushed %d queued status writes to %r", len(entries), self.branch)
@@ -198,7 +210,57 @@ class GitLedger:
             self.tip = None
             return False
         self.tip = commit
+        if self._fence is not None and self._fence in content.decode(errors="replace"):
+            self._fenced_tip = commit  # our own lease: no need to read it back
         return True
+
+    def fence(self, token: str) -> None:
+        """Refuse status writes on a tip whose lease names a holder other than ``token``."""
+        self._fence = token
+
+    def forget_queued(self) -> int:
+        """Drop every queued write (the daemon took the lease over from another one)."""
+        with self._view:
+            entries = self.queue.entries()
+            if entries:
+                self.queue.drop(entries[-1].seq)
+            self.queue.clear_memory()
+        if entries:
+            log.warning(
+                "dropped %d status write(s) queued before another daemon led: the status "
+                "branch holds what it recorded since",
+                len(entries),
+            )
+        return len(entries)
+
+    def _check_lease(self, tip: str | None, entries: list[Entry]) -> None:
+        """``LeaseLost`` (dropping ``entries``) when the lease at ``tip`` names another holder."""
+        if self._fence is None or tip is None or tip == self._fenced_tip:
+            return
+        content = self.mirror.read_files(tip, [LEASE_PATH]).get(LEASE_PATH)
+        holder = None
+        if content is not None:
+            try:
+                holder = parse_lease(load_yaml(content)).holder
+            except (LedgerError, ValueError):
+                holder = None  # an unreadable lease counts as none (as for ``Leadership``)
+        if holder is not None and holder.token != self._fence:
+            with self._view:
+                self.queue.drop(entries[-1].seq)
+                self.queue.clear_memory()
+            log.warning(
+                "status write refused: the lease on %r now names %s; dropped %d unpushed "
+                "status write(s) (the leader records what it sees)",
+                self.branch,
+                holder.describe(),
+                len(entries),
+            )
+            raise LeaseLost(
+                f"the lease on the status branch {self.branch!r} is held by "
+                f"{holder.describe()}: this daemon no longer leads and writes no status",
+                hint="it stands by; the leader adopts its containers and records their runs",
+            )
+        self._fenced_tip = tip
 
     # -- helpers ------------------------------------------------------------------------
     def _fetch_tip(self) -> str | None:

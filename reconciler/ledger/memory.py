@@ -83,6 +83,12 @@ class MemoryLedger:
         self._commit(_apply(self.files, {LEASE_PATH: content}), message)
         return True
 
+    def fence(self, token: str) -> None:
+        """No fence: tests share one MemoryLedger between two daemons (``GitLedger`` fences)."""
+
+    def forget_queued(self) -> int:
+        return 0  # nothing is ever queued here
+
     def reject_next(self, change: Callable[[], None]) -> None:
         """Run ``change`` between the next write's read of the tip and its 'push'."""
         self.interference.append(change)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from reconciler.errors import LedgerError
+from reconciler.errors import LeaseLost, LedgerError
 from reconciler.gitrepo import GitMirror
+from reconciler.lease import Holder, Lease
 from reconciler.ledger.git import GitLedger
 from reconciler.source.git import GitSource
 from reconciler.status import commit_message, dump_yaml, parse_status_tree, render_run, run_path
+
+T_LEASE = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def ledger_for(url: str, state: Path, branch: str = "oven-status", **kw) -> GitLedger:
@@ -147,3 +151,61 @@ def test_a_reader_on_another_thread_never_loses_a_written_file(
         reader.join(timeout=60)
     assert lost == []
     assert sorted(ledger.read_known(["status/runs/j"])) == sorted(paths)
+
+
+def _lease(token: str, host: str) -> str:
+    holder = Holder("prod", host, 7, token)
+    lease = Lease(holder, T_LEASE, T_LEASE, 30.0)
+    return dump_yaml(lease.to_dict()).decode()
+
+
+
+
+def test_a_fenced_ledger_never_writes_on_a_tip_whose_lease_names_another_daemon(
+    bare, remote_url, push, git, tmp_path
+) -> None:
+    """The old leader's status write after the other daemon took the lease: refused, nothing
+    pushed on top, its queued writes dropped (the new leader records what it sees)."""
+    ledger = ledger_for(remote_url, tmp_path, queue_dir=tmp_path / "queue")
+    push(bare, "oven-status", {"status/lease.yaml": _lease("a-token", "host-a")}, message="a")
+    ledger.fence("a-token")
+    mine = ledger.write({"status/runs/j/j-1.yaml": b"run_id: j-1\nstatus: running\n"}, "a 1")
+    assert git("rev-parse", "oven-status", cwd=bare) == mine
+
+    b_writes = {
+        "status/lease.yaml": _lease("b-token", "host-b"),
+        "status/runs/j/j-1.yaml": "run_id: j-1\nstatus: succeeded\n",
+    }
+    taken = push(bare, "oven-status", b_writes, message="b took the lease and recorded j-1")
+    with pytest.raises(LeaseLost, match="held by prod on host-b .*no longer leads"):
+        ledger.write(
+            {
+                "status/runs/j/j-1.yaml": b"run_id: j-1\nstatus: running\n",
+                "status/runs/j/j-2.yaml": b"run_id: j-2\n",
+            },
+            "a 2",
+        )
+
+    assert git("rev-parse", "oven-status", cwd=bare) == taken, "nothing on top of b's commit"
+    assert git("show", "oven-status:status/runs/j/j-1.yaml", cwd=bare).endswith("succeeded")
+    assert ledger.queued == 0 and not list((tmp_path / "queue").glob("*.json"))
+    assert "status/runs/j/j-2.yaml" not in ledger.read(), "a refused write is not read back"
+
+
+def test_a_fenced_ledger_writes_under_its_own_lease_and_without_any(
+    bare, remote_url, push, git, tmp_path
+) -> None:
+    ledger = ledger_for(remote_url, tmp_path)
+    ledger.fence("a-token")
+    first = ledger.write({"status/reconciler.yaml": b"jobs: 1\n"}, "no lease on the branch")
+    assert git("rev-parse", "oven-status", cwd=bare) == first
+
+    push(bare, "oven-status", {"status/lease.yaml": _lease("a-token", "host-a")}, message="lease")
+    again = ledger.write({"status/reconciler.yaml": b"jobs: 2\n"}, "our own lease: rebased")
+    assert git("rev-parse", "oven-status", cwd=bare) == again
+    assert git("show", "oven-status:status/reconciler.yaml", cwd=bare) == "jobs: 2"
+
+    unfenced = ledger_for(remote_url, tmp_path / "other")
+    push(bare, "oven-status", {"status/lease.yaml": _lease("b-token", "host-b")}, message="b")
+    unfenced.read()
+    assert unfenced.write({"status/reconciler.yaml": b"jobs: 3\n"}, "no fence: any lease")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from support.gitutil import make_bare, push_files
 
-from reconciler.errors import LedgerError
+from reconciler.errors import LedgerError, StatusQueued
 from reconciler.gitrepo import GitMirror
 from reconciler.interfaces import LeaseRead
 from reconciler.leadership import Leadership
@@ -111,6 +111,9 @@ class LosesTheRace:
         self.rival()
         return self.store.swap_lease(content, version, message)  # type: ignore[no-any-return]
 
+    def forget_queued(self) -> int:
+        return self.store.forget_queued()  # type: ignore[no-any-return]
+
 
 def test_a_lost_race_is_read_again_never_written_blindly(stores) -> None:
     a, b = daemon(stores, A), daemon(stores, B)
@@ -166,3 +169,111 @@ def test_an_unreadable_lease_file_counts_as_none(stores, caplog) -> None:
     assert "cannot be read" in caplog.text
     assert b"a-token" in (a.store.read_lease().content or b"")
     assert LEASE_PATH.endswith("lease.yaml")
+
+
+# -- the fence: ``confirm`` right before a status write or a start ----------------------------
+
+
+def test_confirm_costs_nothing_while_more_than_the_margin_is_left(stores) -> None:
+    a = daemon(stores, A)
+    a.step(at(0))
+    a.store = Unreachable()  # any read or write would fail
+
+    assert a.confirm(at(49.9)) is True  # the margin of a 60 s lease is 10 s
+    assert a.leading
+
+
+def test_confirm_renews_a_lease_that_ran_out_mid_tick_when_it_is_still_mine(stores) -> None:
+    a = daemon(stores, A)
+    a.step(at(0))
+    first = a.store.read_lease().version
+
+    assert a.confirm(at(75)) is True, "nobody took it: renewed by compare-and-swap"
+    renewed = a.store.read_lease()
+    assert renewed.version != first
+    assert b"renewed_at: '2026-11-22T12:01:15Z'" in (renewed.content or b"")
+    assert a.expiry == at(135) and a.leading
+
+
+def test_confirm_stands_by_when_another_daemon_took_the_lease_mid_tick(stores) -> None:
+    a, b = daemon(stores, A), daemon(stores, B)
+    a.step(at(0))
+    b.step(at(1))
+    taken = None
+    for second in range(2, 80):  # a's tick hangs: it does not step; b takes over
+        if b.step(at(second)):
+            taken = b.store.read_lease().version
+            break
+    assert taken is not None
+
+    assert a.confirm(at(80)) is False
+    assert not a.leading and a.holder == B
+    assert "holds it now" in a.reason
+    assert b.store.read_lease().version == taken, "a wrote nothing"
+    assert a.step(at(80.5)) is False, "the next lease step stands by too"
+    assert a.confirm(at(81)) is False, "a standby never passes the fence"
+
+
+def test_confirm_stands_by_when_the_lease_cannot_be_read_past_the_margin(stores) -> None:
+    a = daemon(stores, A)
+    a.step(at(0))
+    a.store = Unreachable()
+
+    assert a.confirm(at(55)) is False  # no exception: the caller just does not write
+    assert not a.leading
+    assert "cannot read the lease" in a.reason
+
+
+def test_confirm_stands_by_when_its_renewal_loses_the_race(stores) -> None:
+    a, b = daemon(stores, A), daemon(stores, B)
+    a.step(at(0))
+    b.step(at(1))
+    b.step(at(60.5))  # b counts from 1: not out yet
+    a.store = LosesTheRace(a.store, lambda: b.step(at(62)))  # b takes it right before a's swap
+
+    assert a.confirm(at(62)) is False
+    assert not a.leading and "branch moved" in a.reason
+    assert b.leading
+    assert b"b-token" in (b.store.read_lease().content or b"")
+
+
+def test_taking_the_lease_over_drops_writes_queued_before_the_other_daemon_led(
+    tmp_path: Path,
+) -> None:
+    """A queued a status write while the remote was away and lost the lease; B led and
+    recorded since. When A takes over again, its stale queue is dropped, never pushed on top
+    of B's records. Its own lease taken back keeps the queue (nobody wrote in between)."""
+    bare = make_bare(tmp_path / "config.git")
+    push_files(bare, "main", {"oven.yaml": "{}\n"})
+    ledger_a = GitLedger(GitMirror(str(bare), tmp_path / "a.git"), queue_dir=tmp_path / "qa")
+    ledger_b = GitLedger(GitMirror(str(bare), tmp_path / "b.git"))
+    a, b = Leadership(ledger_a, A, LEASE), Leadership(ledger_b, B, LEASE)
+    ledger_a.fence(A.token)
+    ledger_b.fence(B.token)
+    run = "status/runs/j/j-1.yaml"
+
+    def queue_while_away(content: bytes) -> None:
+        away = bare.with_name("away.git")
+        bare.rename(away)
+        try:
+            with pytest.raises(StatusQueued):
+                ledger_a.write({run: content}, "a, while the remote is away")
+        finally:
+            away.rename(bare)
+
+    assert a.step(at(0)) is True
+    queue_while_away(b"status: running\n")
+    assert a.step(at(61)) is True, "its own lease ran out: taken back"
+    assert ledger_a.queued == 1, "nobody else led: the queue stays"
+    queue_while_away(b"status: running\nlog: more\n")
+
+    assert b.step(at(62)) is False  # first sight of a's renewal at 61
+    assert b.step(at(122.5)) is True
+    ledger_b.write({run: b"status: succeeded\n"}, "b adopted j-1 and recorded it")
+
+    assert a.step(at(123)) is False and a.holder == B
+    assert a.step(at(190)) is True, "b is gone: a takes over"
+    assert ledger_a.queued == 0
+    assert ledger_a.read()[run] == b"status: succeeded\n"
+    ledger_a.write({"status/reconciler.yaml": b"jobs: 1\n"}, "a leads again")
+    assert ledger_b.read()[run] == b"status: succeeded\n", "b's record stays"

@@ -13,6 +13,7 @@ from reconciler.lease import (
     LeaseTimes,
     Verdict,
     decide_lease,
+    fence_holds,
     parse_lease,
 )
 
@@ -54,6 +55,27 @@ def test_decide_lease(holder, expiry, verdict) -> None:
     decision = decide_lease(holder, expiry, ME, NOW, RENEW_BEFORE)
     assert decision.verdict is verdict
     assert decision.reason
+
+
+MARGIN = timedelta(seconds=10)  # a sixth of a 60 s lease
+FENCE = [
+    # name (the rule), leading, expiry (by my clock), may write or start without asking
+    ("a leader with more than the margin left writes", True, s(10.001), True),
+    ("a leader with a lease well ahead writes", True, s(59), True),
+    ("a leader exactly at the margin asks first", True, s(10), False),
+    ("a leader within the margin asks first", True, s(3), False),
+    ("a leader whose lease ran out mid-tick asks first", True, s(0), False),
+    ("a leader whose lease ran out long ago asks first", True, s(-45), False),
+    ("a leader with an unknown expiry asks first", True, None, False),
+    ("a standby never writes, whatever its last expiry", False, s(59), False),
+]
+
+
+@pytest.mark.parametrize(
+    "leading, expiry, holds", [case[1:] for case in FENCE], ids=[case[0] for case in FENCE]
+)
+def test_fence_holds(leading, expiry, holds) -> None:
+    assert fence_holds(leading, expiry, NOW, MARGIN) is holds
 
 
 def test_a_standby_says_who_holds_the_lease_and_until_when() -> None:
