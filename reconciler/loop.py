@@ -29,16 +29,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reconciler.backoff import Backoff
 from reconciler.clock import SystemClock, iso
-from reconciler.executors.docker import DockerExecutor
-from reconciler.executors.swarm import SwarmExecutor
 from reconciler.gitrepo import Credentials, GitMirror
-from reconciler.hooks import create_hooks_app
 from reconciler.interfaces import ConfigSource
 from reconciler.ledger.git import GitLedger
 from reconciler.notify import Notifier, Outbox
@@ -55,6 +52,10 @@ from reconciler.web.app import create_app
 from reconciler.web.security import allowed_hosts
 from reconciler.web.server import bind_socket, serve_socket
 from reconciler.workspaces import GitWorkspaces
+
+if TYPE_CHECKING:  # imported where used: the Docker SDK when the executor is built
+    from reconciler.executors.docker import DockerExecutor
+    from reconciler.executors.swarm import SwarmExecutor
 
 log = logging.getLogger("oven")
 
@@ -87,7 +88,10 @@ def build_reconciler(settings: Settings) -> Reconciler:
 
 
 def executor(settings: Settings) -> DockerExecutor | SwarmExecutor:
-    """The executor ``--executor`` names: containers on one engine, or services on a swarm."""
+    """The executor ``--executor`` names: containers on one engine, or services on a swarm.
+
+    Imported here, not at the top: the Docker SDK (with ``requests``) is loaded when the
+    daemon builds its executor, and never by a process that only imports the loop."""
     common: dict[str, Any] = dict(
         state_dir=settings.state_dir,
         instance=settings.instance,
@@ -95,7 +99,11 @@ def executor(settings: Settings) -> DockerExecutor | SwarmExecutor:
         max_log_bytes=settings.max_log_bytes,
     )
     if settings.executor == "swarm":
+        from reconciler.executors.swarm import SwarmExecutor
+
         return SwarmExecutor(**common)
+    from reconciler.executors.docker import DockerExecutor
+
     # one connection per concurrent start, plus the observer, the log savers and removals
     return DockerExecutor(pool_size=settings.start_concurrency + 4, **common)
 
@@ -149,6 +157,8 @@ async def run_daemon(settings: Settings) -> int:
         clock=reconciler.clock,
     )
     if hook_secret is not None:
+        from reconciler.hooks import create_hooks_app  # only with a webhook secret
+
         hooks = create_hooks_app(hook_secret, lambda: loop.call_soon_threadsafe(wake.set))
         app = beside(app, hooks)
         log.info("push webhook on http://%s:%d%s", host, port, HOOKS_PREFIX + "/git")

@@ -51,7 +51,7 @@ def parse_job_file(
     volume_allowlist: Sequence[str] | None,
     targets: Collection[str] | None,
 ) -> ParsedJob:
-    doc, problems = check_document(path, data, job_validator(), job_precheck())
+    doc, problems = check_document(path, data, job_validator, job_precheck())
     if doc is None or problems:
         return ParsedJob(path, None, tuple(problems))
     id_line = doc.line_of(("id",))

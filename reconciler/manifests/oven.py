@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.manifests.checks import oven_findings
+from reconciler.manifests.precheck import oven_precheck
 from reconciler.manifests.safe_yaml import dotted
 from reconciler.manifests.schemas import oven_validator
 from reconciler.manifests.validate import check_document
@@ -33,7 +34,7 @@ def load_oven(data: bytes | None, path: str = OVEN_PATH) -> OvenSettings:
     """Parse and check oven.yaml; ``data=None`` when the repo has none."""
     if data is None or not data.strip():
         return OvenSettings()
-    doc, problems = check_document(path, data, oven_validator())
+    doc, problems = check_document(path, data, oven_validator, oven_precheck())
     if doc is None or problems:
         return OvenSettings(targets=None, problems=tuple(problems), notify=None)
     targets = frozenset(doc.data.get("notifications", {}).get("targets", {}))

@@ -1,5 +1,6 @@
 """A compiled JSON Schema check in front of jsonschema: most files are valid, so ask a fast
-yes/no first and build messages only for the files that fail it.
+yes/no first and build messages only for the files that fail it (job manifests and oven.yaml;
+jsonschema itself is imported only then).
 
 jsonschema's ``iter_errors`` is most of a cold parse (every ``oneOf`` branch is tried and
 builds its errors). jsonschema-rs (``jsonschema_rs``) compiles ``schema/job.schema.json`` once
@@ -38,16 +39,25 @@ def _date_time(value: object) -> bool:
         return False
 
 
-@cache
 def job_precheck() -> Precheck:
     """True when a loaded job manifest certainly has no JSON Schema problem."""
+    return _precheck(JOB_SCHEMA)
+
+
+def oven_precheck() -> Precheck:
+    """True when a loaded oven.yaml certainly has no JSON Schema problem."""
+    return _precheck(OVEN_SCHEMA)
+
+
+@cache
+def _precheck(name: str) -> Precheck:
     import jsonschema_rs  # here: a plan or validate that parses nothing never loads it
 
     registry = jsonschema_rs.Registry(
-        [(schema(name)["$id"], schema(name)) for name in (JOB_SCHEMA, OVEN_SCHEMA)]
+        [(schema(n)["$id"], schema(n)) for n in (JOB_SCHEMA, OVEN_SCHEMA)]
     )
     compiled = jsonschema_rs.Draft202012Validator(
-        schema(JOB_SCHEMA),
+        schema(name),
         registry=registry,
         validate_formats=True,
         ignore_unknown_formats=False,

@@ -4,6 +4,10 @@
 may contain; this module only finds them, links them (oven.yaml's defaults reuse the job
 schema's ``$defs``) and adds the one format we need checked, ``date-time`` (RFC 3339 with an
 offset), without pulling in jsonschema's optional format dependencies.
+
+jsonschema itself (about 80 ms to import, more under load) is imported by ``validator()`` only,
+the first time a file fails the compiled pre-check (``precheck.py``): a ``validate``, ``plan``
+or daemon start whose files are all valid never loads it.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import ManifestError
 from reconciler.manifests.bounds import RFC3339
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 # reconciler/schema links to the top-level schema/ folder so installed copies carry it too
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schema"
@@ -38,8 +42,13 @@ def is_date_time(value: object) -> bool:
     return True
 
 
-FORMATS = FormatChecker(formats=())
-FORMATS.checks("date-time", raises=ValueError)(is_date_time)
+@cache
+def _formats() -> FormatChecker:
+    from jsonschema import FormatChecker
+
+    formats = FormatChecker(formats=())
+    formats.checks("date-time", raises=ValueError)(is_date_time)
+    return formats
 
 
 @cache
@@ -57,11 +66,21 @@ def _regex(pattern: str) -> re.Pattern[str]:
 def _pattern(
     validator: Draft202012Validator, pattern: str, instance: object, schema: object
 ) -> Iterator[ValidationError]:
+    from jsonschema import ValidationError
+
     if isinstance(instance, str) and not _regex(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+@cache
+def _validator_class() -> type[Draft202012Validator]:
+    """Draft 2020-12 with our ``pattern`` (``_regex``); built on first use, with jsonschema."""
+    from jsonschema import Draft202012Validator, validators
+
+    extended: type[Draft202012Validator] = validators.extend(
+        Draft202012Validator, {"pattern": _pattern}
+    )
+    return extended
 
 
 @cache
@@ -81,12 +100,14 @@ def schema(name: str) -> dict[str, Any]:
 @cache
 def validator(name: str) -> Draft202012Validator:
     """A validator for ``schema/<name>`` that resolves references between our schemas."""
+    from referencing import Registry, Resource
+
     resources = [
         (schema(n)["$id"], Resource.from_contents(schema(n))) for n in (JOB_SCHEMA, OVEN_SCHEMA)
     ]
     registry: Registry = Registry().with_resources(resources)
-    checker: Draft202012Validator = _Validator(
-        schema(name), registry=registry, format_checker=FORMATS
+    checker: Draft202012Validator = _validator_class()(
+        schema(name), registry=registry, format_checker=_formats()
     )
     return checker
 

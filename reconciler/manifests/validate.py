@@ -10,10 +10,8 @@ author meant: the one whose ``type`` matches, or the one whose shape matches.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from reconciler.manifests.precheck import Precheck
 from reconciler.manifests.safe_yaml import (
@@ -27,6 +25,9 @@ from reconciler.manifests.safe_yaml import (
 from reconciler.manifests.schemas import JOB_SCHEMA, schema
 from reconciler.manifests.text import show
 from reconciler.model import Problem
+
+if TYPE_CHECKING:  # jsonschema is imported by the validator factory, on a file's first failure
+    from jsonschema import Draft202012Validator, ValidationError
 
 Finding = tuple[Path, str]
 
@@ -63,12 +64,16 @@ TYPE_WORDS = {
 
 
 def check_document(
-    path: str, data: bytes, validator: Draft202012Validator, precheck: Precheck | None = None
+    path: str,
+    data: bytes,
+    validator: Callable[[], Draft202012Validator],
+    precheck: Precheck | None = None,
 ) -> tuple[Document | None, list[Problem]]:
     """Load ``data`` safely and validate it; the document is None if it is not a mapping.
 
     ``precheck`` (``precheck.job_precheck()``) answers first: a document it passes has no
-    schema problem, so ``validator`` only explains the documents it fails."""
+    schema problem, so ``validator`` (``schemas.job_validator``, called only then, which
+    imports jsonschema) only explains the documents it fails."""
     try:
         doc = load_document(data)
     except YamlProblem as exc:
@@ -82,7 +87,7 @@ def check_document(
         ]
     if precheck is not None and precheck(doc.data):
         return doc, []
-    return doc, schema_problems(path, doc, validator)
+    return doc, schema_problems(path, doc, validator())
 
 
 def schema_problems(path: str, doc: Document, validator: Draft202012Validator) -> list[Problem]:

@@ -18,9 +18,10 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # imported by ``post``: the notifier's client brings it in at its first send
+    import httpx
 
 # httpx logs every request with its URL at INFO: the URL is a secret, so those lines are off
 for _name in ("httpx", "httpcore"):
@@ -63,6 +64,8 @@ def post(
     signing_key: str | None = None,
 ) -> Sent:
     """POST ``body`` to ``url`` (a target of type ``kind``) once; never raises."""
+    import httpx
+
     data = body_bytes(body)
     headers = {"Content-Type": "application/json", "User-Agent": "agent-oven"}
     if kind == "webhook":

@@ -21,9 +21,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from reconciler.clock import Clock
 from reconciler.errors import OvenError
@@ -35,6 +33,9 @@ from reconciler.secrets import SecretStore
 from reconciler.status.changes import CycleReport
 from reconciler.telemetry import Telemetry
 from reconciler.transitions import OUTCOMES, reconciler_events, run_events
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("oven")
 
@@ -68,7 +69,8 @@ class Notifier:
         self.give_up_after, self.dead_after = give_up_after, dead_after
         self.settings: NotifySettings | None = None  # the last known good oven.yaml targets
         self.health: dict[str, TargetHealth] = {}
-        self.client = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+        self.timeout = timeout
+        self._client: httpx.Client | None = None  # made at the first send: see ``client``
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,6 +130,17 @@ class Notifier:
         ]
 
     # -- the worker's side --------------------------------------------------------------------
+    @property
+    def client(self) -> httpx.Client:
+        """The HTTP client, made (and httpx imported: 0.1-0.8 s, it pulls in ``rich`` when
+        installed) at the first message sent, not at start: most daemons send none early."""
+        if self._client is None:
+            import httpx
+
+            timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0))
+            self._client = httpx.Client(timeout=timeout)
+        return self._client
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="oven-notify", daemon=True)
         self._thread.start()
@@ -137,7 +150,8 @@ class Notifier:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():

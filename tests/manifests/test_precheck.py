@@ -3,10 +3,12 @@ fails gets jsonschema's messages as before, and our own checks run after it eith
 
 from __future__ import annotations
 
+import pytest
+
 from reconciler.manifests import parse_job
-from reconciler.manifests.precheck import job_precheck
+from reconciler.manifests.precheck import job_precheck, oven_precheck
 from reconciler.manifests.safe_yaml import load_document
-from reconciler.manifests.schemas import job_validator
+from reconciler.manifests.schemas import job_validator, oven_validator
 from reconciler.manifests.validate import check_document, schema_problems
 
 JOB = (
@@ -39,7 +41,7 @@ def test_a_file_that_fails_the_precheck_gets_jsonschemas_messages() -> None:
     assert not job_precheck()(doc.data)
 
     path = "jobs/nightly.yaml"
-    _, problems = check_document(path, text.encode(), job_validator(), job_precheck())
+    _, problems = check_document(path, text.encode(), job_validator, job_precheck())
 
     assert problems == schema_problems("jobs/nightly.yaml", doc, job_validator())
     assert [str(p) for p in problems] == [
@@ -57,3 +59,38 @@ def test_a_valid_file_never_reaches_jsonschema(monkeypatch) -> None:
     monkeypatch.setattr("reconciler.manifests.validate.schema_problems", fail)
     spec, problems = parse_job("jobs/nightly.yaml", JOB.encode())
     assert problems == [] and spec is not None and spec.id == "nightly"
+
+
+OVEN_TEXTS = {
+    "defaults and targets": (
+        "defaults:\n  policy: {concurrency: forbid, missed: latest}\n"
+        "  resources: {timeout: 300, memory: 256m}\n  schedule: {timezone: Europe/Berlin}\n"
+        "notifications:\n  targets:\n    ops: {type: slack, urlSecret: OPS_URL}\n"
+        "  reconciler: [ops]\n"
+    ),
+    "an unknown top-level field": "defaults: {}\ncolour: blue\n",
+    "a timeout below zero": "defaults:\n  resources: {timeout: -1}\n",
+    "a target of an unknown type": (
+        "notifications:\n  targets:\n    ops: {type: email, urlSecret: OPS_URL}\n"
+    ),
+    "a target name in capitals": (
+        "notifications:\n  targets:\n    Ops: {type: slack, urlSecret: OPS_URL}\n"
+    ),
+    "a repeated reconciler target": (
+        "notifications:\n  targets:\n    ops: {type: slack, urlSecret: OPS_URL}\n"
+        "  reconciler: [ops, ops]\n"
+    ),
+    "a url secret with a newline": (
+        'notifications:\n  targets:\n    ops: {type: slack, urlSecret: "OPS_URL\\n"}\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("text", OVEN_TEXTS.values(), ids=OVEN_TEXTS.keys())
+def test_the_oven_precheck_passes_only_what_jsonschema_passes(text: str) -> None:
+    doc = load_document(text.encode())
+    errors = list(oven_validator().iter_errors(doc.data))
+
+    assert oven_precheck()(doc.data) == (errors == [])
+    with_precheck = check_document("oven.yaml", text.encode(), oven_validator, oven_precheck())
+    assert with_precheck[1] == schema_problems("oven.yaml", doc, oven_validator())

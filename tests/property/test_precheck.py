@@ -32,8 +32,8 @@ def agree(data: bytes) -> None:
     jsonschema_errors = list(job_validator().iter_errors(doc.data))
     if job_precheck()(doc.data):
         assert jsonschema_errors == [], [e.message for e in jsonschema_errors]
-    with_precheck = check_document("jobs/a.yaml", data, job_validator(), job_precheck())
-    without = check_document("jobs/a.yaml", data, job_validator())
+    with_precheck = check_document("jobs/a.yaml", data, job_validator, job_precheck())
+    without = check_document("jobs/a.yaml", data, job_validator)
     assert with_precheck[1] == without[1]
 
 
