@@ -242,24 +242,9 @@ class DockerExecutor:
         self.followers.follow(run_id, job_id, lambda: self._follow_stream(run_id), redact)
 
     def _follow_stream(self, run_id: str) -> Iterator[bytes]:
-        """``docker logs --follow``: each frame as the engine sends it, until the container ends.
-
-        On a client of its own (closed at the end), never on the shared one: the SDK's frame
-        reader reads the socket under the HTTP layer, and a connection it leaves behind must
-        not go back into the pool the scheduling calls use. No read timeout: a run may print
-        nothing for an hour."""
+        """The run's container's output as the engine sends it (``engine.follow_logs``)."""
         with engine.translated(f"follow the log of run {run_id}"):
-            api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=None)
-            try:
-                stream = api.logs(
-                    container_name(run_id), stdout=True, stderr=True, stream=True, follow=True
-                )
-                try:
-                    yield from stream
-                finally:
-                    engine.close_stream(stream)
-            finally:
-                api.close()
+            yield from engine.follow_logs(container_name(run_id))
 
     def engine_version(self) -> str:
         """The engine's version; EngineUnavailable if none answers (for ``oven doctor``)."""

@@ -58,6 +58,25 @@ def translated(action: str) -> Iterator[None]:
         raise ExecutorError(f"cannot {action}: {exc}") from exc
 
 
+def follow_logs(container: str) -> Iterator[bytes]:
+    """``docker logs --follow`` of ``container`` (name or id): each frame as the engine sends
+    it, until the container ends.
+
+    On a client of its own (closed at the end), never on the shared one: the SDK's frame
+    reader reads the socket under the HTTP layer, and a connection it leaves behind must not
+    go back into the pool the scheduling calls use. No read timeout: a run may print nothing
+    for an hour."""
+    api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=None)
+    try:
+        stream = api.logs(container, stdout=True, stderr=True, stream=True, follow=True)
+        try:
+            yield from stream
+        finally:
+            close_stream(stream)
+    finally:
+        api.close()
+
+
 def close_stream(stream: Any) -> None:
     """Close a streamed answer (``logs(stream=True)``) and its connection now: its socket is
     really closed, not left to the garbage collector (a ResourceWarning) when a reader stops

@@ -312,17 +312,7 @@ class SwarmExecutor:
                 if container is None:
                     time.sleep(FOLLOW_POLL / 4)
             if container is not None:
-                api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=None)
-                try:
-                    stream = api.logs(
-                        container, stdout=True, stderr=True, stream=True, follow=True
-                    )
-                    try:
-                        yield from stream
-                    finally:
-                        engine.close_stream(stream)
-                finally:
-                    api.close()
+                yield from engine.follow_logs(container)
                 return
             sent = 0
             while True:
