@@ -23,7 +23,7 @@ from reconciler.web.fragments import JobRows
 from reconciler.web.http_errors import ApiError, take_snapshot
 from reconciler.web.live import LiveRuns
 from reconciler.web.plot import history_plot
-from reconciler.web.render import page_html, render
+from reconciler.web.render import mount_base, page_body, render
 from reconciler.web.timeline import stage_bars
 
 JOB_HISTORY = 50
@@ -77,7 +77,7 @@ class Pages:
         except queries.QueryError as exc:
             raise ApiError(400, exc.message, hint=exc.hint or "for example /?offset=100") from exc
         started, now = queries.active_started(snapshot), self.live.clock.now()
-        base = str(request.scope.get("root_path", "")).rstrip("/")
+        base = mount_base(request)
         second = int(now.timestamp()) if started else None  # elapsed times are in the page
         key = f"overview {base} {page.key} {second}"
 
@@ -85,7 +85,7 @@ class Pages:
             every, current = queries.sorted_jobs(snapshot), queries.current_stages(snapshot)
             jobs = page.of(every)
             feed = "/api/v1/snapshot?" + urlencode({"offset": page.offset, "limit": page.limit})
-            html = page_html(
+            return page_body(
                 self.env, base, "overview.html", page="overview", feed=feed,
                 jobs=jobs, jobs_total=len(every), pager=pager(page, len(every)),
                 health=queries.health(snapshot), reconciler=snapshot.reconciler,
@@ -93,7 +93,6 @@ class Pages:
                 job_rows=self.job_rows.rows(snapshot, jobs, current, base, started, now),
                 **self._common(snapshot),
             )
-            return html.encode("utf-8"), "text/html; charset=utf-8"
 
         return cached.answer(request, cached.body(snapshot, key, make))
 
@@ -103,17 +102,16 @@ class Pages:
         job_id = request.path_params["job_id"]
         if job_id not in snapshot.jobs:
             raise ApiError(404, f"No job with id “{job_id}”.", hint="It may have been removed.")
-        base = str(request.scope.get("root_path", "")).rstrip("/")
+        base = mount_base(request)
 
         def make() -> tuple[bytes, str]:
             query = queries.RunQuery(job=job_id, limit=JOB_HISTORY)
             runs = queries.job_runs(snapshot, query)
-            html = page_html(
+            return page_body(
                 self.env, base, "job.html", page="job", feed=f"/api/v1/jobs/{quote(job_id)}",
                 job={"job_id": job_id, **snapshot.jobs[job_id]}, runs=runs,
                 history=JOB_HISTORY, plot=history_plot(runs), **self._common(snapshot),
             )
-            return html.encode("utf-8"), "text/html; charset=utf-8"
 
         return cached.answer(request, cached.body(snapshot, f"job {base} {job_id}", make))
 
@@ -136,14 +134,13 @@ class Pages:
 
     def problems(self, request: Request) -> Response:
         snapshot = take_snapshot(self.source)
-        base = str(request.scope.get("root_path", "")).rstrip("/")
+        base = mount_base(request)
 
         def make() -> tuple[bytes, str]:
-            html = page_html(
+            return page_body(
                 self.env, base, "problems.html", page="problems", feed="/api/v1/snapshot?limit=1",
                 reconciler=snapshot.reconciler, **self._common(snapshot),
             )
-            return html.encode("utf-8"), "text/html; charset=utf-8"
 
         return cached.answer(request, cached.body(snapshot, f"problems {base}", make))
 

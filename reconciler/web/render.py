@@ -39,10 +39,20 @@ def render(
     env: Environment, request: Request, name: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     """Render ``name`` with ``base`` (the mount prefix) available to links."""
-    base = str(request.scope.get("root_path", "")).rstrip("/")
-    return HTMLResponse(page_html(env, base, name, **context), status_code=status_code)
+    html = page_html(env, mount_base(request), name, **context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def mount_base(request: Request) -> str:
+    """The prefix the app is mounted under (``""`` at the root), for links."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
 
 
 def page_html(env: Environment, base: str, name: str, **context: Any) -> str:
     """The text of template ``name`` with ``base`` (the mount prefix) for its links."""
     return env.get_template(name).render(base=base, **context)
+
+
+def page_body(env: Environment, base: str, name: str, **context: Any) -> tuple[bytes, str]:
+    """``page_html`` as bytes with its media type, for an answer made once (``web.cached``)."""
+    return page_html(env, base, name, **context).encode("utf-8"), "text/html; charset=utf-8"
