@@ -49,7 +49,7 @@ from reconciler.errors import (
 )
 from reconciler.gitrepo import GitMirror
 from reconciler.interfaces import LeaseRead
-from reconciler.lease import LEASE_PATH, parse_lease
+from reconciler.lease import LEASE_PATH, Holder, parse_lease
 from reconciler.ledger.queue import Entry, StatusQueue
 from reconciler.status import load_yaml
 from reconciler.status.files import under
@@ -210,7 +210,8 @@ class GitLedger:
             self.tip = None
             return False
         self.tip = commit
-        if self._fence is not None and self._fence in content.decode(errors="replace"):
+        holder = _lease_holder(content)
+        if self._fence is not None and holder is not None and holder.token == self._fence:
             self._fenced_tip = commit  # our own lease: no need to read it back
         return True
 
@@ -222,9 +223,7 @@ class GitLedger:
         """Drop every queued write (the daemon took the lease over from another one)."""
         with self._view:
             entries = self.queue.entries()
-            if entries:
-                self.queue.drop(entries[-1].seq)
-            self.queue.clear_memory()
+            self._drop_queue(entries)
         if entries:
             log.warning(
                 "dropped %d status write(s) queued before another daemon led: the status "
@@ -238,16 +237,10 @@ class GitLedger:
         if self._fence is None or tip is None or tip == self._fenced_tip:
             return
         content = self.mirror.read_files(tip, [LEASE_PATH]).get(LEASE_PATH)
-        holder = None
-        if content is not None:
-            try:
-                holder = parse_lease(load_yaml(content)).holder
-            except (LedgerError, ValueError):
-                holder = None  # an unreadable lease counts as none (as for ``Leadership``)
+        holder = _lease_holder(content) if content is not None else None
         if holder is not None and holder.token != self._fence:
             with self._view:
-                self.queue.drop(entries[-1].seq)
-                self.queue.clear_memory()
+                self._drop_queue(entries)
             log.warning(
                 "status write refused: the lease on %r now names %s; dropped %d unpushed "
                 "status write(s) (the leader records what it sees)",
@@ -263,6 +256,12 @@ class GitLedger:
         self._fenced_tip = tip
 
     # -- helpers ------------------------------------------------------------------------
+    def _drop_queue(self, entries: list[Entry]) -> None:
+        """Forget ``entries`` (the queue as read) without pushing them; hold ``_view``."""
+        if entries:
+            self.queue.drop(entries[-1].seq)
+        self.queue.clear_memory()
+
     def _fetch_tip(self) -> str | None:
         self.mirror.fetch()
         self.mirror.check_branch(self.branch, LedgerError)
@@ -319,3 +318,12 @@ def _ledger_errors() -> Iterator[None]:
         yield
     except SourceError as exc:
         raise LedgerError(exc.message, hint=exc.hint) from exc
+
+
+def _lease_holder(content: bytes) -> Holder | None:
+    """Who a lease file names; None when it cannot be read (it counts as no lease, as for
+    ``Leadership``)."""
+    try:
+        return parse_lease(load_yaml(content)).holder
+    except (LedgerError, ValueError):
+        return None
