@@ -25,7 +25,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -40,13 +40,11 @@ from reconciler.interfaces import ConfigSource
 from reconciler.ledger.git import GitLedger
 from reconciler.notify import Notifier, Outbox
 from reconciler.reconcile import Reconciler
-from reconciler.recorder import Recorded
 from reconciler.secrets import SecretStore
 from reconciler.settings import Settings
 from reconciler.source.git import GitSource
 from reconciler.source.local import LocalSource
 from reconciler.spool import RequestSpool
-from reconciler.status.changes import CycleReport
 from reconciler.telemetry import Telemetry
 from reconciler.web.app import create_app
 from reconciler.web.security import allowed_hosts
@@ -190,18 +188,14 @@ async def run_daemon(settings: Settings) -> int:
 
 def observe_commits(reconciler: Reconciler, settings: Settings, telemetry: Telemetry) -> Notifier:
     """Metrics and notifications hear of every status commit; dead notification targets
-    become warnings of the reconciler. The notifier's thread is started by the caller."""
+    become warnings of the reconciler. The notifier's thread is started by the caller; it
+    knows the targets of every revision loaded, so a standby delivers what it released."""
     notifier = Notifier(
         Outbox.open(settings.state_dir),
         SecretStore.load(settings.secrets_file),
         reconciler.clock,
         telemetry,
     )
-
-    def notify(report: CycleReport, recorded: Recorded, before: Mapping[str, Any]) -> None:
-        if reconciler.desired is not None:
-            notifier.configure(reconciler.desired.notify)  # None (broken oven.yaml) keeps the last
-        notifier.listen(report, recorded, before)
 
     def run_status(run_id: str) -> str | None:
         record = reconciler.book.runs.get(run_id)
@@ -210,9 +204,13 @@ def observe_commits(reconciler: Reconciler, settings: Settings, telemetry: Telem
         found = reconciler.history.find(run_id)
         return str(found.get("status")) if found else None
 
+    # None (a broken oven.yaml) keeps the last targets
+    reconciler.load_listeners.append(lambda desired: notifier.configure(desired.notify))
     reconciler.recorder.stagers.append(notifier.stage)
-    reconciler.restore_listeners.append(lambda: notifier.recover(run_status))
-    reconciler.recorder.listeners += [telemetry.listen, notify]
+    reconciler.restore_listeners.append(
+        lambda: notifier.recover(run_status, reconciler.recorder.cache.reconciler)
+    )
+    reconciler.recorder.listeners += [telemetry.listen, notifier.listen]
     reconciler.warning_sources.append(notifier.warnings)
     return notifier
 

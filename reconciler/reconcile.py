@@ -154,6 +154,7 @@ class Reconciler:
         self.warnings: list[str] = []
         self.warning_sources: list[Callable[[], list[str]]] = []  # e.g. dead notify targets
         self.restore_listeners: list[Callable[[], None]] = []  # after each restore
+        self.load_listeners: list[Callable[[DesiredState], None]] = []  # leading or not
         self._logged_problems: set[Problem] = set()  # the problems of the last loaded revision
         self._observed: list[ObservedRun] = []
         self.history = RunHistory(ledger, settings.keep_runs)
@@ -302,6 +303,8 @@ class Reconciler:
             log.info("%s", text)
         self._log_new_problems(loaded.problems, revision)
         self.desired = desired
+        for listener in self.load_listeners:
+            listener(desired)
         if not loaded.problems:
             self.applied_revision = revision
 

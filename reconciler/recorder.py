@@ -6,7 +6,8 @@ changed (the heartbeat alone causes a commit at most every ``heartbeat`` seconds
 what the commit allows the book to forget. A failed commit leaves the files it knows as
 committed untouched, so the same files (and the same forgets) come round on the next try.
 Listeners (``listeners``: notifications, metrics) hear of every record step after it;
-stagers (``stagers``: notifications) see its report before the commit is tried.
+stagers (``stagers``: notifications) see its report, and reconciler.yaml as it is about to
+be written, before the commit is tried.
 A write the ledger could not push but keeps durably (``StatusQueued``: the remote is
 unreachable) counts as written: the book may forget, and the error is still reported.
 
@@ -53,6 +54,8 @@ class Recorded:
 
 # told of every record step: (the report, what was recorded, reconciler.yaml before it)
 CommitListener = Callable[[CycleReport, Recorded, Mapping[str, Any]], None]
+# told before the commit: (the report, reconciler.yaml as it would write it, and before it)
+CommitStager = Callable[[CycleReport, Mapping[str, Any], Mapping[str, Any]], None]
 
 
 class Recorder:
@@ -61,7 +64,7 @@ class Recorder:
         self.cache = StatusCache()
         self.last_commit: datetime | None = None
         self.listeners: list[CommitListener] = []
-        self.stagers: list[Callable[[CycleReport], None]] = []  # before a commit is tried
+        self.stagers: list[CommitStager] = []  # before a commit is tried
 
     def restore(self, tree: StatusTree, files: dict[str, bytes]) -> None:
         """Start from what the status branch holds."""
@@ -83,9 +86,10 @@ class Recorder:
         listener's bug is logged, never raised: notifications and metrics never stop a cycle).
         """
         before = dict(self.cache.reconciler)
+        upcoming = reconciler_document(report.reconciler, report.now, before)
         for stager in self.stagers:
             try:
-                stager(report)
+                stager(report, upcoming, before)
             except Exception:
                 log.exception("a status commit stager failed")
         recorded = self._record(report, revision)

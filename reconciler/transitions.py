@@ -17,6 +17,10 @@ step to its listeners with reconciler.yaml as it was before it; ``run_events`` a
 Each event has a key that is the same whenever the same transition is seen again (a commit
 retried after a failure, every run written again after the status branch was rewritten, a
 restart): the outbox delivers each key once.
+
+Both are worked out before the status commit too (the outbox holds them until it went
+through); ``shown`` answers, at a restart, whether the branch's reconciler.yaml carries a
+reconciler event held then.
 """
 
 from __future__ import annotations
@@ -105,7 +109,7 @@ def reconciler_events(
         reason = str(stalled.get("reason") or "Stalled")
         events.append(
             Event(
-                key=f"reconciler/stalled/{reason}/{stalled.get('last_transition') or iso(now)}",
+                key=_stalled_key(stalled, now),
                 kind="stalled",
                 title=f"Reconciler stalled: {reason}",
                 text=str(stalled.get("message") or ""),
@@ -114,6 +118,26 @@ def reconciler_events(
             )
         )
     return tuple(events)
+
+
+def shown(event: Event, document: Mapping[str, Any]) -> bool:
+    """Whether reconciler.yaml ``document`` (as the status branch has it) shows the reconciler
+    event ``event``: the status commit it was worked out for went through."""
+    stalled = _stalled(document)
+    if event.kind == "stalled":
+        return stalled is not None and event.key == _stalled_key(stalled, None)
+    revision = str(document.get("attempted_revision") or "")
+    problems = bool(document.get("problems"))
+    return event.kind == "bad_commit" and problems and event.key == _bad_commit_key(revision)
+
+
+def _bad_commit_key(revision: str) -> str:
+    return f"reconciler/revision/{revision}/problems"
+
+
+def _stalled_key(stalled: Mapping[str, Any], now: datetime | None) -> str:
+    reason = str(stalled.get("reason") or "Stalled")
+    return f"reconciler/stalled/{reason}/{stalled.get('last_transition') or iso(now)}"
 
 
 def _bad_commit(
@@ -126,7 +150,7 @@ def _bad_commit(
     if len(problems) > len(lines):
         lines.append(f"... and {len(problems) - len(lines)} more")
     return Event(
-        key=f"reconciler/revision/{revision}/problems",
+        key=_bad_commit_key(revision),
         kind="bad_commit",
         title=f"Revision {revision[:12]} has {len(problems)} manifest problem(s)",
         text="\n".join(lines),

@@ -1,10 +1,16 @@
 """The notifier: takes each committed cycle's events into the outbox, and delivers them from
 its own thread, so a slow or dead target never delays a run.
 
-``stage`` runs before each status commit and writes its run events to the outbox held;
-``listen`` is a recorder listener after it (it runs in the tick's thread and only writes the
-outbox file): it releases them once the commit went through, and adds the reconciler's events.
-``recover`` releases, at start, the held events whose commit a killed daemon made.
+``stage`` runs before each status commit and writes its events to the outbox held: its run
+events, and the reconciler's (a bad commit, Stalled) as the reconciler.yaml it is about to
+write shows them. ``listen`` is a recorder listener after it (it runs in the tick's thread
+and only writes the outbox file): it releases them once the commit went through (the
+reconciler's after any record step, as ``transitions.reconciler_events`` says). ``recover``
+releases, at start, the held events whose commit a killed daemon made.
+
+The worker thread delivers whether this daemon leads or stands by: the released messages
+are those of commits it made itself. Held ones wait for ``recover``, which runs when it
+leads again.
 
 The worker thread sends pending entries oldest first, one target's in order: a target
 that fails is not tried again before its backoff is over (doubling from ``base`` up to
@@ -32,7 +38,7 @@ from reconciler.notify.payloads import payload
 from reconciler.secrets import SecretStore
 from reconciler.status.changes import CycleReport
 from reconciler.telemetry import Telemetry
-from reconciler.transitions import OUTCOMES, reconciler_events, run_events
+from reconciler.transitions import OUTCOMES, reconciler_events, run_events, shown
 
 if TYPE_CHECKING:
     import httpx
@@ -82,23 +88,33 @@ class Notifier:
             self.settings = settings
             self._wake.set()
 
-    def stage(self, report: CycleReport) -> None:
-        """Before a status commit: its run events, held until ``listen`` hears it went through
+    def stage(
+        self, report: CycleReport, upcoming: Mapping[str, Any], before: Mapping[str, Any]
+    ) -> None:
+        """Before a status commit: its events, held until ``listen`` hears it went through
         (a daemon killed in between finds them at its next start: ``recover``)."""
         events = run_events(report)
+        events += reconciler_events(upcoming, before, self.settings, report.now)
         if events:
             self.outbox.add(events, self.clock.now(), held=True)
 
-    def recover(self, run_status: Callable[[str], str | None]) -> None:
-        """At start: release the held events whose run the status branch shows as ended
-        (``run_status``: a run id's status there, None when it has no such run). The others
-        stay held: their commit did not happen, and is made again with the same events."""
+    def recover(
+        self, run_status: Callable[[str], str | None], reconciler: Mapping[str, Any]
+    ) -> None:
+        """At start: release the held events whose commit the status branch shows: a run's
+        when it shows the run ended (``run_status``: a run id's status there, None when it has
+        no such run), the reconciler's when its reconciler.yaml (``reconciler``) carries them.
+        The others stay held: their commit did not happen, and is made again with the same
+        events (or never, when what they tell is no longer true)."""
         held = self.outbox.held()
         ended = [
             entry.id
             for entry in held
-            if entry.event.run_id is not None
-            and run_status(entry.event.run_id) in OUTCOMES
+            if (
+                run_status(entry.event.run_id) in OUTCOMES
+                if entry.event.run_id is not None
+                else shown(entry.event, reconciler)
+            )
         ]
         if ended and self.outbox.release(ended):
             log.info("notifications: %d message(s) of the last commit before a stop released",

@@ -18,7 +18,7 @@ from reconciler.model import (
     Schedule,
 )
 from reconciler.status.changes import CycleReport, JobFacts, ReconcilerFacts
-from reconciler.transitions import Event, reconciler_events, run_events
+from reconciler.transitions import Event, reconciler_events, run_events, shown
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 JOB = JobSpec(
@@ -261,3 +261,46 @@ def test_a_bad_commit_lists_its_problems_as_file_line_field_message() -> None:
     lines = event.text.splitlines()
     assert lines[0] == "jobs/a.yaml:1: cron: bad" and lines[-1] == "... and 2 more"
     assert event.title == f"Revision {REVISION[:12]} has 12 manifest problem(s)"
+
+
+SHOWN_CASES = [
+    ("the bad commit's revision with problems", doc(REVISION, 2), doc(REVISION, 2), True),
+    ("another revision: its commit was not made", doc(REVISION, 2), doc("c" * 40, 2), False),
+    ("the revision without problems", doc(REVISION, 2), doc(REVISION), False),
+    ("Stalled since the same time", doc(REVISION, stalled="AuthError"), None, True),
+    (
+        "Stalled for another reason",
+        doc(REVISION, stalled="AuthError"),
+        doc(REVISION, stalled="ConfigError"),
+        False,
+    ),
+    (
+        "Stalled since another time: a later stall",
+        doc(REVISION, stalled="AuthError"),
+        {
+            **doc(REVISION),
+            "conditions": [
+                {
+                    "type": "Stalled",
+                    "status": "True",
+                    "reason": "AuthError",
+                    "last_transition": "2026-03-01T11:30:00Z",
+                }
+            ],
+        },
+        False,
+    ),
+    ("not Stalled", doc(REVISION, stalled="AuthError"), doc(REVISION), False),
+]
+
+
+@pytest.mark.parametrize(
+    ("told", "branch", "carried"),
+    [case[1:] for case in SHOWN_CASES],
+    ids=[case[0] for case in SHOWN_CASES],
+)
+def test_a_held_reconciler_event_is_shown_by_the_reconciler_yaml_its_commit_wrote(
+    told: dict[str, Any], branch: dict[str, Any] | None, carried: bool
+) -> None:
+    (event,) = reconciler_events(told, doc("a" * 40), SETTINGS, NOW)
+    assert shown(event, told if branch is None else branch) is carried
