@@ -7,11 +7,12 @@ target (``add`` skips keys it holds, delivered or not: a transition seen again, 
 restart or a rewritten status branch, is not sent again), marked delivered or given up, and
 forgotten ``KEEP`` after that. Entries still pending are sent again after a restart.
 
-A run's events are written **held** before the status commit that carries them, and released
-once it went through (``add`` of the same key, not held). A daemon killed between the two
-finds them held at its next start and releases those whose run the status branch shows as
-ended (``Notifier.recover``); the others are released when their commit is made again, so
-no crash between the commit and the outbox loses a message. A held entry is never sent.
+Events are written **held** before the status commit that carries them, and released once
+it went through (``add`` of the same key, not held). A daemon killed between the two finds
+them held at its next start and releases those the status branch shows (a run ended, the
+reconciler's event in its reconciler.yaml: ``Notifier.recover``); the others are released
+when their commit is made again, so no crash between the commit and the outbox loses a
+message. A held entry is never sent.
 
 No URL or secret is ever stored here: entries name their target, and the worker resolves
 the URL from the secret store at send time.

@@ -4,8 +4,8 @@ its own thread, so a slow or dead target never delays a run.
 ``stage`` runs before each status commit and writes its events to the outbox held: its run
 events, and the reconciler's (a bad commit, Stalled) as the reconciler.yaml it is about to
 write shows them. ``listen`` is a recorder listener after it (it runs in the tick's thread
-and only writes the outbox file): it releases them once the commit went through (the
-reconciler's after any record step, as ``transitions.reconciler_events`` says). ``recover``
+and only writes the outbox file): it releases the run events once the commit went through,
+the reconciler's after every record step (``transitions.reconciler_events``). ``recover``
 releases, at start, the held events whose commit a killed daemon made.
 
 The worker thread delivers whether this daemon leads or stands by: the released messages
