@@ -37,8 +37,12 @@ def test_the_daemon_serves_its_page_api_probes_and_metrics(bare: Path, daemons) 
 
     jobs = daemon.get_json("/api/v1/jobs")
     assert [job["job_id"] for job in jobs["jobs"]] == ["tick"] and jobs["count"] == 1
-    runs = daemon.get_json("/api/v1/runs")["runs"]
-    assert run["run_id"] in {r["run_id"] for r in runs}, "the run on the branch is in the API"
+    # the cycle publishes what the API serves just after its push: it may be a moment behind
+    wait_until(
+        lambda: run["run_id"] in {r["run_id"] for r in daemon.get_json("/api/v1/runs")["runs"]},
+        10,
+        "the run on the branch in the API",
+    )
     one = daemon.get_json(f"/api/v1/runs/{run['run_id']}")
     assert (one["status"], one["log_tail"]) == ("succeeded", run["log_tail"])
     assert daemon.get("/api/v1/runs/no-such-run")[0] == 404
@@ -54,8 +58,9 @@ def test_the_daemon_serves_its_page_api_probes_and_metrics(bare: Path, daemons) 
     assert 'oven_job_consecutive_failures{job="tick"} 0.0' in metrics
 
 
-def added_run_files(bare: Path, job_id: str) -> list[str]:
-    """Every run file of the job ever committed to the status branch, oldest first."""
+def added_run_files(bare: Path, job_id: str, tip: str = "oven-status") -> list[str]:
+    """Every run file of the job ever committed to the status branch (up to ``tip``), oldest
+    first."""
     if not StatusBranch(bare).exists():
         return []
     out = git(
@@ -67,7 +72,7 @@ def added_run_files(bare: Path, job_id: str) -> list[str]:
         "--diff-filter=A",
         "--name-only",
         "--format=",
-        "oven-status",
+        tip,
         "--",
         f"status/runs/{job_id}/",
     )
@@ -75,7 +80,6 @@ def added_run_files(bare: Path, job_id: str) -> list[str]:
 
 
 def test_the_daemon_keeps_only_keep_runs_run_files_per_job(bare: Path, daemons) -> None:
-    status = StatusBranch(bare)
     push_files(
         bare,
         "main",
@@ -84,16 +88,19 @@ def test_the_daemon_keeps_only_keep_runs_run_files_per_job(bare: Path, daemons) 
     daemons(f"file://{bare}", "--keep-runs", "2")
     wait_until(lambda: len(added_run_files(bare, "quick")) >= 5, 60, "five runs of quick")
 
-    def pruned() -> list[str] | None:
-        current = [p for p in status.paths() if p.startswith("status/runs/quick/")]
-        return current if len(current) <= 2 else None
+    # the daemon goes on committing a run a second: every look below is at one commit
+    def pruned() -> tuple[str, list[str]] | None:
+        tip = git("--git-dir", str(bare), "rev-parse", "oven-status").strip()
+        tree = git("--git-dir", str(bare), "ls-tree", "-r", "--name-only", tip).splitlines()
+        current = [p for p in tree if p.startswith("status/runs/quick/")]
+        return (tip, current) if len(current) <= 2 else None
 
-    current = wait_until(pruned, 15, "at most 2 run files of quick on the status branch")
-    added = added_run_files(bare, "quick")
+    tip, current = wait_until(pruned, 15, "at most 2 run files of quick on the status branch")
+    added = added_run_files(bare, "quick", tip)
     dropped = [path for path in added if path not in current]
     assert len(dropped) >= 3 and added[:3] == dropped[:3], "the oldest runs are the ones dropped"
     assert sorted(current) == sorted(added)[-len(current) :], "the newest are the ones kept"
-    tree = git("--git-dir", str(bare), "ls-tree", "-r", "--name-only", "oven-status")
+    tree = git("--git-dir", str(bare), "ls-tree", "-r", "--name-only", tip)
     assert not set(dropped) & set(tree.splitlines()), "dropped run files are gone from the branch"
 
 
