@@ -1,5 +1,9 @@
 """A signed push to a real `oven run` (real git remote, real HTTP, real engine): the change is
-applied in under a second although polling is set to an hour; a bad signature changes nothing."""
+applied at once although polling is set to an hour; a bad signature changes nothing.
+
+How fast "at once" is (docs/webhooks.md: about a second) is a figure of bench/push_latency.py,
+not a bound here: a loaded machine can take longer than a second for the fetch and the apply
+without a bug, while a hook that did not wake the daemon would leave the push for an hour."""
 
 from __future__ import annotations
 
@@ -64,7 +68,7 @@ def post(daemon: Daemon, body: bytes, signature: str, delivery: str) -> int:
         return exc.code
 
 
-def test_a_signed_push_is_applied_in_under_a_second(daemon: tuple[Daemon, Path]) -> None:
+def test_a_signed_push_is_applied_at_once(daemon: tuple[Daemon, Path]) -> None:
     oven, bare = daemon
     first = wait_until(lambda: oven.applied_revision(), 60, "the first revision applied")
     second = push_files(bare, "main", {"jobs/b.yaml": manifest("b", schedule=NEVER)}, "add b")
@@ -74,13 +78,9 @@ def test_a_signed_push_is_applied_in_under_a_second(daemon: tuple[Daemon, Path])
     time.sleep(1.5)
     assert oven.applied_revision() == first, "a bad signature made the daemon fetch"
 
-    started = time.monotonic()
     assert post(oven, body, sign(SECRET.encode(), body), "good-1") == 202
-    wait_until(
-        lambda: oven.applied_revision() == second, 5, "the pushed revision applied", every=0.02
-    )
-    took = time.monotonic() - started
-    assert took < 1.0, f"push applied {took:.2f}s after the webhook"
+    # polling is an hour away: only the hook's wake-up applies the push within this wait
+    wait_until(lambda: oven.applied_revision() == second, 60, "the pushed revision applied")
     assert post(oven, body, sign(SECRET.encode(), body), "good-1") == 200, "a replay is ignored"
     code, _, page = oven.get("/")
     assert code == 200 and "Scenario job b" in page, "the pages are served beside the hook"

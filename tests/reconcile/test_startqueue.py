@@ -4,6 +4,7 @@ handed back exactly once, in the order submitted, and a key is "starting" until 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -74,13 +75,21 @@ def test_at_most_workers_starts_run_at_once() -> None:
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
-        release.wait(0.05)
+        assert release.wait(10)
         with lock:
             running[0] -= 1
         return 0
 
     for n in range(10):
         queue.submit(f"k{n}", n, start)
+    # the starts hold until released, so all three workers are in one at once however late
+    # the machine runs their threads (a start of a fixed 50 ms could end before the third
+    # thread ran at all); the tenth of a second lets a fourth worker, were there one, join in
+    deadline = time.monotonic() + 10
+    while running[0] < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    release.set()
     ended = queue.collect(None)
     assert [item for item, _ in ended] == list(range(10))
     assert most[0] == 3

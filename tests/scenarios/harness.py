@@ -64,21 +64,27 @@ class StatusBranch:
     def exists(self) -> bool:
         return bool(git("--git-dir", str(self.bare), "branch", "--list", self.branch))
 
-    def paths(self) -> list[str]:
+    def paths(self, rev: str | None = None) -> list[str]:
         if not self.exists():
             return []
         out = git(
-            "--git-dir", str(self.bare), "ls-tree", "-r", "--name-only", self.branch, "status/"
-        )
+            "--git-dir", str(self.bare), "ls-tree", "-r", "--name-only", rev or self.branch,
+            "status/",
+        )  # fmt: skip
         return out.splitlines()
 
-    def read(self, path: str) -> dict[str, Any]:
-        text = git("--git-dir", str(self.bare), "show", f"{self.branch}:{path}")
+    def read(self, path: str, rev: str | None = None) -> dict[str, Any]:
+        text = git("--git-dir", str(self.bare), "show", f"{rev or self.branch}:{path}")
         return yaml.safe_load(text)
 
     def runs(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's run files in one commit: a daemon that commits meanwhile (and prunes a
+        file the listing named) cannot make the reads disagree with the listing."""
+        if not self.exists():
+            return []
+        tip = git("--git-dir", str(self.bare), "rev-parse", self.branch).strip()
         prefix = f"status/runs/{job_id}/"
-        return [self.read(p) for p in self.paths() if p.startswith(prefix)]
+        return [self.read(p, tip) for p in self.paths(tip) if p.startswith(prefix)]
 
     def reconciler(self) -> dict[str, Any]:
         return (

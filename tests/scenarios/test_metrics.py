@@ -71,9 +71,18 @@ def test_metrics_count_real_runs_and_the_docs_name_only_real_metrics(
         ok = wait_until(lambda: final_run(status, "ok"), 90, "the run of ok")
         bad = wait_until(lambda: final_run(status, "bad"), 30, "the run of bad")
         wait_until(lambda: discord.accepted, 30, "the failure of bad on Discord")
-        code, _, text = daemon.get("/metrics")
-        health = daemon.get_json("/api/v1/health")
-    assert code == 200
+
+        def settled() -> tuple[str, dict[str, Any]] | None:
+            # Discord has the message before the notifier hears its answer and counts it, and
+            # the status branch has bad's run before the cycle counts it and publishes the
+            # health (after its push): one read of each right now can be a moment early
+            code, _, text = daemon.get("/metrics")
+            assert code == 200, text
+            health = daemon.get_json("/api/v1/health")
+            sent = value(samples(text), "oven_notifications_sent_total", target="chat") or 0
+            return (text, health) if sent >= 1 and health["runs_last_24h"] >= 2 else None
+
+        text, health = wait_until(settled, 30, "the delivery and both runs counted")
     found = samples(text)
 
     assert value(found, "oven_runs_finished_total", job="ok", outcome="succeeded") == 1.0

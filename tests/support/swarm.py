@@ -54,6 +54,10 @@ def one_node_swarm(client: docker.DockerClient, instance_prefix: str) -> Iterato
 
 def remove_runs(client: docker.DockerClient, instance_prefix: str) -> None:
     """Remove the services, then the secrets and configs, of instances with this prefix."""
+    if _state(client) != ("active", True):
+        # not a swarm (manager) any more: another session that made the swarm on this shared
+        # engine left it once it saw no service; a swarm that is gone holds nothing of ours
+        return
     api = client.api
 
     def mine(obj: dict) -> bool:

@@ -34,17 +34,26 @@ from .test_browser import (  # noqa: F401 (browser is a fixture)
 pytestmark = pytest.mark.docker
 
 STEPS = 10  # the live job prints one line a second
-LIVE_JOB = manifest(
-    "live-demo",
-    name="Live demo: a job that prints as it goes",
-    schedule={"type": "manual"},
-    command=[
-        "sh",
-        "-c",
-        f'for i in $(seq 1 {STEPS}); do echo "step $i of {STEPS}: processing batch $i"; '
-        "sleep 1; done; echo all done",
-    ],
-)
+
+
+def live_job(gate: Path) -> str:
+    """The live job: its steps, then it waits for the test to create ``gate``/open before its
+    last line, so that it is still running while the test looks at it however slow the
+    machine is (a browser, a daemon and the engine share 2 cores in CI)."""
+    return manifest(
+        "live-demo",
+        name="Live demo: a job that prints as it goes",
+        schedule={"type": "manual"},
+        command=[
+            "sh",
+            "-c",
+            f'for i in $(seq 1 {STEPS}); do echo "step $i of {STEPS}: processing batch $i"; '
+            "sleep 1; done; while [ ! -f /gate/open ]; do sleep 0.1; done; echo all done",
+        ],
+        volumes=[f"{gate}:/gate:ro"],
+    )
+
+
 # Durations of 0 to 3 s by the clock; 3 s fails: a history with both outcomes for the plot.
 BACKUP_JOB = manifest(
     "nightly-backup",
@@ -67,13 +76,15 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     subprocess.run(["bash", str(ROOT / "scripts/build-images.sh")], check=True, capture_output=True)
     instance = f"web-live-{uuid.uuid4().hex[:8]}"
     bare = make_bare(tmp_path / "config.git")
+    (tmp_path / "gate").mkdir()
     files = {
-        "jobs/live-demo.yaml": LIVE_JOB,
+        "jobs/live-demo.yaml": live_job(tmp_path / "gate"),
         "jobs/nightly-backup.yaml": BACKUP_JOB,
         "jobs/weekly-report.yaml": REPORT_JOB,
     }
     head = push_files(bare, "main", files, "three jobs")
-    started = Daemon(str(bare), tmp_path / "state", instance).start()
+    gate = ("--allow-volume", str(tmp_path / "gate"))
+    started = Daemon(str(bare), tmp_path / "state", instance, *gate).start()
     try:
         wait_until(lambda: started.applied_revision() == head, 60, "the config to be applied")
         yield started
@@ -165,6 +176,7 @@ def test_pages_follow_a_real_daemon_live(chromium: Any, daemon: Daemon) -> None:
     wait_for(driver, lambda d: "step 5 of" in text_of(d, "#log-tail"), "later lines", timeout=30)
     assert text_of(driver, "#run-elapsed time").endswith("s")
     screenshot(driver, "run-live.png", 900)
+    (daemon.state_dir.parent / "gate" / "open").write_text("")  # the run may end now
     wait_for(driver, lambda d: text_of(d, "#run-status") == "succeeded", "success", timeout=60)
     wait_for(driver, lambda d: "all done" in text_of(d, "#log-tail"), "the last line", timeout=30)
     assert driver.execute_script("return window.__sameDocument") == "yes", "no reload"
