@@ -33,6 +33,7 @@ from reconciler.status import RECONCILER_PATH, StatusTree, dump_yaml
 from reconciler.status.changes import (
     CycleReport,
     StatusCache,
+    StatusChanges,
     reconciler_document,
     status_changes,
 )
@@ -86,13 +87,13 @@ class Recorder:
         listener's bug is logged, never raised: notifications and metrics never stop a cycle).
         """
         before = dict(self.cache.reconciler)
-        upcoming = reconciler_document(report.reconciler, report.now, before)
+        changes = status_changes(report, self.cache)  # stagers see the reconciler.yaml it writes
         for stager in self.stagers:
             try:
-                stager(report, upcoming, before)
+                stager(report, changes.reconciler, before)
             except Exception:
                 log.exception("a status commit stager failed")
-        recorded = self._record(report, revision)
+        recorded = self._record(report, revision, changes)
         for listener in self.listeners:
             try:
                 listener(report, recorded, before)
@@ -101,9 +102,16 @@ class Recorder:
         return recorded
 
     def _record(
-        self, report: CycleReport, revision: str | None, *, rewritten: bool = False
+        self,
+        report: CycleReport,
+        revision: str | None,
+        changes: StatusChanges | None = None,
+        *,
+        rewritten: bool = False,
     ) -> Recorded:
-        changes = status_changes(report, self.cache)
+        """Write ``changes`` (worked out from the report and the cache when not given)."""
+        if changes is None:
+            changes = status_changes(report, self.cache)
         files = dict(changes.files)
         heartbeat_due = self.last_commit is None or report.now - self.last_commit >= timedelta(
             seconds=self.heartbeat
